@@ -1,0 +1,153 @@
+# dlc — one non-recursive Makefile.
+#
+#   make            build dlc and the runtime into $(BUILD)/
+#   make test       build everything and run every test
+#   make demo       compile models/mlp.dlm and run it on Fashion-MNIST
+#   make SAN=1      the same, built with AddressSanitizer + UBSan (build-san/)
+#
+# Missing Debian packages (flex, bison, dataset-fashion-mnist) are installed
+# with apt-get when absent.
+
+CC          ?= cc
+LLVM_CONFIG ?= llvm-config
+SAN         ?=
+ifeq ($(SAN),1)
+BUILD       ?= build-san
+SANFLAGS    := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+else
+BUILD       ?= build
+SANFLAGS    :=
+endif
+WERROR      ?= -Werror
+OPT         ?= -O2 -g
+
+WARN    := -std=c11 -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes \
+           -Wmissing-prototypes -Wwrite-strings -Wno-format-truncation -Wno-unknown-warning-option $(WERROR)
+# flex and bison output is not ours to keep pedantic-clean.
+GENWARN := -std=c11 -Wall -Wextra $(WERROR) -Wno-format-truncation -Wno-unknown-warning-option -Wno-unused-function -Wno-sign-compare \
+           -Wno-unused-but-set-variable
+BASEFLAGS := -D_GNU_SOURCE $(OPT) $(SANFLAGS) -MMD -MP
+LLVM_CFLAGS := $(shell $(LLVM_CONFIG) --cflags 2>/dev/null | sed 's/-DNDEBUG//')
+LLVM_LIBS   := $(shell $(LLVM_CONFIG) --ldflags --libs 2>/dev/null)
+
+FMNIST := /usr/share/datasets/fashion-mnist
+
+IR_SRC       := $(wildcard ir/*.c)
+FRONTEND_SRC := $(wildcard frontend/*.c)
+PASSES_SRC   := $(wildcard passes/*.c)
+CODEGEN_SRC  := $(wildcard codegen/*.c)
+RUNTIME_SRC  := $(wildcard runtime/*.c)
+GEN_SRC      := $(BUILD)/frontend/lexer.c $(BUILD)/frontend/parser.c
+
+COMPILER_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(IR_SRC) $(FRONTEND_SRC) $(PASSES_SRC) $(CODEGEN_SRC)) \
+                $(GEN_SRC:.c=.o)
+RUNTIME_OBJ  := $(patsubst %.c,$(BUILD)/%.o,$(RUNTIME_SRC))
+
+all: $(BUILD)/dlc $(BUILD)/libdlrt.a $(BUILD)/tools
+
+# ---- Debian packages the build needs ----------------------------------------
+
+$(BUILD)/.deps:
+	@mkdir -p $(BUILD)
+	@if ! command -v flex >/dev/null || ! command -v bison >/dev/null; then \
+	  echo "installing flex and bison (apt-get)"; \
+	  apt-get install -y -qq flex bison >/dev/null 2>&1 || \
+	  { apt-get update -qq && apt-get install -y -qq flex bison; } || \
+	  { echo "error: flex and bison are needed; install them (apt-get install flex bison)"; exit 1; }; \
+	fi
+	@touch $@
+
+$(FMNIST)/t10k-images-idx3-ubyte.gz:
+	@echo "installing dataset-fashion-mnist (apt-get)"
+	@apt-get install -y -qq dataset-fashion-mnist >/dev/null 2>&1 || \
+	  { apt-get update -qq && apt-get install -y -qq dataset-fashion-mnist; } || \
+	  { echo "error: Fashion-MNIST is needed; install dataset-fashion-mnist"; exit 1; }
+
+dataset: $(FMNIST)/t10k-images-idx3-ubyte.gz
+
+# ---- the compiler ------------------------------------------------------------
+
+$(BUILD)/frontend/parser.c $(BUILD)/frontend/parser.h: frontend/parser.y $(BUILD)/.deps
+	@mkdir -p $(dir $@)
+	bison -Wall -Werror --defines=$(BUILD)/frontend/parser.h -o $(BUILD)/frontend/parser.c $<
+
+$(BUILD)/frontend/lexer.c: frontend/lexer.l $(BUILD)/frontend/parser.h $(BUILD)/.deps
+	@mkdir -p $(dir $@)
+	flex -o $@ $<
+
+$(BUILD)/frontend/%.o: $(BUILD)/frontend/%.c
+	$(CC) $(BASEFLAGS) $(GENWARN) -Ifrontend -Iir -I$(BUILD)/frontend -c $< -o $@
+
+$(BUILD)/codegen/%.o: codegen/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(BASEFLAGS) $(WARN) $(LLVM_CFLAGS) -Iir -Ipasses -Icodegen -Iruntime \
+	  -DDLC_LINK_FLAGS='"$(SANFLAGS)"' -c $< -o $@
+
+$(BUILD)/frontend/%.o: frontend/%.c $(BUILD)/frontend/parser.h
+	@mkdir -p $(dir $@)
+	$(CC) $(BASEFLAGS) $(WARN) -Ifrontend -Iir -I$(BUILD)/frontend -c $< -o $@
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(BASEFLAGS) $(WARN) -Iir -Ipasses -Icodegen -Ifrontend -Iruntime -c $< -o $@
+
+$(BUILD)/dlc: $(COMPILER_OBJ) $(BUILD)/dlc.o $(BUILD)/libdlrt.a
+	$(CC) $(SANFLAGS) -o $@ $(COMPILER_OBJ) $(BUILD)/dlc.o $(BUILD)/libdlrt.a $(LLVM_LIBS) -lz -lm -lpthread \
+	  -Wl,-rpath,$(shell $(LLVM_CONFIG) --libdir)
+
+# ---- the runtime linked into generated programs ------------------------------
+
+$(BUILD)/libdlrt.a: $(RUNTIME_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+# ---- test tools --------------------------------------------------------------
+
+TOOLS := $(BUILD)/tools/npycmp
+$(BUILD)/tools: $(TOOLS)
+$(BUILD)/tools/%: tests/tools/%.c $(BUILD)/libdlrt.a
+	@mkdir -p $(dir $@)
+	$(CC) $(BASEFLAGS) $(WARN) -Iruntime -o $@ $< $(BUILD)/libdlrt.a -lz -lm -lpthread
+
+UNIT_SRC := $(wildcard tests/unit/*.c)
+UNIT_BIN := $(patsubst tests/unit/%.c,$(BUILD)/unit/%,$(UNIT_SRC))
+$(BUILD)/unit/%: tests/unit/%.c $(COMPILER_OBJ) $(BUILD)/libdlrt.a
+	@mkdir -p $(dir $@)
+	$(CC) $(BASEFLAGS) $(WARN) $(LLVM_CFLAGS) -Iir -Ipasses -Icodegen -Ifrontend -Iruntime -o $@ $< \
+	  $(COMPILER_OBJ) $(BUILD)/libdlrt.a $(LLVM_LIBS) -lz -lm -lpthread -Wl,-rpath,$(shell $(LLVM_CONFIG) --libdir)
+
+# Runtime tests need only the runtime (and may link a hand-written fake
+# model object: tests/rt/fake_*.c files are linked into every runtime test).
+RT_SRC  := $(filter-out tests/rt/fake_%.c,$(wildcard tests/rt/*.c))
+RT_FAKE := $(wildcard tests/rt/fake_*.c)
+RT_BIN  := $(patsubst tests/rt/%.c,$(BUILD)/rt/%,$(RT_SRC))
+$(BUILD)/rt/%: tests/rt/%.c $(RT_FAKE) $(BUILD)/libdlrt.a
+	@mkdir -p $(dir $@)
+	$(CC) $(BASEFLAGS) $(WARN) -Iruntime -o $@ $< $(RT_FAKE) $(BUILD)/libdlrt.a -lz -lm -lpthread
+
+# Fake generated programs: a hand-written model (manifest + dlrt_forward)
+# linked with the runtime's main(), driven by tests/e2e/runtime_cli.sh.
+# They live in rtprog/, not rt/, because every program in rt/ is run as a
+# test. fake_other is another model, for wrong-checkpoint tests.
+RT_PROG := $(BUILD)/rtprog/fake_prog $(BUILD)/rtprog/fake_other
+RT_BIN  += $(RT_PROG)
+$(BUILD)/rtprog/fake_prog: tests/rt/prog/fake_model.c $(BUILD)/libdlrt.a
+	@mkdir -p $(dir $@)
+	$(CC) $(BASEFLAGS) $(WARN) -Iruntime -o $@ $< $(BUILD)/libdlrt.a -lz -lm -lpthread
+$(BUILD)/rtprog/fake_other: tests/rt/prog/fake_model.c $(BUILD)/libdlrt.a
+	@mkdir -p $(dir $@)
+	$(CC) $(BASEFLAGS) $(WARN) -DFAKE_OTHER -Iruntime -o $@ $< $(BUILD)/libdlrt.a -lz -lm -lpthread
+
+# ---- the two commands --------------------------------------------------------
+
+test: all $(UNIT_BIN) $(RT_BIN) dataset
+	@BUILD=$(BUILD) SAN=$(SAN) bash tests/run.sh
+
+demo: all dataset
+	@BUILD=$(BUILD) bash tests/demo.sh
+
+clean:
+	rm -rf build build-san
+
+.PHONY: all test demo clean dataset
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -1,0 +1,165 @@
+/* codegen.h — the interface of the codegen/ layer: the kernel (loop-nest) IR,
+ * the lowering of a planned graph into it, and the backends that print it as
+ * machine code (LLVM) or source (C for inspection; CUDA later).
+ *
+ * The one idea: a graph becomes a Program, an ordered list of Kernels. A
+ * kernel is a loop nest over scalar expressions, with its outermost loop
+ * split across threads. Backends see only kernels, never graph ops, so a new
+ * backend is a printer of this small IR, not a second compiler.
+ *
+ * Sections are named after the .c file that defines them.
+ */
+#ifndef DLC_CODEGEN_H
+#define DLC_CODEGEN_H
+
+#include "ir.h"
+
+/* ---- kir.c: the kernel IR ------------------------------------------------ */
+
+typedef enum KType { KT_F32, KT_I32, KT_I64, KT_BOOL, KT_COUNT } KType;
+
+typedef enum KOp {
+  K_CONST,            /* f (KT_F32) or i (integer types) */
+  K_VAR,              /* loop variable or local: var */
+  K_N,                /* batch size of this call, i64 */
+  K_LOAD,             /* buf[a] */
+  K_ADD, K_SUB, K_MUL, K_DIV, K_MAX, K_MIN, K_REM,   /* binary, same type */
+  K_NEG, K_EXP, K_LOG, K_SQRT, K_ABS, K_TANH,        /* unary f32 */
+  K_LT, K_LE, K_EQ,   /* comparisons -> KT_BOOL */
+  K_SELECT,           /* a ? b : c */
+  K_CAST,             /* a converted to type */
+  K_FMA,              /* a * b + c */
+  K_COUNT
+} KOp;
+
+typedef struct KExpr KExpr;
+struct KExpr {
+  KOp op;
+  KType type;
+  KExpr *a, *b, *c;
+  double f;     /* K_CONST of KT_F32 */
+  int64_t i;    /* K_CONST of integer type */
+  int var;      /* K_VAR */
+  int buf;      /* K_LOAD: index into Kernel.buf */
+};
+
+typedef enum KStmtKind { KS_LOOP, KS_STORE, KS_SET } KStmtKind;
+
+typedef struct KStmt KStmt;
+struct KStmt {
+  KStmtKind kind;
+  int var;            /* KS_LOOP: loop variable; KS_SET: local to set */
+  KExpr *lo, *hi;     /* KS_LOOP: var runs over [lo, hi), step 1 */
+  KStmt **body;       /* KS_LOOP */
+  int nbody, capbody;
+  int buf;            /* KS_STORE: buf[idx] = val */
+  KExpr *idx;
+  KExpr *val;         /* KS_STORE, KS_SET */
+};
+
+/* A buffer a kernel reads or writes: a planned graph tensor, or constant
+ * data compiled into the program. */
+typedef struct KBuf {
+  int node;             /* graph node it holds */
+  KType type;           /* element type */
+  Region region;        /* R_NONE with data != NULL: constant data */
+  int64_t off;          /* planned offset (per sample for R_ACTN) */
+  const double *data;   /* constant data, numel values; or NULL */
+  int64_t numel;        /* for constant data */
+  bool written;
+} KBuf;
+
+/* One kernel: body runs for var 0 over [lo, hi) of [0, extent). Variable 0
+ * is the parallel loop variable; other variables are inner loop variables
+ * or scalar locals (typed by vartype). */
+typedef struct Kernel {
+  const char *name;     /* unique symbol, e.g. k3_matmul */
+  Loc loc;              /* source op it came from */
+  int node;             /* graph node it computes */
+  KBuf *buf;
+  int nbuf, capbuf;
+  KType *vartype;
+  int nvar, capvar;
+  KExpr *extent;        /* trip count of the parallel loop (i64) */
+  KStmt **body;
+  int nbody, capbody;
+  double work;          /* estimated flops per unit of extent (scheduling) */
+} Kernel;
+
+typedef struct Program {
+  Arena *arena;         /* owns kernels and expressions */
+  const Graph *g;
+  Kernel **k;
+  int nk, capk;
+} Program;
+
+/* Builders. Expressions and statements are allocated from p->arena. */
+Kernel *kir_kernel(Program *p, const char *what, int node, Loc loc);
+int kir_buf(Program *p, Kernel *k, int node, bool written);
+int kir_var(Program *p, Kernel *k, KType t);
+KExpr *kir_const_f(Program *p, double f);
+KExpr *kir_const_i(Program *p, int64_t i);   /* KT_I64 */
+KExpr *kir_var_ref(Program *p, Kernel *k, int var);
+KExpr *kir_n(Program *p);
+KExpr *kir_load(Program *p, Kernel *k, int buf, KExpr *idx);
+KExpr *kir_bin(Program *p, KOp op, KExpr *a, KExpr *b);
+KExpr *kir_un(Program *p, KOp op, KExpr *a);
+KExpr *kir_select(Program *p, KExpr *c, KExpr *a, KExpr *b);
+KExpr *kir_cast(Program *p, KType t, KExpr *a);
+KExpr *kir_fma(Program *p, KExpr *a, KExpr *b, KExpr *c);
+/* Integer helpers that fold constants (index arithmetic stays small). */
+KExpr *kir_iadd(Program *p, KExpr *a, KExpr *b);
+KExpr *kir_imul(Program *p, KExpr *a, KExpr *b);
+KExpr *kir_dim(Program *p, int64_t d);       /* static d or (-d) * N */
+/* Statements: append to a body (k->body when parent is NULL). */
+KStmt *kir_loop(Program *p, Kernel *k, KStmt *parent, int var, KExpr *lo,
+                KExpr *hi);
+void kir_store(Program *p, Kernel *k, KStmt *parent, int buf, KExpr *idx,
+               KExpr *val);
+void kir_set(Program *p, Kernel *k, KStmt *parent, int var, KExpr *val);
+
+/* Print the program as text (dlc dump --emit kir). */
+void kir_print(FILE *f, const Program *p);
+
+/* ---- lower.c: graph IR to kernel IR -------------------------------------- */
+
+/* Lower a planned graph (every node has region and off, passes/plan.c) to
+ * kernels in node order. Reports unsupported ops with diag_error. */
+Program *cg_lower(const Graph *g);
+void cg_free_program(Program *p);
+
+/* ---- manifest.c: the model description embedded in programs -------------- */
+
+/* The manifest text (runtime/dlrt.h, doc/manifest.txt); heap string. */
+char *cg_manifest(const Graph *g);
+
+/* ---- llvm.c: the CPU backend --------------------------------------------- */
+
+typedef struct BuildOptions {
+  const char *output;      /* executable path */
+  const char *obj;         /* object file path, or NULL for a temporary */
+  const char *emit_llvm;   /* write LLVM IR here (after optimisation) */
+  int opt_level;           /* 0..3 */
+  bool stats;              /* print sizes and times */
+} BuildOptions;
+
+typedef struct BuildStats {
+  double t_codegen, t_opt, t_emit, t_link;  /* seconds */
+  int64_t code_bytes;                       /* .text of the object */
+  int nkernels;
+} BuildStats;
+
+/* Generate an object file for the program with the host CPU as target.
+ * Returns false after printing an error. */
+bool cg_llvm_emit(const Program *p, const char *manifest, const BuildOptions *o,
+                  const char *obj_path, BuildStats *st);
+/* Print the program's LLVM IR (before optimisation if opt_level is 0). */
+bool cg_llvm_print(FILE *f, const Program *p, const char *manifest, int opt_level);
+
+/* ---- link.c: the final link ---------------------------------------------- */
+
+/* Link obj with the runtime library (found beside the dlc executable, or at
+ * $DLC_RUNTIME) into exe using the system C compiler ($CC or cc). */
+bool cg_link(const char *obj, const char *exe, double *seconds);
+
+#endif

@@ -1,0 +1,490 @@
+/* llvm.c — the CPU backend: kernel IR to LLVM IR to an object file, through
+ * LLVM's C API.
+ *
+ * Each kernel becomes two functions: an internal, always-inlined body that
+ * takes every buffer as a `noalias` pointer (so the vectorizer needs no
+ * runtime overlap checks), and an exported wrapper with the runtime's
+ * kernel signature, void(const dlrt_frame *, i64 lo, i64 hi), that computes
+ * the pointers from the frame. The entry dlrt_forward calls the kernels in
+ * order, through dlrt_parallel when a kernel has enough work to share.
+ *
+ * Loop variables and locals live in allocas; the optimiser's SROA turns
+ * them into SSA values, so this file never builds phi nodes by hand. The
+ * module is optimised with the new pass manager at -O3 for the host CPU,
+ * which vectorizes the unit-stride innermost loops to AVX2 and turns
+ * llvm.fmuladd into vfmadd.
+ */
+#include "codegen.h"
+
+#include <llvm-c/Analysis.h>
+#include <llvm-c/Core.h>
+#include <llvm-c/Target.h>
+#include <llvm-c/TargetMachine.h>
+#include <llvm-c/Transforms/PassBuilder.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+/* Below this many flops a kernel runs on the calling thread: waking the
+ * pool costs more than it saves. */
+#define PARALLEL_MIN_WORK 65536.0
+
+typedef struct Gen {
+  LLVMContextRef ctx;
+  LLVMModuleRef mod;
+  LLVMBuilderRef b;
+  LLVMTypeRef t_void, t_i1, t_i32, t_i64, t_f32, t_i8p, t_frame, t_framep, t_kfn;
+  LLVMValueRef parallel;   /* dlrt_parallel */
+  const Program *p;
+  /* per kernel body: */
+  const Kernel *k;
+  LLVMValueRef fn, N, *buf, *var;
+} Gen;
+
+static double now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static LLVMTypeRef ktype(Gen *g, KType t) {
+  switch (t) {
+  case KT_F32: return g->t_f32;
+  case KT_I32: return g->t_i32;
+  case KT_I64: return g->t_i64;
+  case KT_BOOL: return g->t_i1;
+  case KT_COUNT: break;
+  }
+  die("bad ktype");
+}
+
+static LLVMValueRef intrinsic(Gen *g, const char *name, LLVMTypeRef t,
+                              LLVMValueRef *args, unsigned nargs) {
+  unsigned id = LLVMLookupIntrinsicID(name, strlen(name));
+  if (!id) die("no intrinsic %s", name);
+  LLVMValueRef fn = LLVMGetIntrinsicDeclaration(g->mod, id, &t, 1);
+  LLVMTypeRef fty = LLVMIntrinsicGetType(g->ctx, id, &t, 1);
+  return LLVMBuildCall2(g->b, fty, fn, args, nargs, "");
+}
+
+static LLVMValueRef libm_f32(Gen *g, const char *name, LLVMValueRef x) {
+  LLVMTypeRef fty = LLVMFunctionType(g->t_f32, &g->t_f32, 1, 0);
+  LLVMValueRef fn = LLVMGetNamedFunction(g->mod, name);
+  if (!fn) {
+    fn = LLVMAddFunction(g->mod, name, fty);
+    LLVMAddAttributeAtIndex(
+        fn, LLVMAttributeFunctionIndex,
+        LLVMCreateEnumAttribute(g->ctx, LLVMGetEnumAttributeKindForName("nounwind", 8), 0));
+  }
+  return LLVMBuildCall2(g->b, fty, fn, &x, 1, "");
+}
+
+static LLVMValueRef gen_expr(Gen *g, const KExpr *e);
+
+static LLVMValueRef gen_max_min(Gen *g, const KExpr *e, LLVMValueRef a, LLVMValueRef b) {
+  bool mx = e->op == K_MAX;
+  LLVMValueRef c = e->type == KT_F32
+                       ? LLVMBuildFCmp(g->b, mx ? LLVMRealOGT : LLVMRealOLT, a, b, "")
+                       : LLVMBuildICmp(g->b, mx ? LLVMIntSGT : LLVMIntSLT, a, b, "");
+  return LLVMBuildSelect(g->b, c, a, b, "");
+}
+
+static LLVMValueRef gen_binary(Gen *g, const KExpr *e) {
+  LLVMValueRef a = gen_expr(g, e->a), b = gen_expr(g, e->b);
+  bool f = e->a->type == KT_F32;
+  switch (e->op) {
+  case K_ADD: return f ? LLVMBuildFAdd(g->b, a, b, "") : LLVMBuildAdd(g->b, a, b, "");
+  case K_SUB: return f ? LLVMBuildFSub(g->b, a, b, "") : LLVMBuildSub(g->b, a, b, "");
+  case K_MUL: return f ? LLVMBuildFMul(g->b, a, b, "") : LLVMBuildMul(g->b, a, b, "");
+  case K_DIV: return f ? LLVMBuildFDiv(g->b, a, b, "") : LLVMBuildSDiv(g->b, a, b, "");
+  case K_REM: return f ? LLVMBuildFRem(g->b, a, b, "") : LLVMBuildSRem(g->b, a, b, "");
+  case K_MAX: case K_MIN: return gen_max_min(g, e, a, b);
+  case K_LT: return f ? LLVMBuildFCmp(g->b, LLVMRealOLT, a, b, "") : LLVMBuildICmp(g->b, LLVMIntSLT, a, b, "");
+  case K_LE: return f ? LLVMBuildFCmp(g->b, LLVMRealOLE, a, b, "") : LLVMBuildICmp(g->b, LLVMIntSLE, a, b, "");
+  case K_EQ: return f ? LLVMBuildFCmp(g->b, LLVMRealOEQ, a, b, "") : LLVMBuildICmp(g->b, LLVMIntEQ, a, b, "");
+  default: die("not binary");
+  }
+}
+
+static LLVMValueRef gen_cast(Gen *g, const KExpr *e) {
+  LLVMValueRef a = gen_expr(g, e->a);
+  LLVMTypeRef to = ktype(g, e->type);
+  KType from = e->a->type;
+  if (e->type == KT_F32) return LLVMBuildSIToFP(g->b, a, to, "");
+  if (from == KT_F32) return LLVMBuildFPToSI(g->b, a, to, "");
+  if (from == KT_BOOL) return LLVMBuildZExt(g->b, a, to, "");
+  return LLVMBuildIntCast2(g->b, a, to, 1, "");
+}
+
+static LLVMValueRef gen_expr(Gen *g, const KExpr *e) {
+  LLVMValueRef a, args[3];
+  switch (e->op) {
+  case K_CONST:
+    if (e->type == KT_F32) return LLVMConstReal(g->t_f32, e->f);
+    return LLVMConstInt(ktype(g, e->type), (unsigned long long)e->i, 1);
+  case K_VAR: return LLVMBuildLoad2(g->b, ktype(g, e->type), g->var[e->var], "");
+  case K_N: return g->N;
+  case K_LOAD: {
+    LLVMTypeRef t = ktype(g, e->type);
+    LLVMValueRef idx = gen_expr(g, e->a);
+    LLVMValueRef ptr = LLVMBuildInBoundsGEP2(g->b, t, g->buf[e->buf], &idx, 1, "");
+    return LLVMBuildLoad2(g->b, t, ptr, "");
+  }
+  case K_ADD: case K_SUB: case K_MUL: case K_DIV: case K_REM: case K_MAX: case K_MIN:
+  case K_LT: case K_LE: case K_EQ:
+    return gen_binary(g, e);
+  case K_NEG: return LLVMBuildFNeg(g->b, gen_expr(g, e->a), "");
+  case K_EXP: case K_LOG: case K_SQRT: case K_ABS:
+    a = gen_expr(g, e->a);
+    return intrinsic(g, e->op == K_EXP ? "llvm.exp" : e->op == K_LOG ? "llvm.log"
+                        : e->op == K_SQRT ? "llvm.sqrt" : "llvm.fabs", g->t_f32, &a, 1);
+  case K_TANH: return libm_f32(g, "tanhf", gen_expr(g, e->a));
+  case K_SELECT:
+    return LLVMBuildSelect(g->b, gen_expr(g, e->a), gen_expr(g, e->b), gen_expr(g, e->c), "");
+  case K_CAST: return gen_cast(g, e);
+  case K_FMA:
+    args[0] = gen_expr(g, e->a);
+    args[1] = gen_expr(g, e->b);
+    args[2] = gen_expr(g, e->c);
+    return intrinsic(g, "llvm.fmuladd", g->t_f32, args, 3);
+  case K_COUNT: break;
+  }
+  die("bad kir expression");
+}
+
+static void gen_stmts(Gen *g, KStmt *const *s, int n);
+
+/* for var in [lo, hi): the bound is evaluated once, before the loop. */
+static void gen_loop(Gen *g, LLVMValueRef var, LLVMValueRef lo, LLVMValueRef hi,
+                     KStmt *const *body, int nbody) {
+  LLVMBasicBlockRef cond = LLVMAppendBasicBlockInContext(g->ctx, g->fn, "loop");
+  LLVMBasicBlockRef bb = LLVMAppendBasicBlockInContext(g->ctx, g->fn, "body");
+  LLVMBasicBlockRef exit = LLVMAppendBasicBlockInContext(g->ctx, g->fn, "done");
+  LLVMBuildStore(g->b, lo, var);
+  LLVMBuildBr(g->b, cond);
+  LLVMPositionBuilderAtEnd(g->b, cond);
+  LLVMValueRef v = LLVMBuildLoad2(g->b, g->t_i64, var, "");
+  LLVMBuildCondBr(g->b, LLVMBuildICmp(g->b, LLVMIntSLT, v, hi, ""), bb, exit);
+  LLVMPositionBuilderAtEnd(g->b, bb);
+  gen_stmts(g, body, nbody);
+  v = LLVMBuildLoad2(g->b, g->t_i64, var, "");
+  LLVMBuildStore(g->b, LLVMBuildNSWAdd(g->b, v, LLVMConstInt(g->t_i64, 1, 0), ""), var);
+  LLVMBuildBr(g->b, cond);
+  LLVMPositionBuilderAtEnd(g->b, exit);
+}
+
+static void gen_stmts(Gen *g, KStmt *const *s, int n) {
+  for (int i = 0; i < n; i++) {
+    const KStmt *st = s[i];
+    switch (st->kind) {
+    case KS_LOOP:
+      gen_loop(g, g->var[st->var], gen_expr(g, st->lo), gen_expr(g, st->hi), st->body,
+               st->nbody);
+      break;
+    case KS_STORE: {
+      LLVMTypeRef t = ktype(g, g->k->buf[st->buf].type);
+      LLVMValueRef idx = gen_expr(g, st->idx), val = gen_expr(g, st->val);
+      LLVMValueRef ptr = LLVMBuildInBoundsGEP2(g->b, t, g->buf[st->buf], &idx, 1, "");
+      LLVMBuildStore(g->b, val, ptr);
+      break;
+    }
+    case KS_SET:
+      LLVMBuildStore(g->b, gen_expr(g, st->val), g->var[st->var]);
+      break;
+    }
+  }
+}
+
+static void add_attr(Gen *g, LLVMValueRef fn, unsigned idx, const char *name) {
+  unsigned kind = LLVMGetEnumAttributeKindForName(name, strlen(name));
+  LLVMAddAttributeAtIndex(fn, idx, LLVMCreateEnumAttribute(g->ctx, kind, 0));
+}
+
+/* The body: void name.body(T* noalias b0, ..., i64 N, i64 lo, i64 hi). */
+static LLVMValueRef gen_body(Gen *g, const Kernel *k) {
+  int nb = k->nbuf;
+  LLVMTypeRef *params = calloc((size_t)nb + 3, sizeof *params);
+  for (int i = 0; i < nb; i++) params[i] = LLVMPointerType(ktype(g, k->buf[i].type), 0);
+  params[nb] = params[nb + 1] = params[nb + 2] = g->t_i64;
+  LLVMTypeRef fty = LLVMFunctionType(g->t_void, params, (unsigned)nb + 3, 0);
+  free(params);
+  char name[256];
+  snprintf(name, sizeof name, "%s.body", k->name);
+  LLVMValueRef fn = LLVMAddFunction(g->mod, name, fty);
+  LLVMSetLinkage(fn, LLVMInternalLinkage);
+  add_attr(g, fn, LLVMAttributeFunctionIndex, "alwaysinline");
+  add_attr(g, fn, LLVMAttributeFunctionIndex, "nounwind");
+  for (int i = 0; i < nb; i++) add_attr(g, fn, (unsigned)i + 1, "noalias");
+  g->k = k;
+  g->fn = fn;
+  LLVMPositionBuilderAtEnd(g->b, LLVMAppendBasicBlockInContext(g->ctx, fn, "entry"));
+  g->buf = calloc((size_t)nb + 1, sizeof *g->buf);
+  g->var = calloc((size_t)k->nvar, sizeof *g->var);
+  for (int i = 0; i < nb; i++) g->buf[i] = LLVMGetParam(fn, (unsigned)i);
+  g->N = LLVMGetParam(fn, (unsigned)nb);
+  for (int v = 0; v < k->nvar; v++) g->var[v] = LLVMBuildAlloca(g->b, ktype(g, k->vartype[v]), "");
+  gen_loop(g, g->var[0], LLVMGetParam(fn, (unsigned)nb + 1), LLVMGetParam(fn, (unsigned)nb + 2),
+           k->body, k->nbody);
+  LLVMBuildRetVoid(g->b);
+  free(g->buf);
+  free(g->var);
+  return fn;
+}
+
+/* A pointer to buffer b of kernel k: frame base + offset, or a constant. */
+static LLVMValueRef buf_ptr(Gen *g, const Kernel *k, int b, LLVMValueRef frame,
+                            LLVMValueRef N) {
+  const KBuf *kb = &k->buf[b];
+  LLVMTypeRef pt = LLVMPointerType(ktype(g, kb->type), 0);
+  if (kb->region == R_NONE) {
+    LLVMTypeRef at = LLVMArrayType(g->t_f32, (unsigned)kb->numel);
+    LLVMValueRef *vals = malloc(sizeof *vals * (size_t)kb->numel);
+    for (int64_t i = 0; i < kb->numel; i++) vals[i] = LLVMConstReal(g->t_f32, kb->data[i]);
+    LLVMValueRef gv = LLVMAddGlobal(g->mod, at, "");
+    LLVMSetInitializer(gv, LLVMConstArray(g->t_f32, vals, (unsigned)kb->numel));
+    LLVMSetGlobalConstant(gv, 1);
+    LLVMSetLinkage(gv, LLVMPrivateLinkage);
+    LLVMSetAlignment(gv, 64);
+    free(vals);
+    return LLVMBuildBitCast(g->b, gv, pt, "");
+  }
+  LLVMValueRef idx[3] = {LLVMConstInt(g->t_i32, 0, 0), LLVMConstInt(g->t_i32, 0, 0),
+                         LLVMConstInt(g->t_i32, (unsigned)kb->region, 0)};
+  LLVMValueRef slot = LLVMBuildInBoundsGEP2(g->b, g->t_frame, frame, idx, 3, "");
+  LLVMValueRef base = LLVMBuildLoad2(g->b, g->t_i8p, slot, "");
+  LLVMValueRef off = LLVMConstInt(g->t_i64, (unsigned long long)kb->off, 0);
+  if (kb->region == R_ACTN) off = LLVMBuildMul(g->b, off, N, "");
+  LLVMValueRef p = LLVMBuildInBoundsGEP2(g->b, LLVMInt8TypeInContext(g->ctx), base, &off, 1, "");
+  return LLVMBuildBitCast(g->b, p, pt, "");
+}
+
+static LLVMValueRef load_n(Gen *g, LLVMValueRef frame) {
+  LLVMValueRef idx[2] = {LLVMConstInt(g->t_i32, 0, 0), LLVMConstInt(g->t_i32, 1, 0)};
+  LLVMValueRef slot = LLVMBuildInBoundsGEP2(g->b, g->t_frame, frame, idx, 2, "");
+  return LLVMBuildLoad2(g->b, g->t_i64, slot, "N");
+}
+
+/* The exported wrapper with the runtime's kernel signature. */
+static LLVMValueRef gen_kernel(Gen *g, const Kernel *k) {
+  LLVMValueRef body = gen_body(g, k);
+  LLVMValueRef fn = LLVMAddFunction(g->mod, k->name, g->t_kfn);
+  LLVMSetLinkage(fn, LLVMInternalLinkage);
+  add_attr(g, fn, LLVMAttributeFunctionIndex, "nounwind");
+  LLVMPositionBuilderAtEnd(g->b, LLVMAppendBasicBlockInContext(g->ctx, fn, "entry"));
+  LLVMValueRef frame = LLVMGetParam(fn, 0);
+  LLVMValueRef N = load_n(g, frame);
+  int nb = k->nbuf;
+  LLVMValueRef *args = calloc((size_t)nb + 3, sizeof *args);
+  for (int b = 0; b < nb; b++) args[b] = buf_ptr(g, k, b, frame, N);
+  args[nb] = N;
+  args[nb + 1] = LLVMGetParam(fn, 1);
+  args[nb + 2] = LLVMGetParam(fn, 2);
+  LLVMBuildCall2(g->b, LLVMGlobalGetValueType(body), body, args, (unsigned)nb + 3, "");
+  LLVMBuildRetVoid(g->b);
+  free(args);
+  return fn;
+}
+
+/* Kernel expressions that need only N: evaluate in the entry function. */
+static LLVMValueRef gen_extent(Gen *g, const KExpr *e, LLVMValueRef N) {
+  g->N = N;
+  return gen_expr(g, e);
+}
+
+/* dlrt_forward: each kernel in order, shared across threads when its work
+ * (flops per extent unit times extent) is large enough. */
+static void gen_entry(Gen *g, LLVMValueRef *kfns) {
+  LLVMTypeRef fty = LLVMFunctionType(g->t_void, &g->t_framep, 1, 0);
+  LLVMValueRef fn = LLVMAddFunction(g->mod, "dlrt_forward", fty);
+  add_attr(g, fn, LLVMAttributeFunctionIndex, "nounwind");
+  g->fn = fn;
+  LLVMPositionBuilderAtEnd(g->b, LLVMAppendBasicBlockInContext(g->ctx, fn, "entry"));
+  LLVMValueRef frame = LLVMGetParam(fn, 0);
+  LLVMValueRef N = load_n(g, frame);
+  LLVMTypeRef pty[3] = {g->t_framep, g->t_i64, g->t_i64};
+  LLVMTypeRef kfn_p = LLVMPointerType(g->t_kfn, 0);
+  LLVMTypeRef par_ty = LLVMFunctionType(g->t_void, (LLVMTypeRef[]){kfn_p, g->t_framep, g->t_i64}, 3, 0);
+  for (int i = 0; i < g->p->nk; i++) {
+    const Kernel *k = g->p->k[i];
+    LLVMValueRef ext = gen_extent(g, k->extent, N);
+    LLVMValueRef zero = LLVMConstInt(g->t_i64, 0, 0);
+    /* work * extent >= PARALLEL_MIN_WORK  <=>  extent >= ceil(min / work) */
+    double w = k->work > 0 ? k->work : 1;
+    int64_t min_ext = (int64_t)(PARALLEL_MIN_WORK / w) + 1;
+    if (min_ext < 2) min_ext = 2;
+    LLVMValueRef big = LLVMBuildICmp(g->b, LLVMIntSGE, ext, LLVMConstInt(g->t_i64, (unsigned long long)min_ext, 0), "");
+    LLVMBasicBlockRef par = LLVMAppendBasicBlockInContext(g->ctx, fn, "par");
+    LLVMBasicBlockRef ser = LLVMAppendBasicBlockInContext(g->ctx, fn, "ser");
+    LLVMBasicBlockRef next = LLVMAppendBasicBlockInContext(g->ctx, fn, "next");
+    LLVMBuildCondBr(g->b, big, par, ser);
+    LLVMPositionBuilderAtEnd(g->b, par);
+    LLVMBuildCall2(g->b, par_ty, g->parallel, (LLVMValueRef[]){kfns[i], frame, ext}, 3, "");
+    LLVMBuildBr(g->b, next);
+    LLVMPositionBuilderAtEnd(g->b, ser);
+    LLVMBuildCall2(g->b, g->t_kfn, kfns[i], (LLVMValueRef[]){frame, zero, ext}, 3, "");
+    LLVMBuildBr(g->b, next);
+    LLVMPositionBuilderAtEnd(g->b, next);
+    (void)pty;
+  }
+  LLVMBuildRetVoid(g->b);
+}
+
+static void gen_manifest(Gen *g, const char *manifest) {
+  LLVMValueRef s = LLVMConstStringInContext(g->ctx, manifest, (unsigned)strlen(manifest), 0);
+  LLVMValueRef gv = LLVMAddGlobal(g->mod, LLVMTypeOf(s), "dlrt_manifest");
+  LLVMSetInitializer(gv, s);
+  LLVMSetGlobalConstant(gv, 1);
+}
+
+static void gen_types(Gen *g) {
+  g->t_void = LLVMVoidTypeInContext(g->ctx);
+  g->t_i1 = LLVMInt1TypeInContext(g->ctx);
+  g->t_i32 = LLVMInt32TypeInContext(g->ctx);
+  g->t_i64 = LLVMInt64TypeInContext(g->ctx);
+  g->t_f32 = LLVMFloatTypeInContext(g->ctx);
+  g->t_i8p = LLVMPointerType(LLVMInt8TypeInContext(g->ctx), 0);
+  LLVMTypeRef fields[2] = {LLVMArrayType(g->t_i8p, R_COUNT), g->t_i64};
+  g->t_frame = LLVMStructCreateNamed(g->ctx, "dlrt_frame");
+  LLVMStructSetBody(g->t_frame, fields, 2, 0);
+  g->t_framep = LLVMPointerType(g->t_frame, 0);
+  LLVMTypeRef kp[3] = {g->t_framep, g->t_i64, g->t_i64};
+  g->t_kfn = LLVMFunctionType(g->t_void, kp, 3, 0);
+  LLVMTypeRef pp[3] = {LLVMPointerType(g->t_kfn, 0), g->t_framep, g->t_i64};
+  g->parallel = LLVMAddFunction(g->mod, "dlrt_parallel", LLVMFunctionType(g->t_void, pp, 3, 0));
+}
+
+/* Build the module for the program. The caller disposes g->mod, g->b and
+ * g->ctx (in that order). */
+static void gen_module(Gen *g, const Program *p, const char *manifest) {
+  g->ctx = LLVMContextCreate();
+  g->mod = LLVMModuleCreateWithNameInContext(p->g->name, g->ctx);
+  g->b = LLVMCreateBuilderInContext(g->ctx);
+  g->p = p;
+  gen_types(g);
+  LLVMValueRef *kfns = calloc((size_t)p->nk + 1, sizeof *kfns);
+  for (int i = 0; i < p->nk; i++) kfns[i] = gen_kernel(g, p->k[i]);
+  gen_entry(g, kfns);
+  free(kfns);
+  gen_manifest(g, manifest);
+  char *msg = NULL;
+  if (LLVMVerifyModule(g->mod, LLVMReturnStatusAction, &msg)) {
+    char *ir = LLVMPrintModuleToString(g->mod);
+    fprintf(stderr, "%s\n", ir);
+    LLVMDisposeMessage(ir);
+    die("generated LLVM IR does not verify: %s", msg);
+  }
+  LLVMDisposeMessage(msg);
+}
+
+static void dispose(Gen *g) {
+  LLVMDisposeBuilder(g->b);
+  LLVMDisposeModule(g->mod);
+  LLVMContextDispose(g->ctx);
+}
+
+/* A target machine for the host CPU; NULL after printing an error. */
+static LLVMTargetMachineRef host_machine(int opt_level) {
+  LLVMInitializeNativeTarget();
+  LLVMInitializeNativeAsmPrinter();
+  char *triple = LLVMGetDefaultTargetTriple();
+  char *err = NULL;
+  LLVMTargetRef t;
+  if (LLVMGetTargetFromTriple(triple, &t, &err)) {
+    fprintf(stderr, "dlc: error: no LLVM target for %s: %s\n", triple, err);
+    LLVMDisposeMessage(err);
+    LLVMDisposeMessage(triple);
+    return NULL;
+  }
+  char *cpu = LLVMGetHostCPUName(), *features = LLVMGetHostCPUFeatures();
+  LLVMCodeGenOptLevel lvl = opt_level >= 3 ? LLVMCodeGenLevelAggressive
+                            : opt_level == 0 ? LLVMCodeGenLevelNone
+                                             : LLVMCodeGenLevelDefault;
+  LLVMTargetMachineRef tm = LLVMCreateTargetMachine(t, triple, cpu, features, lvl,
+                                                    LLVMRelocPIC, LLVMCodeModelDefault);
+  LLVMDisposeMessage(features);
+  LLVMDisposeMessage(cpu);
+  LLVMDisposeMessage(triple);
+  return tm;
+}
+
+static bool optimize(Gen *g, LLVMTargetMachineRef tm, int opt_level) {
+  char *triple = LLVMGetTargetMachineTriple(tm);
+  LLVMSetTarget(g->mod, triple);
+  LLVMDisposeMessage(triple);
+  LLVMTargetDataRef td = LLVMCreateTargetDataLayout(tm);
+  char *layout = LLVMCopyStringRepOfTargetData(td);
+  LLVMSetDataLayout(g->mod, layout);
+  LLVMDisposeMessage(layout);
+  LLVMDisposeTargetData(td);
+  char pipeline[32];
+  snprintf(pipeline, sizeof pipeline, "default<O%d>", opt_level);
+  LLVMPassBuilderOptionsRef opts = LLVMCreatePassBuilderOptions();
+  LLVMPassBuilderOptionsSetLoopVectorization(opts, opt_level >= 2);
+  LLVMPassBuilderOptionsSetSLPVectorization(opts, opt_level >= 2);
+  LLVMErrorRef err = LLVMRunPasses(g->mod, pipeline, tm, opts);
+  LLVMDisposePassBuilderOptions(opts);
+  if (err) {
+    char *msg = LLVMGetErrorMessage(err);
+    fprintf(stderr, "dlc: error: LLVM optimisation failed: %s\n", msg);
+    LLVMDisposeErrorMessage(msg);
+    return false;
+  }
+  return true;
+}
+
+bool cg_llvm_emit(const Program *p, const char *manifest, const BuildOptions *o,
+                  const char *obj_path, BuildStats *st) {
+  Gen g = {0};
+  double t0 = now();
+  gen_module(&g, p, manifest);
+  double t1 = now();
+  LLVMTargetMachineRef tm = host_machine(o->opt_level);
+  bool ok = tm && optimize(&g, tm, o->opt_level);
+  double t2 = now();
+  if (ok && o->emit_llvm) {
+    char *err = NULL;
+    if (LLVMPrintModuleToFile(g.mod, o->emit_llvm, &err)) {
+      fprintf(stderr, "dlc: error: cannot write %s: %s\n", o->emit_llvm, err);
+      ok = false;
+    }
+    LLVMDisposeMessage(err);
+  }
+  if (ok) {
+    char *err = NULL;
+    if (LLVMTargetMachineEmitToFile(tm, g.mod, (char *)obj_path, LLVMObjectFile, &err)) {
+      fprintf(stderr, "dlc: error: cannot write %s: %s\n", obj_path, err);
+      ok = false;
+    }
+    LLVMDisposeMessage(err);
+  }
+  if (tm) LLVMDisposeTargetMachine(tm);
+  dispose(&g);
+  if (st) {
+    struct stat sb;
+    st->t_codegen = t1 - t0;
+    st->t_opt = t2 - t1;
+    st->t_emit = now() - t2;
+    st->nkernels = p->nk;
+    st->code_bytes = ok && stat(obj_path, &sb) == 0 ? (int64_t)sb.st_size : 0;
+  }
+  return ok;
+}
+
+bool cg_llvm_print(FILE *f, const Program *p, const char *manifest, int opt_level) {
+  Gen g = {0};
+  gen_module(&g, p, manifest);
+  bool ok = true;
+  if (opt_level > 0) {
+    LLVMTargetMachineRef tm = host_machine(opt_level);
+    ok = tm && optimize(&g, tm, opt_level);
+    if (tm) LLVMDisposeTargetMachine(tm);
+  }
+  if (ok) {
+    char *s = LLVMPrintModuleToString(g.mod);
+    fputs(s, f);
+    LLVMDisposeMessage(s);
+  }
+  dispose(&g);
+  return ok;
+}

@@ -1,0 +1,344 @@
+/* lower.c — graph IR to kernel IR.
+ *
+ * Each graph node that computes something becomes one or more kernels, in
+ * node order; sources and views (reshape) become none. The op table's
+ * `lower` column names the function for each op, so adding an op means one
+ * function here.
+ *
+ * Loop nests follow the output's shape, row-major, innermost dimension
+ * contiguous, so the innermost loop is the one LLVM vectorizes. The
+ * outermost loop is variable 0, split across threads by the runtime.
+ */
+#include "codegen.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+typedef void LowerFn(Program *p, int node);
+
+/* Index variables of a loop nest over a shape, and the innermost statement
+ * that the body goes into (NULL: the kernel's top level). */
+typedef struct Nest {
+  int var[MAX_RANK];
+  int rank;
+  KStmt *inner;
+} Nest;
+
+/* Loops over every dimension of s: dimension 0 is the parallel variable 0,
+ * the rest nest inside it. A rank-0 shape runs once. */
+static Nest nest_over(Program *p, Kernel *k, const Shape *s) {
+  Nest n = {.rank = s->rank};
+  if (s->rank == 0) return n;
+  n.var[0] = 0;
+  k->extent = kir_dim(p, s->d[0]);
+  for (int i = 1; i < s->rank; i++) {
+    n.var[i] = kir_var(p, k, KT_I64);
+    n.inner = kir_loop(p, k, n.inner, n.var[i], kir_const_i(p, 0),
+                       kir_dim(p, s->d[i]));
+  }
+  return n;
+}
+
+/* Row-major strides of a shape, as expressions (they may involve N). */
+static void strides(Program *p, const Shape *s, KExpr **st) {
+  KExpr *acc = kir_const_i(p, 1);
+  for (int i = s->rank - 1; i >= 0; i--) {
+    st[i] = acc;
+    acc = kir_imul(p, acc, kir_dim(p, s->d[i]));
+  }
+}
+
+/* Linear index into a tensor of shape s that is broadcast to the nest's
+ * shape (aligned at the right; size-1 dimensions do not move). */
+static KExpr *bcast_index(Program *p, Kernel *k, const Shape *s, const Nest *n) {
+  KExpr *st[MAX_RANK];
+  strides(p, s, st);
+  KExpr *idx = kir_const_i(p, 0);
+  for (int i = 0; i < s->rank; i++) {
+    int o = n->rank - s->rank + i;
+    if (s->d[i] == 1) continue;
+    idx = kir_iadd(p, idx, kir_imul(p, kir_var_ref(p, k, n->var[o]), st[i]));
+  }
+  return idx;
+}
+
+/* Value of operand node j at the nest's position: a literal for fill
+ * constants, otherwise a load. */
+static KExpr *operand(Program *p, Kernel *k, int j, const Nest *n) {
+  const Node *x = &p->g->node[j];
+  if (x->op == OP_CONST && !x->data) return kir_const_f(p, x->a.f[0]);
+  int b = kir_buf(p, k, j, false);
+  return kir_load(p, k, b, bcast_index(p, k, &x->shape, n));
+}
+
+/* The scalar function of an elementwise op. */
+static KExpr *scalar_op(Program *p, const Node *nd, KExpr *a, KExpr *b) {
+  KExpr *zero = kir_const_f(p, 0), *one = kir_const_f(p, 1);
+  switch (nd->op) {
+  case OP_NEG: return kir_un(p, K_NEG, a);
+  case OP_EXP: return kir_un(p, K_EXP, a);
+  case OP_LOG: return kir_un(p, K_LOG, a);
+  case OP_SQRT: return kir_un(p, K_SQRT, a);
+  case OP_ABS: return kir_un(p, K_ABS, a);
+  case OP_TANH: return kir_un(p, K_TANH, a);
+  case OP_RELU: return kir_bin(p, K_MAX, a, zero);
+  case OP_LEAKY_RELU:
+    return kir_select(p, kir_bin(p, K_LT, a, zero),
+                      kir_bin(p, K_MUL, a, kir_const_f(p, nd->a.f[0])), a);
+  case OP_SIGMOID:
+    return kir_bin(p, K_DIV, one, kir_bin(p, K_ADD, one, kir_un(p, K_EXP, kir_un(p, K_NEG, a))));
+  case OP_ADD: return kir_bin(p, K_ADD, a, b);
+  case OP_SUB: return kir_bin(p, K_SUB, a, b);
+  case OP_MUL: return kir_bin(p, K_MUL, a, b);
+  case OP_DIV: return kir_bin(p, K_DIV, a, b);
+  case OP_MAXIMUM: return kir_bin(p, K_MAX, a, b);
+  case OP_MINIMUM: return kir_bin(p, K_MIN, a, b);
+  case OP_BROADCAST: return a;
+  default: die("%s is not elementwise", op_info[nd->op].name);
+  }
+}
+
+/* Elementwise ops whose operands all have the output's shape (or are fill
+ * constants) run as one flat loop in blocks: many threads even for a
+ * [1, 4096] tensor, and one unit-stride loop for the vectorizer. */
+enum { FLAT_BLOCK = 4096 };
+
+static bool flat_ok(const Graph *g, const Node *nd) {
+  for (int k = 0; k < nd->nin; k++) {
+    const Node *x = &g->node[nd->in[k]];
+    if (!(x->op == OP_CONST && !x->data) && !shape_equal(&x->shape, &nd->shape))
+      return false;
+  }
+  return true;
+}
+
+static void lower_flat(Program *p, Kernel *k, int node) {
+  const Node *nd = &p->g->node[node];
+  Size sz = shape_numel(&nd->shape);
+  KExpr *numel = kir_imul(p, kir_const_i(p, sz.k), sz.sym ? kir_n(p) : kir_const_i(p, 1));
+  k->extent = kir_bin(p, K_DIV, kir_iadd(p, numel, kir_const_i(p, FLAT_BLOCK - 1)),
+                      kir_const_i(p, FLAT_BLOCK));
+  KExpr *lo = kir_imul(p, kir_var_ref(p, k, 0), kir_const_i(p, FLAT_BLOCK));
+  KExpr *hi = kir_bin(p, K_MIN, kir_iadd(p, lo, kir_const_i(p, FLAT_BLOCK)), numel);
+  int i = kir_var(p, k, KT_I64);
+  KStmt *loop = kir_loop(p, k, NULL, i, lo, hi);
+  KExpr *v[2] = {0};
+  for (int j = 0; j < nd->nin; j++) {
+    const Node *x = &p->g->node[nd->in[j]];
+    if (x->op == OP_CONST && !x->data)
+      v[j] = kir_const_f(p, x->a.f[0]);
+    else
+      v[j] = kir_load(p, k, kir_buf(p, k, nd->in[j], false), kir_var_ref(p, k, i));
+  }
+  int out = kir_buf(p, k, node, true);
+  kir_store(p, k, loop, out, kir_var_ref(p, k, i), scalar_op(p, nd, v[0], v[1]));
+  k->work = FLAT_BLOCK;
+}
+
+static void lower_elemwise(Program *p, int node) {
+  const Node *nd = &p->g->node[node];
+  Kernel *k = kir_kernel(p, op_info[nd->op].name, node, nd->loc);
+  if (flat_ok(p->g, nd)) {
+    lower_flat(p, k, node);
+    return;
+  }
+  Nest n = nest_over(p, k, &nd->shape);
+  KExpr *a = operand(p, k, nd->in[0], &n);
+  KExpr *b = nd->nin > 1 ? operand(p, k, nd->in[1], &n) : NULL;
+  int out = kir_buf(p, k, node, true);
+  kir_store(p, k, n.inner, out, bcast_index(p, k, &nd->shape, &n),
+            scalar_op(p, nd, a, b));
+  k->work = (double)numel_eval(&nd->shape, 1) / (double)(nd->shape.rank ? llabs(nd->shape.d[0]) : 1);
+}
+
+static void lower_broadcast(Program *p, int node) { lower_elemwise(p, node); }
+
+/* sum / mean / max over axes: loops over the kept axes, then an inner nest
+ * over the reduced ones accumulating into a local. */
+static void lower_reduce(Program *p, int node) {
+  const Node *nd = &p->g->node[node];
+  const Node *x = &p->g->node[nd->in[0]];
+  Kernel *k = kir_kernel(p, op_info[nd->op].name, node, nd->loc);
+  bool red[MAX_RANK] = {0};
+  if (nd->a.nints <= 1)
+    for (int i = 0; i < x->shape.rank; i++) red[i] = true;
+  for (int j = 1; j < nd->a.nints; j++) red[nd->a.ints[j]] = true;
+  Shape kept = {0};
+  int kept_axis[MAX_RANK];
+  for (int i = 0; i < x->shape.rank; i++)
+    if (!red[i]) {
+      kept_axis[kept.rank] = i;
+      kept.d[kept.rank++] = x->shape.d[i];
+    }
+  Nest n = nest_over(p, k, &kept);
+  int var[MAX_RANK];
+  for (int j = 0; j < kept.rank; j++) var[kept_axis[j]] = n.var[j];
+  int acc = kir_var(p, k, KT_F32);
+  bool is_max = nd->op == OP_MAX;
+  kir_set(p, k, n.inner, acc, kir_const_f(p, is_max ? -__builtin_inf() : 0.0));
+  KStmt *inner = n.inner;
+  KExpr *count = kir_const_i(p, 1);
+  for (int i = 0; i < x->shape.rank; i++) {
+    if (!red[i]) continue;
+    var[i] = kir_var(p, k, KT_I64);
+    inner = kir_loop(p, k, inner, var[i], kir_const_i(p, 0), kir_dim(p, x->shape.d[i]));
+    count = kir_imul(p, count, kir_dim(p, x->shape.d[i]));
+  }
+  KExpr *st[MAX_RANK];
+  strides(p, &x->shape, st);
+  KExpr *idx = kir_const_i(p, 0);
+  for (int i = 0; i < x->shape.rank; i++)
+    idx = kir_iadd(p, idx, kir_imul(p, kir_var_ref(p, k, var[i]), st[i]));
+  KExpr *v = kir_load(p, k, kir_buf(p, k, nd->in[0], false), idx);
+  KExpr *cur = kir_var_ref(p, k, acc);
+  kir_set(p, k, inner, acc, kir_bin(p, is_max ? K_MAX : K_ADD, cur, v));
+  KExpr *res = kir_var_ref(p, k, acc);
+  if (nd->op == OP_MEAN)
+    res = kir_bin(p, K_DIV, res, kir_cast(p, KT_F32, count));
+  int out = kir_buf(p, k, node, true);
+  KExpr *oidx = bcast_index(p, k, &kept, &n);
+  kir_store(p, k, n.inner, out, oidx, res);
+  k->work = (double)numel_eval(&x->shape, 1) / (double)(kept.rank ? llabs(kept.d[0]) : 1);
+}
+
+/* softmax / log_softmax along one axis: per row, the max, the sum of
+ * exponentials, then the result; three passes over the row. */
+static void lower_softmax(Program *p, int node) {
+  const Node *nd = &p->g->node[node];
+  const Shape *s = &nd->shape;
+  int axis = (int)nd->a.ints[0];
+  Kernel *k = kir_kernel(p, op_info[nd->op].name, node, nd->loc);
+  Shape outer = {0};
+  int oaxis[MAX_RANK];
+  for (int i = 0; i < s->rank; i++)
+    if (i != axis) {
+      oaxis[outer.rank] = i;
+      outer.d[outer.rank++] = s->d[i];
+    }
+  Nest n = nest_over(p, k, &outer);
+  int var[MAX_RANK];
+  for (int j = 0; j < outer.rank; j++) var[oaxis[j]] = n.var[j];
+  KExpr *st[MAX_RANK];
+  strides(p, s, st);
+  int in = kir_buf(p, k, nd->in[0], false), out = kir_buf(p, k, node, true);
+  int mx = kir_var(p, k, KT_F32), sum = kir_var(p, k, KT_F32);
+  kir_set(p, k, n.inner, mx, kir_const_f(p, -__builtin_inf()));
+  kir_set(p, k, n.inner, sum, kir_const_f(p, 0));
+  KStmt *loops[3];
+  KExpr *idx[3];
+  for (int pass = 0; pass < 3; pass++) {
+    var[axis] = kir_var(p, k, KT_I64);
+    loops[pass] = kir_loop(p, k, n.inner, var[axis], kir_const_i(p, 0), kir_dim(p, s->d[axis]));
+    idx[pass] = kir_const_i(p, 0);
+    for (int i = 0; i < s->rank; i++)
+      idx[pass] = kir_iadd(p, idx[pass], kir_imul(p, kir_var_ref(p, k, var[i]), st[i]));
+  }
+  kir_set(p, k, loops[0], mx, kir_bin(p, K_MAX, kir_var_ref(p, k, mx), kir_load(p, k, in, idx[0])));
+  KExpr *e1 = kir_un(p, K_EXP, kir_bin(p, K_SUB, kir_load(p, k, in, idx[1]), kir_var_ref(p, k, mx)));
+  kir_set(p, k, loops[1], sum, kir_bin(p, K_ADD, kir_var_ref(p, k, sum), e1));
+  KExpr *d = kir_bin(p, K_SUB, kir_load(p, k, in, idx[2]), kir_var_ref(p, k, mx));
+  KExpr *r = nd->op == OP_LOG_SOFTMAX
+                 ? kir_bin(p, K_SUB, d, kir_un(p, K_LOG, kir_var_ref(p, k, sum)))
+                 : kir_bin(p, K_DIV, kir_un(p, K_EXP, d), kir_var_ref(p, k, sum));
+  kir_store(p, k, loops[2], out, idx[2], r);
+  k->work = 3.0 * (double)numel_eval(s, 1) / (double)(outer.rank ? llabs(outer.d[0]) : 1);
+}
+
+static void lower_transpose(Program *p, int node) {
+  const Node *nd = &p->g->node[node];
+  const Node *x = &p->g->node[nd->in[0]];
+  Kernel *k = kir_kernel(p, "transpose", node, nd->loc);
+  Nest n = nest_over(p, k, &nd->shape);
+  KExpr *st[MAX_RANK];
+  strides(p, &x->shape, st);
+  KExpr *idx = kir_const_i(p, 0);
+  for (int i = 0; i < nd->shape.rank; i++)
+    idx = kir_iadd(p, idx, kir_imul(p, kir_var_ref(p, k, n.var[i]), st[nd->a.ints[i]]));
+  KExpr *v = kir_load(p, k, kir_buf(p, k, nd->in[0], false), idx);
+  kir_store(p, k, n.inner, kir_buf(p, k, node, true), bcast_index(p, k, &nd->shape, &n), v);
+  k->work = (double)numel_eval(&nd->shape, 1) / (double)(nd->shape.rank ? llabs(nd->shape.d[0]) : 1);
+}
+
+/* concat: one copy kernel per operand into its slice of the output. */
+static void lower_concat(Program *p, int node) {
+  const Node *nd = &p->g->node[node];
+  int axis = (int)nd->a.ints[0];
+  KExpr *ost[MAX_RANK];
+  int64_t start = 0;
+  for (int j = 0; j < nd->nin; j++) {
+    const Node *x = &p->g->node[nd->in[j]];
+    Kernel *k = kir_kernel(p, "concat", node, nd->loc);
+    strides(p, &nd->shape, ost);
+    Nest n = nest_over(p, k, &x->shape);
+    KExpr *idx = kir_const_i(p, 0);
+    for (int i = 0; i < x->shape.rank; i++) {
+      KExpr *v = kir_var_ref(p, k, n.var[i]);
+      if (i == axis) v = kir_iadd(p, v, kir_dim(p, start));
+      idx = kir_iadd(p, idx, kir_imul(p, v, ost[i]));
+    }
+    KExpr *val = operand(p, k, nd->in[j], &n);
+    kir_store(p, k, n.inner, kir_buf(p, k, node, true), idx, val);
+    start += x->shape.d[axis];
+    k->work = (double)numel_eval(&x->shape, 1) / (double)(x->shape.rank ? llabs(x->shape.d[0]) : 1);
+  }
+}
+
+/* matmul: C[r, :] = sum_k A[r, k] * B[k, :] for each row r of the flattened
+ * [..., M] rows. The k-then-p order keeps the innermost loop unit-stride in
+ * B and C, so it vectorizes to FMAs without reassociation. */
+static void lower_matmul(Program *p, int node) {
+  const Node *nd = &p->g->node[node];
+  const Node *a = &p->g->node[nd->in[0]], *b = &p->g->node[nd->in[1]];
+  Kernel *k = kir_kernel(p, "matmul", node, nd->loc);
+  int ra = a->shape.rank, rb = b->shape.rank;
+  int64_t M = a->shape.d[ra - 2], K = a->shape.d[ra - 1], P = b->shape.d[rb - 1];
+  Shape rows = a->shape;
+  rows.rank--;
+  Size nrows = shape_numel(&rows);
+  k->extent = kir_imul(p, kir_const_i(p, nrows.k), nrows.sym ? kir_n(p) : kir_const_i(p, 1));
+  int ia = kir_buf(p, k, nd->in[0], false), ib = kir_buf(p, k, nd->in[1], false);
+  int ic = kir_buf(p, k, node, true);
+  KExpr *r = kir_var_ref(p, k, 0);
+  KExpr *eK = kir_dim(p, K), *eP = kir_dim(p, P);
+  KExpr *bbase = kir_const_i(p, 0);
+  if (rb > 2) /* batched: batch index = r / M */
+    bbase = kir_imul(p, kir_bin(p, K_DIV, r, kir_dim(p, M)), kir_imul(p, eK, eP));
+  int vp = kir_var(p, k, KT_I64), vk = kir_var(p, k, KT_I64), vp2 = kir_var(p, k, KT_I64);
+  KStmt *zero = kir_loop(p, k, NULL, vp, kir_const_i(p, 0), eP);
+  KExpr *crow = kir_imul(p, r, eP);
+  kir_store(p, k, zero, ic, kir_iadd(p, crow, kir_var_ref(p, k, vp)), kir_const_f(p, 0));
+  KStmt *lk = kir_loop(p, k, NULL, vk, kir_const_i(p, 0), eK);
+  int av = kir_var(p, k, KT_F32);
+  kir_set(p, k, lk, av, kir_load(p, k, ia, kir_iadd(p, kir_imul(p, r, eK), kir_var_ref(p, k, vk))));
+  KStmt *lp = kir_loop(p, k, lk, vp2, kir_const_i(p, 0), eP);
+  KExpr *cidx = kir_iadd(p, crow, kir_var_ref(p, k, vp2));
+  KExpr *bidx = kir_iadd(p, bbase, kir_iadd(p, kir_imul(p, kir_var_ref(p, k, vk), eP),
+                                            kir_var_ref(p, k, vp2)));
+  kir_store(p, k, lp, ic, cidx,
+            kir_fma(p, kir_var_ref(p, k, av), kir_load(p, k, ib, bidx), kir_load(p, k, ic, cidx)));
+  k->work = 2.0 * (double)llabs(K) * (double)llabs(P);
+}
+
+static void lower_source(Program *p, int node) { (void)p, (void)node; }
+static void lower_reshape(Program *p, int node) { (void)p, (void)node; }
+
+static LowerFn *const lower_fn[] = {
+#define OP(id, nm, nin, fc, fl, ints, floats, shape, grad, ref, lower) [OP_##id] = lower,
+#include "ops.def"
+#undef OP
+};
+_Static_assert(sizeof lower_fn / sizeof lower_fn[0] == OP_COUNT,
+               "every op has a lowering");
+
+Program *cg_lower(const Graph *g) {
+  Arena *a = arena_new();
+  Program *p = arena_alloc(a, sizeof *p);
+  p->arena = a;
+  p->g = g;
+  for (int i = 0; i < g->nnode; i++) lower_fn[g->node[i].op](p, i);
+  return p;
+}
+
+void cg_free_program(Program *p) {
+  if (p) arena_free(p->arena);
+}

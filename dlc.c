@@ -1,0 +1,493 @@
+/* dlc.c — the compiler driver: the command line of dlc.
+ *
+ *   dlc check  FILE.dlm                      parse and check, report errors
+ *   dlc dump   FILE [--after PASS|all] [--format text|dot] [--emit kir|llvm]
+ *   dlc opt    --passes=a,b FILE.ir          run passes on IR text
+ *   dlc build  FILE.dlm -o EXE [--stats]     compile to a native executable
+ *   dlc run    FILE --weights W --input X    the reference interpreter
+ *
+ * The one idea: every command is the same pipeline (load, passes, lower,
+ * emit) stopped at a different point, so what `dump` shows is exactly what
+ * `build` compiles.
+ */
+#include "codegen.h"
+#include "dlrt.h"
+#include "frontend.h"
+#include "passes.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+typedef struct Opts {
+  const char *cmd, *file, *out, *after, *format, *emit, *passes, *weights;
+  const char *inputs[16];
+  int ninputs;
+  const char *output_name;
+  const char *disabled[32];
+  int ndisabled;
+  bool verify_each, stats;
+  int64_t limit;       /* run: use only the first samples */
+  int opt_level;
+  const char *emit_llvm, *keep_obj;
+} Opts;
+
+static void usage(FILE *f) {
+  fprintf(f,
+          "usage: dlc COMMAND [options] FILE\n"
+          "\n"
+          "commands:\n"
+          "  check FILE.dlm              parse and check a model; report every error\n"
+          "  dump FILE [--after PASS|all] [--format text|dot] [--emit ir|kir|llvm] [-o OUT]\n"
+          "                              print the IR (after a pass), the kernels or LLVM IR\n"
+          "  opt --passes=a,b FILE       run passes on a model or IR text, print the IR\n"
+          "  build FILE.dlm -o EXE [--stats] [-O0..3] [--emit-llvm F] [--keep-obj F]\n"
+          "                              compile to a native executable\n"
+          "  run FILE --weights W.ckpt --input [NAME=]X [-o OUT.npy] [--output NAME] [--limit K]\n"
+          "                              evaluate with the reference interpreter\n"
+          "  passes                      list the passes\n"
+          "\n"
+          "options for every command: --verify-each, --disable-pass NAME\n"
+          "dlc %s\n",
+          DLC_VERSION);
+}
+
+static bool ends_with(const char *s, const char *suffix) {
+  size_t a = strlen(s), b = strlen(suffix);
+  return a >= b && strcmp(s + a - b, suffix) == 0;
+}
+
+/* Parse argv into o; false after printing a message. */
+static bool parse_args(int argc, char **argv, Opts *o) {
+  o->cmd = argv[1];
+  o->opt_level = 3;
+  for (int i = 2; i < argc; i++) {
+    const char *a = argv[i];
+    const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+#define VALUE(dst)                                                          \
+  do {                                                                      \
+    if (!v) {                                                               \
+      fprintf(stderr, "dlc: error: %s needs a value\n", a);                 \
+      return false;                                                         \
+    }                                                                       \
+    dst = v;                                                                \
+    i++;                                                                    \
+  } while (0)
+    if (strcmp(a, "-o") == 0) VALUE(o->out);
+    else if (strcmp(a, "--after") == 0) VALUE(o->after);
+    else if (strcmp(a, "--format") == 0) VALUE(o->format);
+    else if (strcmp(a, "--emit") == 0) VALUE(o->emit);
+    else if (strncmp(a, "--passes=", 9) == 0) o->passes = a + 9;
+    else if (strcmp(a, "--passes") == 0) VALUE(o->passes);
+    else if (strcmp(a, "--weights") == 0) VALUE(o->weights);
+    else if (strcmp(a, "--output") == 0) VALUE(o->output_name);
+    else if (strcmp(a, "--emit-llvm") == 0) VALUE(o->emit_llvm);
+    else if (strcmp(a, "--keep-obj") == 0) VALUE(o->keep_obj);
+    else if (strcmp(a, "--input") == 0) {
+      if (o->ninputs == 16) { fprintf(stderr, "dlc: error: too many --input\n"); return false; }
+      VALUE(o->inputs[o->ninputs]);
+      o->ninputs++;
+    } else if (strcmp(a, "--disable-pass") == 0) {
+      if (o->ndisabled == 32) { fprintf(stderr, "dlc: error: too many --disable-pass\n"); return false; }
+      VALUE(o->disabled[o->ndisabled]);
+      o->ndisabled++;
+    } else if (strcmp(a, "--limit") == 0) {
+      const char *lv;
+      VALUE(lv);
+      char *end;
+      o->limit = strtoll(lv, &end, 10);
+      if (*end || o->limit <= 0) {
+        fprintf(stderr, "dlc: error: --limit needs a positive count, not '%s'\n", lv);
+        return false;
+      }
+    } else if (strcmp(a, "--verify-each") == 0) o->verify_each = true;
+    else if (strcmp(a, "--stats") == 0) o->stats = true;
+    else if (a[0] == '-' && a[1] == 'O' && a[2] >= '0' && a[2] <= '3' && !a[3])
+      o->opt_level = a[2] - '0';
+    else if (a[0] == '-' && a[1]) {
+      fprintf(stderr, "dlc: error: unknown option '%s' (see dlc help)\n", a);
+      return false;
+    } else if (!o->file) o->file = a;
+    else {
+      fprintf(stderr, "dlc: error: more than one input file ('%s' and '%s')\n", o->file, a);
+      return false;
+    }
+#undef VALUE
+  }
+  return true;
+}
+
+/* The IR text last loaded; it lives as long as the Locs into it. */
+static char *loaded_text;
+
+/* Load a model from .dlm source or IR text; NULL after errors. */
+static Graph *load(const char *path) {
+  if (ends_with(path, ".ir")) {
+    char *text = read_file(path, NULL);
+    if (!text) {
+      fprintf(stderr, "dlc: error: cannot read %s: %s\n", path, strerror(errno));
+      return NULL;
+    }
+    loaded_text = text; /* kept: diagnostics point into it */
+    return ir_parse(intern(path), text);
+  }
+  struct stat sb;
+  if (stat(path, &sb) != 0) {
+    fprintf(stderr, "dlc: error: cannot read %s: %s\n", path, strerror(errno));
+    return NULL;
+  }
+  return fe_load(path);
+}
+
+static PassOptions pass_options(const Opts *o, FILE *dump) {
+  PassOptions po = {.after = o->after, .format = o->format, .dump = dump,
+                    .verify_each = o->verify_each, .disabled = (const char **)o->disabled,
+                    .ndisabled = o->ndisabled};
+  return po;
+}
+
+static FILE *open_out(const char *path) {
+  if (!path || strcmp(path, "-") == 0) return stdout;
+  FILE *f = fopen(path, "w");
+  if (!f) fprintf(stderr, "dlc: error: cannot write %s: %s\n", path, strerror(errno));
+  return f;
+}
+
+static int close_out(FILE *f) {
+  if (f == stdout) return fflush(f) == 0 ? 0 : 1;
+  return fclose(f) == 0 ? 0 : 1;
+}
+
+static int cmd_check(const Opts *o) {
+  Graph *g = load(o->file);
+  if (!g) return 1;
+  if (o->verify_each && !ir_verify(g, "frontend")) return 1;
+  ir_free_graph(g);
+  return 0;
+}
+
+/* Inference compile: the pass pipeline, memory planning included. */
+static bool compile_graph(Graph *g, const Opts *o, FILE *dump) {
+  PassOptions po = pass_options(o, dump);
+  return pass_run(g, pipeline_infer, pipeline_infer_len, &po);
+}
+
+static int cmd_dump(const Opts *o) {
+  Graph *g = load(o->file);
+  if (!g) return 1;
+  FILE *f = open_out(o->out);
+  if (!f) return 1;
+  const char *emit = o->emit ? o->emit : "ir";
+  bool dot = o->format && strcmp(o->format, "dot") == 0;
+  int rc = 0;
+  if (strcmp(emit, "ir") == 0 && !o->after) {
+    if (dot) ir_dot(f, g);
+    else ir_print(f, g);
+  } else if (strcmp(emit, "ir") == 0) {
+    rc = compile_graph(g, o, f) ? 0 : 1;
+  } else if (strcmp(emit, "kir") == 0 || strcmp(emit, "llvm") == 0) {
+    Opts q = *o;
+    q.after = NULL;
+    if (!compile_graph(g, &q, f)) return 1;
+    Program *p = cg_lower(g);
+    if (strcmp(emit, "kir") == 0) {
+      kir_print(f, p);
+    } else {
+      char *m = cg_manifest(g);
+      rc = cg_llvm_print(f, p, m, o->opt_level) ? 0 : 1;
+      free(m);
+    }
+    cg_free_program(p);
+  } else {
+    fprintf(stderr, "dlc: error: --emit must be ir, kir or llvm, not '%s'\n", emit);
+    rc = 1;
+  }
+  rc |= close_out(f);
+  ir_free_graph(g);
+  return rc;
+}
+
+static int cmd_opt(const Opts *o) {
+  Graph *g = load(o->file);
+  if (!g) return 1;
+  FILE *f = open_out(o->out);
+  if (!f) return 1;
+  int n = 0;
+  const char **names = o->passes ? pass_split(g->arena, o->passes, &n) : NULL;
+  PassOptions po = pass_options(o, f);
+  int rc = pass_run(g, names, n, &po) ? 0 : 1;
+  if (rc == 0 && !o->after) {
+    if (o->format && strcmp(o->format, "dot") == 0) ir_dot(f, g);
+    else ir_print(f, g);
+  }
+  rc |= close_out(f);
+  ir_free_graph(g);
+  return rc;
+}
+
+static void print_stats(const Graph *g, const BuildStats *st, double t_front, double t_passes) {
+  fprintf(stderr, "dlc: %s: %d kernels, object %lld bytes\n", g->name, st->nkernels,
+          (long long)st->code_bytes);
+  fprintf(stderr, "dlc: weights %lld bytes (%lld parameters)\n",
+          (long long)g->region_k[R_WEIGHT], (long long)ir_param_count(g));
+  fprintf(stderr, "dlc: arena %lld + %lld*N bytes planned, %lld + %lld*N without reuse\n",
+          (long long)g->region_k[R_ACT], (long long)g->region_n[R_ACTN],
+          (long long)g->naive_k, (long long)g->naive_n);
+  fprintf(stderr,
+          "dlc: time: frontend %.3fs, passes %.3fs, codegen %.3fs, llvm opt %.3fs, "
+          "emit %.3fs, link %.3fs\n",
+          t_front, t_passes, st->t_codegen, st->t_opt, st->t_emit, st->t_link);
+}
+
+static double seconds(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static int cmd_build(const Opts *o) {
+  if (!o->out) {
+    fprintf(stderr, "dlc: error: build needs -o EXE\n");
+    return 1;
+  }
+  double t0 = seconds();
+  Graph *g = load(o->file);
+  if (!g) return 1;
+  double t1 = seconds();
+  if (!compile_graph(g, o, stdout)) return 1;
+  double t2 = seconds();
+  Program *p = cg_lower(g);
+  char *manifest = cg_manifest(g);
+  char obj[4096];
+  if (o->keep_obj)
+    snprintf(obj, sizeof obj, "%s", o->keep_obj);
+  else
+    snprintf(obj, sizeof obj, "%s.o.%ld", o->out, (long)getpid());
+  BuildOptions bo = {.output = o->out, .emit_llvm = o->emit_llvm, .opt_level = o->opt_level,
+                     .stats = o->stats};
+  BuildStats st = {0};
+  bool ok = cg_llvm_emit(p, manifest, &bo, obj, &st) && cg_link(obj, o->out, &st.t_link);
+  if (!o->keep_obj) unlink(obj);
+  if (ok && o->stats) print_stats(g, &st, t1 - t0, t2 - t1);
+  free(manifest);
+  cg_free_program(p);
+  ir_free_graph(g);
+  return ok ? 0 : 1;
+}
+
+/* ---- dlc run: the reference interpreter on files ---- */
+
+static const char *train_value(const Graph *g, const char *key) {
+  for (int t = 0; t < g->ntrain; t++)
+    if (strcmp(g->train[t].key, key) == 0) return g->train[t].value;
+  return NULL;
+}
+
+static int64_t per_sample(const Node *n) { return shape_numel(&n->shape).k; }
+
+/* Tensor of node n from a loaded array, N samples; false if sizes differ. */
+static bool tensor_from_array(const Node *n, const dlrt_array *a, int64_t N, double scale,
+                              Tensor *t, const char *what) {
+  Shape s = n->shape;
+  for (int i = 0; i < s.rank; i++) s.d[i] = dim_eval(s.d[i], N);
+  int64_t want = numel_eval(&n->shape, N);
+  if (dlrt_array_numel(a) != want && !(shape_numel(&n->shape).sym && dlrt_array_numel(a) > want &&
+                                       dlrt_array_numel(a) % per_sample(n) == 0)) {
+    char buf[96];
+    shape_str(buf, sizeof buf, n->dtype, &n->shape);
+    fprintf(stderr, "dlc: error: %s has %lld values; %s needs %lld (%s with N=%lld)\n", what,
+            (long long)dlrt_array_numel(a), n->name, (long long)want, buf, (long long)N);
+    return false;
+  }
+  *t = tensor_new(n->dtype, s);
+  for (int64_t i = 0; i < want; i++)
+    t->v[i] = a->dtype == DLRT_I32 ? (double)((const int32_t *)a->data)[i]
+                                   : (double)((const float *)a->data)[i] * scale;
+  return true;
+}
+
+
+/* Load --input files into tensors for every input node (missing labels are
+ * zeros). Sets *N from the first file. */
+static bool load_inputs(const Graph *g, const Opts *o, Tensor *in, int nin, const int *idx,
+                        int64_t *N) {
+  dlrt_array arr[16] = {0};
+  int node_of[16];
+  char err[512];
+  const char *scale_s = train_value(g, "data.scale");
+  for (int k = 0; k < o->ninputs; k++) {
+    const char *spec = o->inputs[k], *eq = strchr(spec, '=');
+    const char *path = eq ? eq + 1 : spec;
+    node_of[k] = eq ? -1 : idx[k < nin ? k : 0];
+    for (int j = 0; eq && j < nin; j++)
+      if (strlen(g->node[idx[j]].name) == (size_t)(eq - spec) &&
+          strncmp(g->node[idx[j]].name, spec, (size_t)(eq - spec)) == 0)
+        node_of[k] = idx[j];
+    if (node_of[k] < 0) {
+      fprintf(stderr, "dlc: error: --input %s: the model has no input of that name\n", spec);
+      return false;
+    }
+    const Node *n = &g->node[node_of[k]];
+    if (!dlrt_array_load(path, n->dtype == DT_I32, &arr[k], err)) {
+      fprintf(stderr, "dlc: error: %s\n", err);
+      return false;
+    }
+    if (k == 0) {
+      *N = dlrt_array_numel(&arr[0]) / per_sample(n);
+      if (o->limit && o->limit < *N) *N = o->limit;
+    }
+  }
+  bool ok = true;
+  for (int j = 0; j < nin; j++) {
+    const Node *n = &g->node[idx[j]];
+    int k = 0;
+    while (k < o->ninputs && node_of[k] != idx[j]) k++;
+    double scale = 1;
+    if (k < o->ninputs && scale_s && !ends_with(strchr(o->inputs[k], '=') ? strchr(o->inputs[k], '=') + 1 : o->inputs[k], ".npy"))
+      scale = strtod(scale_s, NULL);
+    if (k < o->ninputs) {
+      ok = ok && tensor_from_array(n, &arr[k], *N, scale, &in[j], o->inputs[k]);
+    } else {
+      Shape s = n->shape;
+      for (int i = 0; i < s.rank; i++) s.d[i] = dim_eval(s.d[i], *N);
+      in[j] = tensor_new(n->dtype, s);
+    }
+  }
+  for (int k = 0; k < o->ninputs; k++) dlrt_array_free(&arr[k]);
+  return ok;
+}
+
+static bool load_params(const Graph *g, const char *path, Tensor *par, int np, const int *idx) {
+  dlrt_ckpt c = {0};
+  char err[512];
+  if (!dlrt_ckpt_load(path, &c, err)) {
+    fprintf(stderr, "dlc: error: %s\n", err);
+    return false;
+  }
+  bool ok = true;
+  if (c.signature != ir_signature(g)) {
+    fprintf(stderr, "dlc: error: %s is a checkpoint of model '%s', not of '%s' "
+                    "(signatures %016llx and %016llx differ)\n", path, c.model, g->name,
+            (unsigned long long)c.signature, (unsigned long long)ir_signature(g));
+    ok = false;
+  }
+  for (int j = 0; ok && j < np; j++) {
+    const Node *n = &g->node[idx[j]];
+    const dlrt_array *a = dlrt_ckpt_find(&c, n->name);
+    if (!a) {
+      fprintf(stderr, "dlc: error: %s has no parameter '%s'\n", path, n->name);
+      ok = false;
+    } else {
+      ok = tensor_from_array(n, a, 1, 1, &par[j], path);
+    }
+  }
+  dlrt_ckpt_free(&c);
+  return ok;
+}
+
+static bool write_output(const Tensor *t, const char *path) {
+  dlrt_array a = {.dtype = t->dtype == DT_I32 ? DLRT_I32 : DLRT_F32, .rank = t->shape.rank};
+  snprintf(a.name, sizeof a.name, "out");
+  for (int i = 0; i < t->shape.rank; i++) a.dim[i] = t->shape.d[i];
+  if (t->dtype == DT_I32) {
+    int32_t *d = malloc(sizeof *d * (size_t)(t->n ? t->n : 1));
+    for (int64_t i = 0; i < t->n; i++) d[i] = (int32_t)t->v[i];
+    a.data = d;
+  } else {
+    float *d = malloc(sizeof *d * (size_t)(t->n ? t->n : 1));
+    for (int64_t i = 0; i < t->n; i++) d[i] = (float)t->v[i];
+    a.data = d;
+  }
+  char err[512];
+  bool ok = dlrt_npy_save(path, &a, err);
+  if (!ok) fprintf(stderr, "dlc: error: %s\n", err);
+  free(a.data);
+  return ok;
+}
+
+static void print_tensor(const Tensor *t) {
+  int64_t row = t->shape.rank ? t->n / (t->shape.d[0] ? t->shape.d[0] : 1) : t->n;
+  for (int64_t i = 0; i < t->n; i++)
+    printf("%.9g%s", t->v[i], (i + 1) % row == 0 ? "\n" : " ");
+}
+
+static int dlc_run(Graph *g, const Opts *o) {
+  int nin, np;
+  int *iidx = ir_inputs(g, &nin), *pidx = ir_params(g, &np);
+  if (o->ninputs == 0 && nin > 0) {
+    fprintf(stderr, "dlc: error: run needs --input FILE (the model has %d input%s)\n", nin,
+            nin == 1 ? "" : "s");
+    return 1;
+  }
+  if (np > 0 && !o->weights) {
+    fprintf(stderr, "dlc: error: run needs --weights W.ckpt (make one with ./model init)\n");
+    return 1;
+  }
+  Tensor *in = calloc((size_t)nin + 1, sizeof *in), *par = calloc((size_t)np + 1, sizeof *par);
+  int64_t N = 1;
+  int rc = 1;
+  if (load_inputs(g, o, in, nin, iidx, &N) && (np == 0 || load_params(g, o->weights, par, np, pidx))) {
+    Tensor *vals = interp_run(g, N, in, par);
+    if (vals) {
+      int out = g->nout ? g->out[0].node : -1;
+      if (o->output_name) out = ir_find_output(g, o->output_name);
+      if (out < 0) {
+        fprintf(stderr, "dlc: error: the model has no output '%s'\n",
+                o->output_name ? o->output_name : "");
+      } else if (o->out) {
+        rc = write_output(&vals[out], o->out) ? 0 : 1;
+      } else {
+        print_tensor(&vals[out]);
+        rc = 0;
+      }
+      interp_free(g, vals);
+    }
+  }
+  for (int j = 0; j < nin; j++) tensor_free(&in[j]);
+  for (int j = 0; j < np; j++) tensor_free(&par[j]);
+  free(in);
+  free(par);
+  ir_free_graph(g);
+  return rc;
+}
+
+int main(int argc, char **argv) {
+  if (argc < 2 || strcmp(argv[1], "help") == 0 || strcmp(argv[1], "--help") == 0 ||
+      strcmp(argv[1], "-h") == 0) {
+    usage(stdout);
+    return argc < 2 ? 2 : 0;
+  }
+  if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "version") == 0) {
+    printf("dlc %s\n", DLC_VERSION);
+    return 0;
+  }
+  Opts o = {0};
+  if (!parse_args(argc, argv, &o)) return 2;
+  if (strcmp(o.cmd, "passes") == 0) {
+    for (int i = 0; i < pass_count; i++)
+      printf("%-10s %s\n", pass_table[i].name, pass_table[i].what);
+    return 0;
+  }
+  static const char *const cmds[] = {"check", "dump", "opt", "build", "run"};
+  bool known = false;
+  for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) known |= strcmp(o.cmd, cmds[i]) == 0;
+  if (!known) {
+    fprintf(stderr, "dlc: error: unknown command '%s'\n", o.cmd);
+    usage(stderr);
+    return 2;
+  }
+  if (!o.file) {
+    fprintf(stderr, "dlc: error: %s needs an input file\n", o.cmd);
+    return 2;
+  }
+  if (strcmp(o.cmd, "check") == 0) return cmd_check(&o);
+  if (strcmp(o.cmd, "dump") == 0) return cmd_dump(&o);
+  if (strcmp(o.cmd, "opt") == 0) return cmd_opt(&o);
+  if (strcmp(o.cmd, "build") == 0) return cmd_build(&o);
+  Graph *g = load(o.file);
+  if (!g) return 1;
+  return dlc_run(g, &o);
+}

@@ -1,0 +1,565 @@
+/* builtins.c — the built-in functions of .dlm: tensor operations, layers
+ * and parameter initializers.
+ *
+ * The one idea: each built-in is one table row — name, the op it builds,
+ * whether it is a layer, its signature, and a builder. Arity, keywords and
+ * argument kinds are checked from the signature before the builder runs
+ * (sig.c), so a builder only checks what is particular to it (axes in
+ * range, element counts) and adds nodes. A layer row gets a name such as
+ * dense1 (or the name= argument) under which it creates its parameters;
+ * conv2d or lstm will be one row and one builder each.
+ */
+#include "frontend.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct Builtin Builtin;
+/* Build the call's value from its bound arguments. layer: for a layer,
+ * its name ("dense1"), under which parameters are created. */
+typedef Value BuildFn(Lower *L, const Builtin *b, const Expr *call,
+                      ArgVal *arg, const char *layer);
+
+struct Builtin {
+  const char *name;
+  Op op;             /* the op built (shared builders use it) */
+  bool layer;        /* creates named parameters */
+  const char *sig;
+  BuildFn *build;
+};
+
+static BuildFn build_unary, build_leaky_relu, build_binary, build_axis,
+    build_reduce, build_matmul, build_reshape, build_flatten,
+    build_transpose, build_concat, build_dense;
+
+static const Builtin builtins[] = {
+  /* elementwise; on a number they fold at compile time */
+  {"relu", OP_RELU, false, "x: operand", build_unary},
+  {"sigmoid", OP_SIGMOID, false, "x: operand", build_unary},
+  {"tanh", OP_TANH, false, "x: operand", build_unary},
+  {"exp", OP_EXP, false, "x: operand", build_unary},
+  {"log", OP_LOG, false, "x: operand", build_unary},
+  {"sqrt", OP_SQRT, false, "x: operand", build_unary},
+  {"abs", OP_ABS, false, "x: operand", build_unary},
+  {"leaky_relu", OP_LEAKY_RELU, false, "x: tensor, alpha: nonneg = 0.01",
+   build_leaky_relu},
+  {"maximum", OP_MAXIMUM, false, "a: operand, b: operand", build_binary},
+  {"minimum", OP_MINIMUM, false, "a: operand, b: operand", build_binary},
+  /* along one axis, or reducing a set of axes (default: all) */
+  {"softmax", OP_SOFTMAX, false, "x: tensor, axis: int = -1", build_axis},
+  {"log_softmax", OP_LOG_SOFTMAX, false, "x: tensor, axis: int = -1",
+   build_axis},
+  {"sum", OP_SUM, false,
+   "x: tensor, axis: ints = none, axes: ints = none, keepdims: bool = false",
+   build_reduce},
+  {"mean", OP_MEAN, false,
+   "x: tensor, axis: ints = none, axes: ints = none, keepdims: bool = false",
+   build_reduce},
+  {"max", OP_MAX, false,
+   "x: tensor, axis: ints = none, axes: ints = none, keepdims: bool = false",
+   build_reduce},
+  /* contraction and data movement */
+  {"matmul", OP_MATMUL, false, "a: tensor, b: tensor", build_matmul},
+  {"reshape", OP_RESHAPE, false, "x: tensor, shape: dims", build_reshape},
+  {"flatten", OP_RESHAPE, false, "x: tensor", build_flatten},
+  {"transpose", OP_TRANSPOSE, false, "x: tensor, perm: ints = none",
+   build_transpose},
+  {"concat", OP_CONCAT, false, "xs: tensors..., axis: int = -1",
+   build_concat},
+  /* layers */
+  {"dense", OP_MATMUL, true,
+   "x: tensor, units: count, bias: bool = true, init: init = xavier_uniform, "
+   "name: string = none",
+   build_dense},
+};
+enum { NBUILTIN = sizeof builtins / sizeof builtins[0] };
+
+/* Initializers: a name (xavier) or, with arguments, a call (normal(0, 1)). */
+static const struct {
+  const char *name;
+  InitKind kind;
+  const char *sig;
+} inits[] = {
+  {"zeros", INIT_ZEROS, ""},
+  {"ones", INIT_ONES, ""},
+  {"const", INIT_CONST, "value: float"},
+  {"uniform", INIT_UNIFORM, "low: float, high: float"},
+  {"normal", INIT_NORMAL, "mean: float, std: nonneg"},
+  {"xavier", INIT_XAVIER_UNIFORM, ""},
+  {"xavier_uniform", INIT_XAVIER_UNIFORM, ""},
+  {"xavier_normal", INIT_XAVIER_NORMAL, ""},
+  {"he", INIT_HE_NORMAL, ""},
+  {"he_uniform", INIT_HE_UNIFORM, ""},
+  {"he_normal", INIT_HE_NORMAL, ""},
+};
+enum { NINIT = sizeof inits / sizeof inits[0] };
+
+/* ---- lookup -------------------------------------------------------------- */
+
+/* Signatures are parsed on first use and kept. */
+static const Sig *builtin_sig(int i) {
+  static Sig sig[NBUILTIN];
+  static bool done[NBUILTIN];
+  if (!done[i]) {
+    fe_parse_sig(&sig[i], builtins[i].name,
+                 builtins[i].layer ? "layer" : "function", builtins[i].sig);
+    done[i] = true;
+  }
+  return &sig[i];
+}
+
+static const Sig *init_sig(int i) {
+  static Sig sig[NINIT];
+  static bool done[NINIT];
+  if (!done[i]) {
+    fe_parse_sig(&sig[i], inits[i].name, "initializer", inits[i].sig);
+    done[i] = true;
+  }
+  return &sig[i];
+}
+
+static int find_builtin(const char *name) {
+  for (int i = 0; i < NBUILTIN; i++)
+    if (strcmp(builtins[i].name, name) == 0)
+      return i;
+  return -1;
+}
+
+static int find_init(const char *name) {
+  for (int i = 0; i < NINIT; i++)
+    if (strcmp(inits[i].name, name) == 0)
+      return i;
+  return -1;
+}
+
+bool fe_is_builtin(const char *name) {
+  return find_builtin(name) >= 0 || find_init(name) >= 0;
+}
+
+bool fe_init_named(const char *name, Init *out) {
+  int i = find_init(name);
+  if (i < 0 || inits[i].sig[0])
+    return false;
+  *out = (Init){.kind = inits[i].kind};
+  return true;
+}
+
+const char *const *fe_init_names(int *n) {
+  static const char *names[NINIT];
+  for (int i = 0; i < NINIT; i++)
+    names[i] = inits[i].name;
+  *n = NINIT;
+  return names;
+}
+
+const char *const *fe_builtin_names(Lower *L, int *n) {
+  const char **v = arena_alloc(L->a, sizeof *v * (NBUILTIN + NINIT));
+  *n = 0;
+  for (int i = 0; i < NBUILTIN; i++)
+    v[(*n)++] = builtins[i].name;
+  for (int i = 0; i < NINIT; i++)
+    v[(*n)++] = inits[i].name;
+  return v;
+}
+
+/* ---- parameters ---------------------------------------------------------- */
+
+void fe_fill_fans(Init *init, const Shape *s) {
+  int64_t d0 = s->rank > 0 ? s->d[0] : 1, d1 = s->rank > 1 ? s->d[1] : d0;
+  int64_t field = 1;  /* receptive field of a convolution kernel */
+  for (int i = 2; i < s->rank; i++)
+    field *= s->d[i];
+  if (s->rank <= 2) {
+    init->fan_in = d0;
+    init->fan_out = d1;
+  } else {
+    init->fan_in = d1 * field;
+    init->fan_out = d0 * field;
+  }
+}
+
+Init fe_default_init(const Shape *s) {
+  return (Init){.kind = s->rank >= 2 ? INIT_XAVIER_UNIFORM : INIT_ZEROS};
+}
+
+int fe_new_param(Lower *L, const char *name, Shape s, Init init, Loc loc) {
+  const char *full = arena_printf(L->a, "%s%s", L->scope->prefix, name);
+  int prev = ir_find_param(L->g, full);
+  if (prev >= 0) {
+    if (fe_error(L, loc, "parameter '%s' is already defined", full))
+      diag_note(L->g->node[prev].loc, "previous definition is here");
+    return -1;
+  }
+  fe_fill_fans(&init, &s);
+  return ir_param(L->g, full, DT_F32, s, init, loc);
+}
+
+/* ---- shared helpers ------------------------------------------------------ */
+
+/* Labels are i32 class indices: using one as data is a common slip. */
+static void hint_label(Lower *L, const int *in, int nin) {
+  for (int i = 0; i < nin; i++) {
+    const Node *n = &L->g->node[in[i]];
+    if (n->op == OP_INPUT && n->ikind == IN_LABEL && n->dtype == DT_I32) {
+      diag_hint("'%s' is a label of class indices; the loss in the train "
+                "section compares it with the model's output", n->name);
+      return;
+    }
+  }
+}
+
+static Value add_node(Lower *L, Op op, const int *in, int nin, const Attrs *a,
+                      Loc loc) {
+  char why[256];
+  int n = ir_add(L->g, op, in, nin, a, loc, why);
+  if (n < 0) {
+    if (fe_error(L, loc, "%s", why))
+      hint_label(L, in, nin);
+    return fe_poison(loc);
+  }
+  return fe_tensor(n, loc);
+}
+
+static const Node *node_of(Lower *L, const Value *v) {
+  return &L->g->node[v->node];
+}
+
+/* Normalise a possibly negative axis of a rank-r tensor. */
+static bool norm_axis(Lower *L, const char *fname, int64_t *ax, int node,
+                      Loc loc) {
+  int r = L->g->node[node].shape.rank;
+  if (*ax < -r || *ax >= r) {
+    if (fe_error(L, loc, "%s: axis %lld is out of range for %s", fname,
+                 (long long)*ax, fe_type_str(L, node))) {
+      if (r > 0)
+        diag_hint("a tensor of rank %d has axes %d to %d", r, -r, r - 1);
+      else
+        diag_hint("a scalar has no axes");
+    }
+    return false;
+  }
+  if (*ax < 0)
+    *ax += r;
+  return true;
+}
+
+/* ---- elementwise --------------------------------------------------------- */
+
+static Value fold_unary(Lower *L, Op op, double x, Loc loc) {
+  double r;
+  switch (op) {
+  case OP_RELU: r = x > 0 ? x : 0; break;
+  case OP_SIGMOID: r = 1 / (1 + exp(-x)); break;
+  case OP_TANH: r = tanh(x); break;
+  case OP_EXP: r = exp(x); break;
+  case OP_LOG: r = x > 0 ? log(x) : NAN; break;
+  case OP_SQRT: r = x >= 0 ? sqrt(x) : NAN; break;
+  default: r = fabs(x); break;
+  }
+  if (!isfinite(r)) {
+    fe_error(L, loc, "%s(%s) is not a finite number", op_info[op].name,
+             fe_num_str(L->a, x));
+    return fe_poison(loc);
+  }
+  return fe_number(r, loc);
+}
+
+static Value build_unary(Lower *L, const Builtin *b, const Expr *call,
+                         ArgVal *arg, const char *layer) {
+  (void)layer;
+  if (arg[0].v.kind == V_NUM)
+    return fold_unary(L, b->op, arg[0].v.num, call->loc);
+  return add_node(L, b->op, &arg[0].v.node, 1, NULL, call->loc);
+}
+
+static Value build_leaky_relu(Lower *L, const Builtin *b, const Expr *call,
+                              ArgVal *arg, const char *layer) {
+  (void)layer;
+  Attrs a = {.f = {arg[1].v.num}};
+  return add_node(L, b->op, &arg[0].v.node, 1, &a, call->loc);
+}
+
+static Value build_binary(Lower *L, const Builtin *b, const Expr *call,
+                          ArgVal *arg, const char *layer) {
+  (void)layer;
+  return fe_binop(L, b->op == OP_MAXIMUM ? 'M' : 'm', arg[0].v, arg[1].v,
+                  call->loc);
+}
+
+static Value build_matmul(Lower *L, const Builtin *b, const Expr *call,
+                          ArgVal *arg, const char *layer) {
+  (void)layer;
+  int in[2] = {arg[0].v.node, arg[1].v.node};
+  return add_node(L, b->op, in, 2, NULL, call->loc);
+}
+
+/* ---- axes and reductions -------------------------------------------------- */
+
+static Value build_axis(Lower *L, const Builtin *b, const Expr *call,
+                        ArgVal *arg, const char *layer) {
+  (void)layer;
+  int64_t ax = (int64_t)arg[1].v.num;
+  if (!norm_axis(L, b->name, &ax, arg[0].v.node, arg[1].loc))
+    return fe_poison(call->loc);
+  Attrs a = {.ints = {ax}, .nints = 1};
+  return add_node(L, b->op, &arg[0].v.node, 1, &a, call->loc);
+}
+
+/* Attributes [keepdims, axes...], the axes normalised and sorted; no axis
+ * given means all of them. */
+static Value build_reduce(Lower *L, const Builtin *b, const Expr *call,
+                          ArgVal *arg, const char *layer) {
+  (void)layer;
+  int x = arg[0].v.node, r = L->g->node[x].shape.rank;
+  if (arg[1].given && arg[2].given) {
+    fe_error(L, arg[2].loc, "%s: give 'axis' or 'axes', not both", b->name);
+    return fe_poison(call->loc);
+  }
+  const ArgVal *ax = arg[1].given ? &arg[1] : arg[2].given ? &arg[2] : NULL;
+  bool use[MAX_RANK] = {0};
+  for (int i = 0; i < (ax ? ax->v.nitem : r); i++) {
+    int64_t k = ax ? fe_int(&ax->v.item[i]) : i;
+    Loc at = ax ? ax->v.item[i].loc : call->loc;
+    if (!norm_axis(L, b->name, &k, x, at))
+      return fe_poison(call->loc);
+    if (use[k]) {
+      fe_error(L, at, "%s: axis %lld is listed twice", b->name,
+               (long long)k);
+      return fe_poison(call->loc);
+    }
+    use[k] = true;
+  }
+  Attrs a = {.ints = {arg[3].v.num != 0}, .nints = 1};
+  for (int i = 0; i < r; i++)
+    if (use[i])
+      a.ints[a.nints++] = i;
+  return add_node(L, b->op, &x, 1, &a, call->loc);
+}
+
+/* ---- shapes -------------------------------------------------------------- */
+
+static const char *count_str(Lower *L, Size z) {
+  if (!z.sym)
+    return arena_printf(L->a, "%lld", (long long)z.k);
+  return z.k == 1 ? "N" : arena_printf(L->a, "%lld*N", (long long)z.k);
+}
+
+static Value reshape_to(Lower *L, int x, Shape s, Loc loc) {
+  const Node *n = &L->g->node[x];
+  Size a = shape_numel(&n->shape), b = shape_numel(&s);
+  if (a.k != b.k || a.sym != b.sym) {
+    char dims[160];
+    dims_str(dims, sizeof dims, &s);
+    fe_error(L, loc, "reshape: %s has %s elements, but %s has %s",
+             fe_type_str(L, x), count_str(L, a), dims, count_str(L, b));
+    return fe_poison(loc);
+  }
+  char why[256];
+  int r = ir_add_shaped(L->g, OP_RESHAPE, &x, 1, NULL, n->dtype, s, loc, why);
+  if (r < 0) {
+    fe_error(L, loc, "%s", why);
+    return fe_poison(loc);
+  }
+  return fe_tensor(r, loc);
+}
+
+static Value build_reshape(Lower *L, const Builtin *b, const Expr *call,
+                           ArgVal *arg, const char *layer) {
+  (void)b, (void)layer;
+  const Value *dims = &arg[1].v;
+  Shape s = {.rank = dims->nitem};
+  if (dims->nitem > MAX_RANK) {
+    fe_error(L, arg[1].loc, "reshape: a shape has at most %d dimensions, "
+             "this one has %d", MAX_RANK, dims->nitem);
+    return fe_poison(call->loc);
+  }
+  int sym = -1;
+  for (int i = 0; i < dims->nitem; i++) {
+    const Value *d = &dims->item[i];
+    s.d[i] = d->kind == V_DIM ? d->dim : (int64_t)d->num;
+    if (d->kind == V_DIM && sym >= 0) {
+      fe_error(L, d->loc, "reshape: only one dimension may depend on the "
+               "batch size N");
+      return fe_poison(call->loc);
+    }
+    if (d->kind == V_DIM)
+      sym = i;
+  }
+  return reshape_to(L, arg[0].v.node, s, call->loc);
+}
+
+/* [d0, d1, ..., dk] to [d0, d1*...*dk]. */
+static Value build_flatten(Lower *L, const Builtin *b, const Expr *call,
+                           ArgVal *arg, const char *layer) {
+  (void)b, (void)layer;
+  const Node *n = node_of(L, &arg[0].v);
+  if (n->shape.rank == 0) {
+    fe_error(L, call->loc, "flatten: needs a tensor of rank 1 or more, got %s",
+             fe_type_str(L, arg[0].v.node));
+    return fe_poison(call->loc);
+  }
+  if (n->shape.rank == 2)
+    return arg[0].v;
+  Shape rest = {.rank = n->shape.rank - 1};
+  for (int i = 1; i < n->shape.rank; i++)
+    rest.d[i - 1] = n->shape.d[i];
+  Size z = shape_numel(&rest);
+  Shape s = {.rank = 2, .d = {n->shape.d[0], z.sym ? -z.k : z.k}};
+  return reshape_to(L, arg[0].v.node, s, call->loc);
+}
+
+static Value build_transpose(Lower *L, const Builtin *b, const Expr *call,
+                             ArgVal *arg, const char *layer) {
+  (void)layer;
+  int x = arg[0].v.node, r = L->g->node[x].shape.rank;
+  Attrs a = {.nints = r};
+  for (int i = 0; i < r; i++)
+    a.ints[i] = i;
+  if (!arg[1].given) {
+    if (r < 2) {
+      fe_error(L, call->loc, "transpose: swapping the last two axes needs "
+               "rank 2 or more, got %s", fe_type_str(L, x));
+      return fe_poison(call->loc);
+    }
+    a.ints[r - 2] = r - 1;
+    a.ints[r - 1] = r - 2;
+    return add_node(L, b->op, &x, 1, &a, call->loc);
+  }
+  const Value *perm = &arg[1].v;
+  bool seen[MAX_RANK] = {0};
+  if (perm->nitem != r) {
+    fe_error(L, arg[1].loc, "transpose: perm has %d axes, but %s has %d",
+             perm->nitem, fe_type_str(L, x), r);
+    return fe_poison(call->loc);
+  }
+  for (int i = 0; i < r; i++) {
+    a.ints[i] = fe_int(&perm->item[i]);
+    if (!norm_axis(L, b->name, &a.ints[i], x, perm->item[i].loc))
+      return fe_poison(call->loc);
+    if (seen[a.ints[i]]) {
+      fe_error(L, perm->item[i].loc, "transpose: axis %lld appears twice "
+               "in perm", (long long)a.ints[i]);
+      return fe_poison(call->loc);
+    }
+    seen[a.ints[i]] = true;
+  }
+  return add_node(L, b->op, &x, 1, &a, call->loc);
+}
+
+static Value build_concat(Lower *L, const Builtin *b, const Expr *call,
+                          ArgVal *arg, const char *layer) {
+  (void)layer;
+  const Value *xs = &arg[0].v;
+  int *in = arena_alloc(L->a, sizeof *in * (size_t)xs->nitem);
+  for (int i = 0; i < xs->nitem; i++)
+    in[i] = xs->item[i].node;
+  int64_t ax = (int64_t)arg[1].v.num;
+  if (!norm_axis(L, b->name, &ax, in[0], arg[1].loc))
+    return fe_poison(call->loc);
+  Attrs a = {.ints = {ax}, .nints = 1};
+  return add_node(L, b->op, in, xs->nitem, &a, call->loc);
+}
+
+/* ---- layers -------------------------------------------------------------- */
+
+/* dense(x, units): x[..., in] times W[in, units], plus b[units]. */
+static Value build_dense(Lower *L, const Builtin *b, const Expr *call,
+                         ArgVal *arg, const char *layer) {
+  (void)b;
+  int x = arg[0].v.node;
+  const Node *n = &L->g->node[x];
+  int64_t units = (int64_t)arg[1].v.num;
+  int64_t in = n->shape.rank > 0 ? n->shape.d[n->shape.rank - 1] : 0;
+  if (n->dtype != DT_F32 || n->shape.rank < 2 || in < 0) {
+    if (fe_error(L, call->loc, "dense: the input must be f32 of rank 2 or "
+                 "more with a fixed last dimension, got %s",
+                 fe_type_str(L, x)) && n->shape.rank == 1)
+      diag_hint("make it a column first: reshape(x, [N, 1])");
+    return fe_poison(call->loc);
+  }
+  Shape ws = {.rank = 2, .d = {in, units}};
+  int w = fe_new_param(L, arena_printf(L->a, "%s.W", layer), ws,
+                       arg[3].v.init, call->loc);
+  if (w < 0)
+    return fe_poison(call->loc);
+  int mm[2] = {x, w};
+  Value y = add_node(L, OP_MATMUL, mm, 2, NULL, call->loc);
+  if (y.kind == V_POISON || !arg[2].v.num)
+    return y;
+  Shape bs = {.rank = 1, .d = {units}};
+  int bias = fe_new_param(L, arena_printf(L->a, "%s.b", layer), bs,
+                          (Init){.kind = INIT_ZEROS}, call->loc);
+  if (bias < 0)
+    return fe_poison(call->loc);
+  int add[2] = {y.node, bias};
+  return add_node(L, OP_ADD, add, 2, NULL, call->loc);
+}
+
+/* A layer's name: name = "..." if given, else the layer and how many
+ * layers of its kind this scope has called (dense1, dense2, ...). */
+static const char *layer_name(Lower *L, const Builtin *b, const Sig *s,
+                              const ArgVal *arg, const Expr *call) {
+  int k = fe_count_call(L, b->name);
+  for (int i = 0; i < s->n; i++) {
+    if (strcmp(s->p[i].name, "name") != 0 || !arg[i].given)
+      continue;
+    const char *nm = arg[i].v.str;
+    bool ok = (*nm >= 'a' && *nm <= 'z') || (*nm >= 'A' && *nm <= 'Z') ||
+              *nm == '_';
+    for (const char *c = nm; ok && *c; c++)
+      ok = *c == '_' || (*c >= 'a' && *c <= 'z') ||
+           (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9');
+    if (!ok) {
+      fe_error(L, arg[i].loc, "layer name \"%s\" must be a name: letters, "
+               "digits and '_', not starting with a digit", nm);
+      return NULL;
+    }
+    return nm;
+  }
+  (void)call;
+  return arena_printf(L->a, "%s%d", b->name, k);
+}
+
+/* ---- calls --------------------------------------------------------------- */
+
+static Value call_init(Lower *L, int i, const Expr *call, const Value *vals) {
+  const Sig *s = init_sig(i);
+  ArgVal arg[MAX_PARAMS];
+  if (!fe_bind(L, s, call, vals, arg))
+    return fe_poison(call->loc);
+  Init init = {.kind = inits[i].kind};
+  if (s->n > 0)
+    init.a = arg[0].v.num;
+  if (s->n > 1)
+    init.b = arg[1].v.num;
+  if (init.kind == INIT_UNIFORM && !(init.a < init.b)) {
+    fe_error(L, call->loc, "uniform: low (%s) must be less than high (%s)",
+             fe_num_str(L->a, init.a), fe_num_str(L->a, init.b));
+    return fe_poison(call->loc);
+  }
+  return (Value){.kind = V_INIT, .init = init, .loc = call->loc};
+}
+
+bool fe_call_builtin(Lower *L, const Expr *call, const Value *vals,
+                     Value *out) {
+  int i = find_builtin(call->str);
+  if (i < 0) {
+    int k = find_init(call->str);
+    if (k >= 0)
+      *out = call_init(L, k, call, vals);
+    return k >= 0;
+  }
+  const Builtin *b = &builtins[i];
+  const Sig *s = builtin_sig(i);
+  ArgVal arg[MAX_PARAMS];
+  const char *layer = NULL;
+  *out = fe_poison(call->loc);
+  if (!fe_bind(L, s, call, vals, arg))
+    return true;
+  if (b->layer && !(layer = layer_name(L, b, s, arg, call)))
+    return true;
+  *out = b->build(L, b, call, arg, layer);
+  out->loc = call->loc;
+  return true;
+}

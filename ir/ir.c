@@ -1,0 +1,565 @@
+/* ir.c — the graph IR: the op table, shapes, and building graphs.
+ *
+ * Every node is created through ir_add (or a source builder), which runs the
+ * op's shape rule from ops.def. A rule either computes the node's dtype and
+ * shape or explains, in words a user can act on, why the operands do not
+ * fit; the caller adds the source position. So shape checking happens once,
+ * here, for the frontend, the IR parser and every pass alike.
+ */
+#include "ir.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- the op table ---- */
+
+const OpInfo op_info[OP_COUNT] = {
+#define OP(id, nm, nin_, fc, fl, ints_, floats_, ...) \
+  [OP_##id] = {.name = nm, .nin = nin_, .fclass = fc, .flags = fl, .ints = ints_, .floats = floats_},
+#include "ops.def"
+#undef OP
+};
+
+const char *const dtype_name[DT_COUNT] = {[DT_F32] = "f32", [DT_I32] = "i32"};
+const char *const init_name[INIT_COUNT] = {
+    [INIT_ZEROS] = "zeros",
+    [INIT_ONES] = "ones",
+    [INIT_CONST] = "const",
+    [INIT_UNIFORM] = "uniform",
+    [INIT_NORMAL] = "normal",
+    [INIT_XAVIER_UNIFORM] = "xavier_uniform",
+    [INIT_XAVIER_NORMAL] = "xavier_normal",
+    [INIT_HE_UNIFORM] = "he_uniform",
+    [INIT_HE_NORMAL] = "he_normal",
+};
+const char *const fclass_name[FC_COUNT] = {
+    [FC_ELEMWISE] = "elemwise", [FC_BROADCAST] = "broadcast",
+    [FC_INJECTIVE] = "injective", [FC_REDUCE] = "reduce",
+    [FC_OUTFUSE] = "outfuse", [FC_OPAQUE] = "opaque",
+};
+
+int op_lookup(const char *name) {
+  for (int i = 0; i < OP_COUNT; i++)
+    if (strcmp(op_info[i].name, name) == 0) return i;
+  return -1;
+}
+
+int op_fixed_ints(Op op, bool *has_list) {
+  int n = 0;
+  *has_list = false;
+  for (const char *p = op_info[op].ints; *p;) {
+    const char *colon = strchr(p, ':');
+    if (!colon) die("bad ints spec for %s", op_info[op].name);
+    if (colon[1] == '*')
+      *has_list = true;
+    else
+      n += atoi(colon + 1);
+    p = strchr(colon, ',');
+    if (!p) break;
+    p++;
+  }
+  return n;
+}
+
+/* ---- interning ---- */
+
+const char *intern(const char *s) {
+  static const char **tab;
+  static int n, cap;
+  static Arena *arena;
+  if (!s) return NULL;
+  for (int i = 0; i < n; i++)
+    if (strcmp(tab[i], s) == 0) return tab[i];
+  if (!arena) arena = arena_new();
+  arena_grow(arena, (void **)&tab, &cap, n + 1, sizeof *tab);
+  tab[n] = arena_strdup(arena, s);
+  return tab[n++];
+}
+
+/* ---- shapes ---- */
+
+Size shape_numel(const Shape *s) {
+  Size z = {1, false};
+  for (int i = 0; i < s->rank; i++) {
+    if (s->d[i] < 0) {
+      z.sym = true;
+      z.k *= -s->d[i];
+    } else {
+      z.k *= s->d[i];
+    }
+  }
+  return z;
+}
+
+Size dtype_bytes(DType t, Size n) {
+  (void)t; /* every dtype is 4 bytes today */
+  n.k *= 4;
+  return n;
+}
+
+bool shape_equal(const Shape *a, const Shape *b) {
+  if (a->rank != b->rank) return false;
+  for (int i = 0; i < a->rank; i++)
+    if (a->d[i] != b->d[i]) return false;
+  return true;
+}
+
+Shape shape_make(int rank, const int64_t *d) {
+  Shape s = {.rank = rank};
+  for (int i = 0; i < rank; i++) s.d[i] = d[i];
+  return s;
+}
+
+static int dim_str(char *buf, size_t n, int64_t d) {
+  if (d == -1) return snprintf(buf, n, "N");
+  if (d < 0) return snprintf(buf, n, "%lldN", (long long)-d);
+  return snprintf(buf, n, "%lld", (long long)d);
+}
+
+void dims_str(char *buf, size_t n, const Shape *s) {
+  size_t k = 0;
+  k += (size_t)snprintf(buf + k, n - k, "[");
+  for (int i = 0; i < s->rank && k < n; i++) {
+    if (i) k += (size_t)snprintf(buf + k, n - k, ",");
+    if (k < n) k += (size_t)dim_str(buf + k, n - k, s->d[i]);
+  }
+  if (k < n) snprintf(buf + k, n - k, "]");
+}
+
+void shape_str(char *buf, size_t n, DType t, const Shape *s) {
+  char dims[128];
+  dims_str(dims, sizeof dims, s);
+  snprintf(buf, n, "%s%s", dtype_name[t], dims);
+}
+
+int64_t dim_eval(int64_t d, int64_t N) { return d < 0 ? -d * N : d; }
+
+int64_t numel_eval(const Shape *s, int64_t N) {
+  Size z = shape_numel(s);
+  return z.sym ? z.k * N : z.k;
+}
+
+static int nsym(const Shape *s) {
+  int k = 0;
+  for (int i = 0; i < s->rank; i++) k += s->d[i] < 0;
+  return k;
+}
+
+/* ---- shape rules ----
+ * Each rule sees the node with operands and attributes filled in (and, for
+ * reshape and broadcast, the requested shape) and sets dtype and shape, or
+ * writes why the node is invalid. */
+
+#define WHY(...) (snprintf(why, 256, __VA_ARGS__), false)
+
+static const Node *arg(const Graph *g, const Node *n, int k) {
+  return &g->node[n->in[k]];
+}
+
+static const char *tstr(char *buf, const Node *x) {
+  shape_str(buf, 64, x->dtype, &x->shape);
+  return buf;
+}
+
+static bool need_f32(const Graph *g, const Node *n, char *why) {
+  char b[64];
+  for (int k = 0; k < n->nin; k++)
+    if (arg(g, n, k)->dtype != DT_F32)
+      return WHY("%s: expected a f32 operand, got %s", op_info[n->op].name,
+                 tstr(b, arg(g, n, k)));
+  return true;
+}
+
+static bool shape_source(const Graph *g, Node *n, char *why) {
+  (void)g;
+  if (nsym(&n->shape) > 1)
+    return WHY("only one dimension may depend on the batch size N");
+  return true;
+}
+
+static bool shape_unary(const Graph *g, Node *n, char *why) {
+  if (!need_f32(g, n, why)) return false;
+  n->dtype = DT_F32;
+  n->shape = arg(g, n, 0)->shape;
+  return true;
+}
+
+/* Numpy broadcasting of two shapes into out; false if they do not fit.
+ * A batch dimension broadcasts only against itself or 1. */
+static bool broadcast2(const Shape *a, const Shape *b, Shape *out) {
+  int r = a->rank > b->rank ? a->rank : b->rank;
+  out->rank = r;
+  for (int i = 0; i < r; i++) {
+    int ia = a->rank - r + i, ib = b->rank - r + i;
+    int64_t da = ia >= 0 ? a->d[ia] : 1, db = ib >= 0 ? b->d[ib] : 1;
+    if (da == db || db == 1)
+      out->d[i] = da;
+    else if (da == 1)
+      out->d[i] = db;
+    else
+      return false;
+  }
+  return true;
+}
+
+static bool shape_binary(const Graph *g, Node *n, char *why) {
+  char b0[64], b1[64];
+  const Node *x = arg(g, n, 0), *y = arg(g, n, 1);
+  if (!need_f32(g, n, why)) return false;
+  if (!broadcast2(&x->shape, &y->shape, &n->shape))
+    return WHY("%s: shapes cannot be broadcast together: %s and %s",
+               op_info[n->op].name, tstr(b0, x), tstr(b1, y));
+  n->dtype = DT_F32;
+  return true;
+}
+
+static bool shape_reduce(const Graph *g, Node *n, char *why) {
+  const Node *x = arg(g, n, 0);
+  if (!need_f32(g, n, why)) return false;
+  bool keep = n->a.nints > 0 && n->a.ints[0];
+  bool red[MAX_RANK] = {0};
+  if (n->a.nints <= 1)
+    for (int i = 0; i < x->shape.rank; i++) red[i] = true;
+  for (int k = 1; k < n->a.nints; k++) {
+    int64_t ax = n->a.ints[k];
+    if (ax < 0 || ax >= x->shape.rank)
+      return WHY("%s: axis %lld is out of range for rank %d", op_info[n->op].name,
+                 (long long)ax, x->shape.rank);
+    if (red[ax])
+      return WHY("%s: axis %lld is listed twice", op_info[n->op].name, (long long)ax);
+    red[ax] = true;
+  }
+  Shape s = {0};
+  for (int i = 0; i < x->shape.rank; i++) {
+    if (!red[i])
+      s.d[s.rank++] = x->shape.d[i];
+    else if (keep)
+      s.d[s.rank++] = 1;
+  }
+  n->dtype = DT_F32;
+  n->shape = s;
+  return true;
+}
+
+static bool shape_axis(const Graph *g, Node *n, char *why) {
+  const Node *x = arg(g, n, 0);
+  if (!need_f32(g, n, why)) return false;
+  if (n->a.nints != 1 || n->a.ints[0] < 0 || n->a.ints[0] >= x->shape.rank)
+    return WHY("%s: axis %lld is out of range for rank %d", op_info[n->op].name,
+               (long long)(n->a.nints ? n->a.ints[0] : -1), x->shape.rank);
+  n->dtype = DT_F32;
+  n->shape = x->shape;
+  return true;
+}
+
+static bool shape_reshape(const Graph *g, Node *n, char *why) {
+  char b0[64], b1[64];
+  const Node *x = arg(g, n, 0);
+  Size a = shape_numel(&x->shape), b = shape_numel(&n->shape);
+  n->dtype = x->dtype;
+  if (nsym(&n->shape) > 1)
+    return WHY("reshape: only one dimension may depend on the batch size N");
+  if (a.k != b.k || a.sym != b.sym) {
+    shape_str(b1, sizeof b1, x->dtype, &n->shape);
+    return WHY("reshape: element counts differ: %s to %s", tstr(b0, x), b1);
+  }
+  return true;
+}
+
+static bool shape_broadcast(const Graph *g, Node *n, char *why) {
+  char b0[64], b1[64];
+  const Node *x = arg(g, n, 0);
+  Shape s;
+  n->dtype = x->dtype;
+  if (!broadcast2(&x->shape, &n->shape, &s) || !shape_equal(&s, &n->shape)) {
+    shape_str(b1, sizeof b1, x->dtype, &n->shape);
+    return WHY("broadcast: %s cannot be broadcast to %s", tstr(b0, x), b1);
+  }
+  return true;
+}
+
+static bool shape_transpose(const Graph *g, Node *n, char *why) {
+  const Node *x = arg(g, n, 0);
+  bool seen[MAX_RANK] = {0};
+  if (n->a.nints != x->shape.rank)
+    return WHY("transpose: permutation has %d axes, operand has rank %d",
+               n->a.nints, x->shape.rank);
+  for (int i = 0; i < n->a.nints; i++) {
+    int64_t p = n->a.ints[i];
+    if (p < 0 || p >= x->shape.rank || seen[p])
+      return WHY("transpose: perm is not a permutation of the %d axes",
+                 x->shape.rank);
+    seen[p] = true;
+    n->shape.d[i] = x->shape.d[p];
+  }
+  n->shape.rank = x->shape.rank;
+  n->dtype = x->dtype;
+  return true;
+}
+
+static bool shape_concat(const Graph *g, Node *n, char *why) {
+  char b0[64], b1[64];
+  const Node *x = arg(g, n, 0);
+  int64_t ax = n->a.nints ? n->a.ints[0] : -1;
+  if (ax < 0 || ax >= x->shape.rank)
+    return WHY("concat: axis %lld is out of range for rank %d", (long long)ax,
+               x->shape.rank);
+  Shape s = x->shape;
+  for (int k = 1; k < n->nin; k++) {
+    const Node *y = arg(g, n, k);
+    bool fit = y->shape.rank == s.rank && y->dtype == x->dtype;
+    for (int i = 0; fit && i < s.rank; i++)
+      fit = i == ax || y->shape.d[i] == s.d[i];
+    if (fit && (y->shape.d[ax] < 0) != (s.d[ax] < 0)) fit = false;
+    if (!fit)
+      return WHY("concat: operands differ outside axis %lld: %s and %s",
+                 (long long)ax, tstr(b0, x), tstr(b1, y));
+    s.d[ax] += y->shape.d[ax];
+  }
+  n->dtype = x->dtype;
+  n->shape = s;
+  return true;
+}
+
+/* matmul: a[..., M, K] x b[K, P] or batched a[B..., M, K] x b[B..., K, P]. */
+static bool shape_matmul(const Graph *g, Node *n, char *why) {
+  char b0[64], b1[64];
+  const Node *x = arg(g, n, 0), *y = arg(g, n, 1);
+  const Shape *a = &x->shape, *b = &y->shape;
+  if (!need_f32(g, n, why)) return false;
+  if (a->rank < 2 || b->rank < 2)
+    return WHY("matmul: operands must have rank 2 or more: %s x %s", tstr(b0, x),
+               tstr(b1, y));
+  if (b->rank > 2 && b->rank != a->rank)
+    return WHY("matmul: batched operands must have the same rank: %s x %s",
+               tstr(b0, x), tstr(b1, y));
+  for (int i = 0; b->rank > 2 && i < b->rank - 2; i++)
+    if (a->d[i] != b->d[i])
+      return WHY("matmul: batch dimensions differ: %s x %s", tstr(b0, x), tstr(b1, y));
+  if (a->d[a->rank - 1] != b->d[b->rank - 2])
+    return WHY("matmul: inner dimensions differ: %s x %s", tstr(b0, x), tstr(b1, y));
+  Shape s = *a;
+  s.d[s.rank - 1] = b->d[b->rank - 1];
+  if (nsym(&s) > 1)
+    return WHY("matmul: result %s x %s would have two batch-dependent dimensions",
+               tstr(b0, x), tstr(b1, y));
+  n->dtype = DT_F32;
+  n->shape = s;
+  return true;
+}
+
+typedef bool ShapeRule(const Graph *, Node *, char *);
+static ShapeRule *const shape_rule[] = {
+#define OP(id, nm, nin, fc, fl, ints, floats, shape, ...) [OP_##id] = shape,
+#include "ops.def"
+#undef OP
+};
+_Static_assert(sizeof shape_rule / sizeof shape_rule[0] == OP_COUNT,
+               "every op has a shape rule");
+
+/* ---- graphs ---- */
+
+Graph *ir_new_graph(const char *name) {
+  Arena *a = arena_new();
+  Graph *g = arena_alloc(a, sizeof *g);
+  g->arena = a;
+  g->name = arena_strdup(a, name ? name : "model");
+  return g;
+}
+
+void ir_free_graph(Graph *g) {
+  if (g) arena_free(g->arena);
+}
+
+static bool check_arity(const Node *n, char *why) {
+  int want = op_info[n->op].nin;
+  if (want >= 0 && n->nin != want)
+    return WHY("%s: takes %d operand%s, got %d", op_info[n->op].name, want,
+               want == 1 ? "" : "s", n->nin);
+  if (want < 0 && n->nin < 1)
+    return WHY("%s: takes at least one operand", op_info[n->op].name);
+  return true;
+}
+
+bool ir_infer(Graph *g, int i, char *why) {
+  Node *n = &g->node[i];
+  if (!check_arity(n, why)) return false;
+  return shape_rule[n->op](g, n, why);
+}
+
+static int append(Graph *g, const Node *n) {
+  arena_grow(g->arena, (void **)&g->node, &g->capnode, g->nnode + 1, sizeof(Node));
+  g->node[g->nnode] = *n;
+  return g->nnode++;
+}
+
+int ir_add_shaped(Graph *g, Op op, const int *in, int nin, const Attrs *a,
+                  DType t, Shape s, Loc loc, char *why) {
+  Node n = {.op = op, .dtype = t, .shape = s, .nin = nin, .loc = loc};
+  if (a) n.a = *a;
+  n.in = arena_alloc(g->arena, sizeof(int) * (size_t)(nin ? nin : 1));
+  for (int k = 0; k < nin; k++) {
+    if (in[k] < 0 || in[k] >= g->nnode) die("operand %d out of range", in[k]);
+    n.in[k] = in[k];
+  }
+  /* Run the rule on a scratch slot at the end so that arg() works. */
+  int i = append(g, &n);
+  if (!ir_infer(g, i, why)) {
+    g->nnode--;
+    return -1;
+  }
+  return i;
+}
+
+int ir_add(Graph *g, Op op, const int *in, int nin, const Attrs *a, Loc loc,
+           char *why) {
+  return ir_add_shaped(g, op, in, nin, a, DT_F32, (Shape){0}, loc, why);
+}
+
+int ir_input(Graph *g, const char *name, DType t, Shape s, InputKind kind,
+             int64_t classes, Loc loc) {
+  Node n = {.op = OP_INPUT, .dtype = t, .shape = s, .loc = loc, .ikind = kind,
+            .classes = classes, .name = arena_strdup(g->arena, name)};
+  return append(g, &n);
+}
+
+int ir_param(Graph *g, const char *name, DType t, Shape s, Init init, Loc loc) {
+  Node n = {.op = OP_PARAM, .dtype = t, .shape = s, .loc = loc, .init = init,
+            .name = arena_strdup(g->arena, name)};
+  return append(g, &n);
+}
+
+int ir_const(Graph *g, DType t, Shape s, double value, const double *data,
+             Loc loc) {
+  Node n = {.op = OP_CONST, .dtype = t, .shape = s, .loc = loc};
+  n.a.f[0] = value;
+  if (data) {
+    int64_t cnt = numel_eval(&s, 1);
+    if (shape_numel(&s).sym) die("constant with a batch dimension");
+    double *d = arena_alloc(g->arena, sizeof(double) * (size_t)cnt);
+    memcpy(d, data, sizeof(double) * (size_t)cnt);
+    n.data = d;
+  }
+  return append(g, &n);
+}
+
+void ir_output(Graph *g, const char *name, int node, Loc loc) {
+  arena_grow(g->arena, (void **)&g->out, &g->capout, g->nout + 1, sizeof(Output));
+  g->out[g->nout++] = (Output){arena_strdup(g->arena, name), node, loc};
+}
+
+void ir_train_kv(Graph *g, const char *key, const char *value, Loc loc) {
+  arena_grow(g->arena, (void **)&g->train, &g->captrain, g->ntrain + 1,
+             sizeof(TrainKV));
+  g->train[g->ntrain++] =
+      (TrainKV){arena_strdup(g->arena, key), arena_strdup(g->arena, value), loc};
+}
+
+int ir_copy_node(Graph *g, const Node *src, const int *map) {
+  Node n = *src;
+  n.in = arena_alloc(g->arena, sizeof(int) * (size_t)(n.nin ? n.nin : 1));
+  for (int k = 0; k < n.nin; k++) n.in[k] = map ? map[src->in[k]] : src->in[k];
+  if (src->name) n.name = arena_strdup(g->arena, src->name);
+  if (src->data) {
+    int64_t cnt = numel_eval(&src->shape, 1);
+    double *d = arena_alloc(g->arena, sizeof(double) * (size_t)cnt);
+    memcpy(d, src->data, sizeof(double) * (size_t)cnt);
+    n.data = d;
+  }
+  return append(g, &n);
+}
+
+void ir_compact(Graph *g, const bool *keep) {
+  int *map = malloc(sizeof(int) * (size_t)(g->nnode ? g->nnode : 1));
+  int m = 0;
+  for (int i = 0; i < g->nnode; i++) {
+    map[i] = keep[i] ? m : -1;
+    if (!keep[i]) continue;
+    Node n = g->node[i];
+    for (int k = 0; k < n.nin; k++) {
+      if (map[n.in[k]] < 0) die("kept node %d uses dropped node %d", i, n.in[k]);
+      n.in[k] = map[n.in[k]];
+    }
+    g->node[m++] = n;
+  }
+  for (int o = 0; o < g->nout; o++) {
+    if (map[g->out[o].node] < 0) die("output %s dropped", g->out[o].name);
+    g->out[o].node = map[g->out[o].node];
+  }
+  g->nnode = m;
+  free(map);
+}
+
+void ir_replace_uses(Graph *g, int from, int to) {
+  for (int i = 0; i < g->nnode; i++)
+    for (int k = 0; k < g->node[i].nin; k++)
+      if (g->node[i].in[k] == from) g->node[i].in[k] = to;
+  for (int o = 0; o < g->nout; o++)
+    if (g->out[o].node == from) g->out[o].node = to;
+}
+
+void ir_fill_uses(Graph *g) {
+  for (int i = 0; i < g->nnode; i++) g->node[i].uses = 0;
+  for (int i = 0; i < g->nnode; i++)
+    for (int k = 0; k < g->node[i].nin; k++) g->node[g->node[i].in[k]].uses++;
+  for (int o = 0; o < g->nout; o++) g->node[g->out[o].node].uses++;
+}
+
+static int find_named(const Graph *g, Op op, const char *name) {
+  for (int i = 0; i < g->nnode; i++)
+    if (g->node[i].op == op && strcmp(g->node[i].name, name) == 0) return i;
+  return -1;
+}
+
+int ir_find_input(const Graph *g, const char *name) {
+  return find_named(g, OP_INPUT, name);
+}
+
+int ir_find_param(const Graph *g, const char *name) {
+  return find_named(g, OP_PARAM, name);
+}
+
+int ir_find_output(const Graph *g, const char *name) {
+  for (int o = 0; o < g->nout; o++)
+    if (strcmp(g->out[o].name, name) == 0) return g->out[o].node;
+  return -1;
+}
+
+static int *list_op(const Graph *g, Op op, int *n) {
+  int *v = arena_alloc(g->arena, sizeof(int) * (size_t)(g->nnode + 1));
+  *n = 0;
+  for (int i = 0; i < g->nnode; i++)
+    if (g->node[i].op == op) v[(*n)++] = i;
+  return v;
+}
+
+int *ir_inputs(const Graph *g, int *n) { return list_op(g, OP_INPUT, n); }
+int *ir_params(const Graph *g, int *n) { return list_op(g, OP_PARAM, n); }
+
+static uint64_t hash_tensor(uint64_t h, const char *kind, const Node *n,
+                            const char *name) {
+  h = hash_bytes(h, kind, strlen(kind) + 1);
+  h = hash_bytes(h, name, strlen(name) + 1);
+  h = hash_bytes(h, &n->dtype, sizeof n->dtype);
+  h = hash_bytes(h, &n->shape.rank, sizeof n->shape.rank);
+  return hash_bytes(h, n->shape.d, sizeof(int64_t) * (size_t)n->shape.rank);
+}
+
+uint64_t ir_signature(const Graph *g) {
+  uint64_t h = HASH_INIT;
+  for (int i = 0; i < g->nnode; i++) {
+    const Node *n = &g->node[i];
+    if (n->op == OP_INPUT) h = hash_tensor(h, "input", n, n->name);
+    if (n->op == OP_PARAM) h = hash_tensor(h, "param", n, n->name);
+  }
+  for (int o = 0; o < g->nout; o++)
+    h = hash_tensor(h, "output", &g->node[g->out[o].node], g->out[o].name);
+  return h;
+}
+
+int64_t ir_param_count(const Graph *g) {
+  int64_t c = 0;
+  for (int i = 0; i < g->nnode; i++)
+    if (g->node[i].op == OP_PARAM) c += numel_eval(&g->node[i].shape, 1);
+  return c;
+}

@@ -1,0 +1,715 @@
+/* main.c — the command line of a generated program: info, init, predict.
+ *
+ * The one idea: a generated program is the compiler's object file (the
+ * manifest text and the entry points) plus this file; main() parses the
+ * manifest once and everything else is driven by it. This is the only
+ * file of the runtime that references the generated symbols, so the
+ * compiler, which links libdlrt.a for the file formats, never pulls it in.
+ *
+ * Conventions: every command is one cmd_ function; flags are declared in
+ * a table per command and parsed by parse_flags; every error goes to
+ * stderr as "error: ..." naming the file involved and exits 1; usage
+ * mistakes (unknown command) exit 2.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "dlrt.h"
+
+/* Defined by the compiler's object file (see dlrt.h). */
+extern const char dlrt_manifest[];
+void dlrt_forward(const dlrt_frame *f);
+
+typedef struct Prog {
+  const char *name;                       /* argv[0] */
+  dlrt_model m;
+  void (*forward)(const dlrt_frame *f);
+} Prog;
+
+static void verror(const char *fmt, va_list ap) {
+  fflush(stdout);
+  fputs("error: ", stderr);
+  vfprintf(stderr, fmt, ap);
+  fputc('\n', stderr);
+}
+
+/* Report an error; the exit status of a failed command. */
+__attribute__((format(printf, 1, 2)))
+static int error(const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  verror(fmt, ap);
+  va_end(ap);
+  return 1;
+}
+
+/* Report an error; false, for helpers. */
+__attribute__((format(printf, 1, 2)))
+static bool fail(const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  verror(fmt, ap);
+  va_end(ap);
+  return false;
+}
+
+/* ---- flags --------------------------------------------------------------- */
+
+enum { MAX_LIST = 64 };
+
+typedef enum { F_STR, F_INT, F_U64, F_LIST } FlagKind;
+
+typedef struct StrList {
+  const char *v[MAX_LIST];
+  int n;
+} StrList;
+
+/* One flag of a command. dst points to a const char * (F_STR), int64_t
+ * (F_INT, range lo..hi), uint64_t (F_U64) or StrList (F_LIST, repeatable). */
+typedef struct Flag {
+  const char *name;     /* "--seed" */
+  const char *alias;    /* "-o", or NULL */
+  FlagKind kind;
+  void *dst;
+  int64_t lo, hi;
+  bool seen;
+} Flag;
+
+static bool parse_int(const char *flag, const char *s, int64_t lo, int64_t hi,
+                      int64_t *out) {
+  char *end;
+  errno = 0;
+  long long v = strtoll(s, &end, 10);
+  if (end == s || *end || errno == ERANGE)
+    return fail("%s: '%s' is not an integer", flag, s);
+  if (v < lo || v > hi)
+    return fail("%s: %lld is out of range %" PRId64 "..%" PRId64, flag, v, lo, hi);
+  *out = v;
+  return true;
+}
+
+static bool parse_u64(const char *flag, const char *s, uint64_t *out) {
+  char *end;
+  errno = 0;
+  unsigned long long v = strtoull(s, &end, 0);
+  if (end == s || *end || errno == ERANGE || s[strspn(s, " \t")] == '-')
+    return fail("%s: '%s' is not a non-negative integer", flag, s);
+  *out = v;
+  return true;
+}
+
+static bool set_flag(Flag *f, const char *value) {
+  if (f->seen && f->kind != F_LIST)
+    return fail("%s is given twice", f->name);
+  f->seen = true;
+  switch (f->kind) {
+  case F_STR: *(const char **)f->dst = value; return true;
+  case F_INT: return parse_int(f->name, value, f->lo, f->hi, f->dst);
+  case F_U64: return parse_u64(f->name, value, f->dst);
+  case F_LIST: {
+    StrList *l = f->dst;
+    if (l->n == MAX_LIST)
+      return fail("%s is given more than %d times", f->name, MAX_LIST);
+    l->v[l->n++] = value;
+    return true;
+  }
+  }
+  return false;
+}
+
+/* Parse argv[0..argc) as "--flag value", "--flag=value" or "-o value".
+ * Every argument must be a flag of the table. */
+static bool parse_flags(const char *cmd, int argc, char **argv, Flag *flags,
+                        int nflags) {
+  for (int i = 0; i < argc; i++) {
+    const char *arg = argv[i], *eq = strchr(arg, '=');
+    size_t len = eq && arg[0] == '-' && arg[1] == '-' ? (size_t)(eq - arg) : strlen(arg);
+    Flag *f = NULL;
+    for (int k = 0; k < nflags && !f; k++)
+      if ((strlen(flags[k].name) == len && strncmp(arg, flags[k].name, len) == 0) ||
+          (flags[k].alias && strcmp(arg, flags[k].alias) == 0))
+        f = &flags[k];
+    if (!f)
+      return fail("%s: unknown %s '%s' (see 'help')", cmd,
+                  arg[0] == '-' ? "flag" : "argument", arg);
+    const char *value = len < strlen(arg) ? arg + len + 1 : i + 1 < argc ? argv[++i] : NULL;
+    if (!value)
+      return fail("%s: %s needs a value", cmd, f->name);
+    if (!set_flag(f, value))
+      return false;
+  }
+  return true;
+}
+
+/* ---- help and info ------------------------------------------------------- */
+
+static void usage(const Prog *p, FILE *out) {
+  fprintf(out,
+    "usage: %s COMMAND [FLAGS]\n"
+    "\n"
+    "Model '%s', compiled by dlc %s.\n"
+    "\n"
+    "commands:\n"
+    "  info                      the model: inputs, outputs, parameters, memory\n"
+    "  init [--seed S] -o FILE   initialise the parameters, save a checkpoint\n"
+    "  predict --weights FILE --input [NAME=]FILE ... [FLAGS]\n"
+    "                            run the model on NPY or IDX (.gz) data\n"
+    "      -o FILE               write the output as NPY instead of printing it\n"
+    "      --output NAME         the output to use (default: the first)\n"
+    "      --batch B             samples per forward call (default 256)\n"
+    "      --limit K             use only the first K samples\n"
+    "      --labels FILE         also print the accuracy against these labels\n"
+    "      --threads T           threads (default 0: one per core)\n"
+    "  help                      this text\n",
+    p->name, p->m.name, p->m.dlc_version);
+}
+
+/* "[N, 1, 28, 28]"; a dimension -k prints as kN. */
+static const char *shape_str(const dlrt_tensor *t, char *buf, size_t cap) {
+  size_t n = (size_t)snprintf(buf, cap, "[");
+  for (int i = 0; i < t->rank && n < cap; i++) {
+    int64_t d = t->dim[i];
+    const char *sep = i ? ", " : "";
+    if (d == -1)
+      n += (size_t)snprintf(buf + n, cap - n, "%sN", sep);
+    else if (d < 0)
+      n += (size_t)snprintf(buf + n, cap - n, "%s%" PRId64 "N", sep, -d);
+    else
+      n += (size_t)snprintf(buf + n, cap - n, "%s%" PRId64, sep, d);
+  }
+  if (n < cap)
+    snprintf(buf + n, cap - n, "]");
+  return buf;
+}
+
+static void info_tensors(const char *title, const dlrt_tensor *t, int n) {
+  char s[128], line[256];
+  printf("%s\n", title);
+  for (int i = 0; i < n; i++) {
+    int k = snprintf(line, sizeof line, "  %-16s %s %-18s", t[i].name,
+                     dlrt_dtype_name(t[i].dtype), shape_str(&t[i], s, sizeof s));
+    if (t[i].label && t[i].classes)
+      snprintf(line + k, sizeof line - (size_t)k, " label, %" PRId64 " classes",
+               t[i].classes);
+    else if (t[i].label)
+      snprintf(line + k, sizeof line - (size_t)k, " label");
+    else if (t[i].init[0])
+      snprintf(line + k, sizeof line - (size_t)k, " %12" PRId64 "  %s",
+               dlrt_numel(&t[i], 1), t[i].init);
+    for (k = (int)strlen(line); k > 0 && line[k - 1] == ' ';)
+      line[--k] = 0;
+    printf("%s\n", line);
+  }
+}
+
+static void info_memory(const dlrt_model *m) {
+  static const char *const names[DLRT_REGIONS] = {
+    [DLRT_R_WEIGHT] = "weights", [DLRT_R_ACT] = "activations",
+    [DLRT_R_ACTN] = "batch activations"};
+  int64_t k = 0, n = 0;
+  printf("memory (bytes, N = batch size)\n");
+  for (int r = DLRT_R_NONE + 1; r < DLRT_REGIONS; r++) {
+    printf("  %-18s %" PRId64 " + %" PRId64 "*N\n", names[r], m->region_k[r],
+           m->region_n[r]);
+    k += m->region_k[r];
+    n += m->region_n[r];
+  }
+  printf("  %-18s %" PRId64 " + %" PRId64 "*N    N=1: %" PRId64 "    N=64: %"
+         PRId64 "\n", "total", k, n, k + n, k + 64 * n);
+}
+
+static int cmd_info(Prog *p, int argc, char **argv) {
+  const dlrt_model *m = &p->m;
+  if (!parse_flags("info", argc, argv, NULL, 0))
+    return 1;
+  printf("model      %s\n", m->name);
+  printf("dlc        %s\n", m->dlc_version);
+  printf("signature  %016" PRIx64 "\n\n", m->signature);
+  info_tensors("inputs", m->inputs, m->ninputs);
+  info_tensors("outputs", m->outputs, m->noutputs);
+  info_tensors("parameters", m->params, m->nparams);
+  int64_t total = 0;
+  for (int i = 0; i < m->nparams; i++)
+    total += dlrt_numel(&m->params[i], 1);
+  printf("  %-16s %" PRId64 " values, %" PRId64 " bytes\n\n", "total", total,
+         4 * total);
+  info_memory(m);
+  return 0;
+}
+
+/* ---- init ---------------------------------------------------------------- */
+
+static int cmd_init(Prog *p, int argc, char **argv) {
+  uint64_t seed = 1;
+  const char *out = NULL;
+  Flag flags[] = {
+    {.name = "--seed", .kind = F_U64, .dst = &seed},
+    {.name = "-o", .kind = F_STR, .dst = &out},
+  };
+  char err[DLRT_ERR_LEN], seedstr[32];
+  dlrt_frame f;
+  if (!parse_flags("init", argc, argv, flags, 2))
+    return 1;
+  if (!out)
+    return error("init: -o FILE is required (where to write the checkpoint)");
+  if (!dlrt_frame_alloc(&f, &p->m, 1, err))
+    return error("init: %s", err);
+  int64_t total = 0;
+  for (int i = 0; i < p->m.nparams; i++) {
+    const dlrt_tensor *t = &p->m.params[i];
+    float *v = dlrt_tensor_addr(&f, t);
+    int64_t n = dlrt_numel(t, 1);
+    dlrt_init_param(v, t, i, seed);
+    for (int64_t j = 0; t->dtype == DLRT_I32 && j < n; j++)
+      ((int32_t *)v)[j] = (int32_t)lrintf(v[j]);
+    total += n;
+  }
+  snprintf(seedstr, sizeof seedstr, "%" PRIu64, seed);
+  dlrt_kv meta = {.key = "seed"};
+  snprintf(meta.value, sizeof meta.value, "%s", seedstr);
+  bool ok = dlrt_frame_save_weights(&f, &p->m, &meta, 1, out, err);
+  dlrt_frame_free(&f);
+  if (!ok)
+    return error("%s", err);
+  printf("wrote %s: model %s, %d parameters, %" PRId64 " values, seed %s\n",
+         out, p->m.name, p->m.nparams, total, seedstr);
+  return 0;
+}
+
+/* ---- predict: inputs ----------------------------------------------------- */
+
+/* A data file bound to a model input, converted to the input's dtype. */
+typedef struct Feed {
+  const dlrt_tensor *t;
+  const char *path;
+  dlrt_array a;
+  int64_t per;     /* elements per sample */
+  int64_t count;   /* samples in the file */
+} Feed;
+
+typedef struct Predict {
+  const char *weights, *out_path, *output, *labels_path;
+  StrList inputs;
+  int64_t batch, limit, threads;
+  Feed feed[MAX_LIST];
+  int nfeed;
+  const dlrt_tensor *out;  /* the selected output */
+  int64_t per_out;         /* its elements per sample */
+  int64_t S;               /* samples to run */
+  dlrt_array labels;       /* i32, when --labels */
+  char *result;            /* -o: S * per_out elements */
+  int64_t correct;
+} Predict;
+
+/* The scale for byte images from the train key data.scale: "0.0039..." or
+ * "1/255"; 1 when absent. */
+static bool data_scale(const dlrt_model *m, double *scale) {
+  const char *s = dlrt_train_get(m, "data.scale");
+  char *end;
+  *scale = 1.0;
+  if (!s)
+    return true;
+  *scale = strtod(s, &end);
+  if (end != s && *end == '/') {
+    const char *d = end + 1;
+    double den = strtod(d, &end);
+    *scale = end != d && den != 0 ? *scale / den : NAN;
+  }
+  if (end == s || *end || !isfinite(*scale))
+    return fail("the model's train key data.scale is not a number: '%s'", s);
+  return true;
+}
+
+/* Convert fd->a in place to the input's dtype; byte images (u8 in the
+ * file) become f32 times scale. */
+static bool convert_feed(Feed *fd, double scale) {
+  dlrt_array *a = &fd->a;
+  int64_t n = dlrt_array_numel(a);
+  bool bytes = strcmp(a->src_type, "u8") == 0;
+  if (fd->t->dtype == DLRT_F32) {
+    float *f = a->data;
+    for (int64_t i = 0; a->dtype == DLRT_I32 && i < n; i++)
+      f[i] = (float)((int32_t *)a->data)[i];
+    for (int64_t i = 0; bytes && scale != 1.0 && i < n; i++)
+      f[i] = (float)(f[i] * scale);
+  } else {
+    int32_t *o = a->data;
+    for (int64_t i = 0; a->dtype == DLRT_F32 && i < n; i++) {
+      float v = ((float *)a->data)[i];
+      if (v != floorf(v) || fabsf(v) > 2147483520.0f)
+        return fail("%s: element %" PRId64 " (%g) is not an integer, but input "
+                     "'%s' is i32", fd->path, i, v, fd->t->name);
+      o[i] = (int32_t)v;
+    }
+  }
+  a->dtype = fd->t->dtype;
+  return true;
+}
+
+/* Sample count of a file whose samples have `per` elements: the first
+ * dimension when the others multiply to per, or 1 when the whole file is
+ * one sample. -1 when neither. */
+static int64_t sample_count(const dlrt_array *a, int64_t per) {
+  int64_t n = dlrt_array_numel(a);
+  if (a->rank >= 1 && a->dim[0] > 0 && n / a->dim[0] == per)
+    return a->dim[0];
+  if (a->rank >= 1 && a->dim[0] == 0)
+    return 0;
+  return n == per ? 1 : -1;
+}
+
+static const char *array_shape(const dlrt_array *a, char *buf, size_t cap) {
+  dlrt_tensor t = {.rank = a->rank};
+  memcpy(t.dim, a->dim, sizeof t.dim);
+  return shape_str(&t, buf, cap);
+}
+
+static bool load_feed(Feed *fd, double scale) {
+  char err[DLRT_ERR_LEN], s1[128], s2[128];
+  const dlrt_tensor *t = fd->t;
+  if (t->rank < 1 || t->dim[0] != -1)
+    return fail("input '%s' %s: predict needs the batch dimension N first",
+                 t->name, shape_str(t, s1, sizeof s1));
+  if (!dlrt_array_load(fd->path, t->dtype == DLRT_I32, &fd->a, err))
+    return fail("%s", err);
+  fd->per = dlrt_numel(t, 1);
+  fd->count = sample_count(&fd->a, fd->per);
+  if (fd->count < 0)
+    return fail("%s: shape %s does not hold samples of input '%s' %s (%" PRId64
+                 " values each)", fd->path, array_shape(&fd->a, s2, sizeof s2),
+                 t->name, shape_str(t, s1, sizeof s1), fd->per);
+  return convert_feed(fd, scale);
+}
+
+static const dlrt_tensor *find_input(const dlrt_model *m, const char *name,
+                                     size_t len) {
+  for (int i = 0; i < m->ninputs; i++)
+    if (strlen(m->inputs[i].name) == len && strncmp(m->inputs[i].name, name, len) == 0)
+      return &m->inputs[i];
+  return NULL;
+}
+
+static Feed *find_feed(Predict *pr, const dlrt_tensor *t) {
+  for (int i = 0; i < pr->nfeed; i++)
+    if (pr->feed[i].t == t)
+      return &pr->feed[i];
+  return NULL;
+}
+
+/* The input named by "NAME=FILE" (and *path = FILE), or NULL (and *path =
+ * arg) when arg does not start with an input's name and '='. */
+static const dlrt_tensor *named_input(const dlrt_model *m, const char *arg,
+                                      const char **path) {
+  const char *eq = strchr(arg, '=');
+  const dlrt_tensor *t = eq ? find_input(m, arg, (size_t)(eq - arg)) : NULL;
+  *path = t ? eq + 1 : arg;
+  return t;
+}
+
+static bool add_feed(Predict *pr, const dlrt_tensor *t, const char *path) {
+  if (find_feed(pr, t))
+    return fail("predict: input '%s' is given twice", t->name);
+  pr->feed[pr->nfeed++] = (Feed){.t = t, .path = path};
+  return true;
+}
+
+/* Bind each --input to a model input: "NAME=FILE" by name, then each plain
+ * FILE to the first data input still unbound. Every data input must be
+ * bound. */
+static bool bind_inputs(Predict *pr, const dlrt_model *m) {
+  const StrList *in = &pr->inputs;
+  const char *path;
+  const dlrt_tensor *t;
+  for (int i = 0; i < in->n; i++)
+    if ((t = named_input(m, in->v[i], &path)) && !add_feed(pr, t, path))
+      return false;
+  for (int i = 0; i < in->n; i++) {
+    if (named_input(m, in->v[i], &path))
+      continue;
+    t = NULL;
+    for (int k = 0; !t && k < m->ninputs; k++)
+      if (!m->inputs[k].label && !find_feed(pr, &m->inputs[k]))
+        t = &m->inputs[k];
+    if (!t)
+      return fail("predict: more --input files than the model has data inputs "
+                  "(%s is left over)", path);
+    add_feed(pr, t, path);
+  }
+  for (int k = 0; k < m->ninputs; k++)
+    if (!m->inputs[k].label && !find_feed(pr, &m->inputs[k]))
+      return fail("predict: no data for input '%s' (--input %s=FILE)",
+                  m->inputs[k].name, m->inputs[k].name);
+  return true;
+}
+
+/* Load every bound file; all must hold the same number of samples. */
+static bool load_feeds(Predict *pr, double scale) {
+  for (int i = 0; i < pr->nfeed; i++)
+    if (!load_feed(&pr->feed[i], scale))
+      return false;
+  pr->S = pr->feed[0].count;
+  for (int i = 1; i < pr->nfeed; i++)
+    if (pr->feed[i].count != pr->S)
+      return fail("%s has %" PRId64 " samples but %s has %" PRId64,
+                  pr->feed[i].path, pr->feed[i].count, pr->feed[0].path, pr->S);
+  if (pr->limit > 0 && pr->limit < pr->S)
+    pr->S = pr->limit;
+  if (pr->S == 0)
+    return fail("%s: no samples", pr->feed[0].path);
+  return true;
+}
+
+/* ---- predict: outputs ---------------------------------------------------- */
+
+static bool select_output(Predict *pr, const dlrt_model *m) {
+  char s[128];
+  if (m->noutputs == 0)
+    return fail("predict: the model has no outputs");
+  pr->out = &m->outputs[0];
+  if (pr->output) {
+    pr->out = NULL;
+    for (int i = 0; i < m->noutputs && !pr->out; i++)
+      if (strcmp(m->outputs[i].name, pr->output) == 0)
+        pr->out = &m->outputs[i];
+    if (!pr->out)
+      return fail("predict: the model has no output '%s'", pr->output);
+  }
+  if (pr->out->rank < 1 || pr->out->dim[0] != -1)
+    return fail("output '%s' %s: predict needs the batch dimension N first",
+                pr->out->name, shape_str(pr->out, s, sizeof s));
+  pr->per_out = dlrt_numel(pr->out, 1);
+  return true;
+}
+
+/* Labels for accuracy: one integer per sample, at least S of them, each a
+ * class of the (rank-2) output. */
+static bool load_labels(Predict *pr) {
+  char err[DLRT_ERR_LEN];
+  const char *path = pr->labels_path;
+  if (pr->out->rank != 2)
+    return fail("predict: --labels needs an output of class scores [N, C]; "
+                "'%s' has rank %d", pr->out->name, pr->out->rank);
+  if (!dlrt_array_load(path, true, &pr->labels, err))
+    return fail("%s", err);
+  dlrt_array *a = &pr->labels;
+  int64_t n = sample_count(a, 1), C = pr->out->dim[1];
+  if (n < 0 || a->dtype != DLRT_I32)
+    return fail("%s: labels must be one integer per sample", path);
+  if (n < pr->S)
+    return fail("%s: %" PRId64 " labels for %" PRId64 " samples", path, n, pr->S);
+  for (int64_t i = 0; i < pr->S; i++) {
+    int32_t v = ((int32_t *)a->data)[i];
+    if (v < 0 || v >= C)
+      return fail("%s: label %d of sample %" PRId64 " is not a class 0..%" PRId64,
+                  path, v, i, C - 1);
+  }
+  return true;
+}
+
+/* Index of the largest of n values (the first on ties; NaN never wins). */
+static int64_t argmax(const dlrt_tensor *t, const void *v, int64_t n, double *best) {
+  int64_t k = -1;
+  *best = NAN;
+  for (int64_t i = 0; i < n; i++) {
+    double x = t->dtype == DLRT_I32 ? ((const int32_t *)v)[i] : ((const float *)v)[i];
+    if (!isnan(x) && (k < 0 || x > *best)) {
+      k = i;
+      *best = x;
+    }
+  }
+  return k < 0 ? 0 : k;
+}
+
+static void print_sample(const Predict *pr, int64_t g, const void *y) {
+  const dlrt_tensor *t = pr->out;
+  double best;
+  if (t->rank == 2) {
+    int64_t k = argmax(t, y, pr->per_out, &best);
+    printf("%" PRId64 ": class %" PRId64 "  (value %.6g)\n", g, k, best);
+    return;
+  }
+  printf("%" PRId64 ":", g);
+  for (int64_t i = 0; i < pr->per_out; i++)
+    if (t->dtype == DLRT_I32)
+      printf(" %d", ((const int32_t *)y)[i]);
+    else
+      printf(" %.6g", ((const float *)y)[i]);
+  printf("\n");
+}
+
+/* Handle the outputs of samples [b, b + n): keep, print, score. */
+static void take_outputs(Predict *pr, const dlrt_frame *f, int64_t b, int64_t n) {
+  const char *y = dlrt_tensor_addr(f, pr->out);
+  size_t bytes = (size_t)pr->per_out * 4;
+  if (pr->result)
+    memcpy(pr->result + (size_t)b * bytes, y, (size_t)n * bytes);
+  for (int64_t s = 0; s < n; s++) {
+    if (!pr->result)
+      print_sample(pr, b + s, y + (size_t)s * bytes);
+    if (pr->labels.data) {
+      double best;
+      int64_t k = argmax(pr->out, y + (size_t)s * bytes, pr->per_out, &best);
+      pr->correct += k == ((int32_t *)pr->labels.data)[b + s];
+    }
+  }
+}
+
+/* ---- predict: running ---------------------------------------------------- */
+
+static double now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* Run the model over all S samples in batches, the last one smaller. */
+static void run_batches(Predict *pr, Prog *p, dlrt_frame *f) {
+  int64_t cap = f->N;
+  for (int64_t b = 0; b < pr->S; b += cap) {
+    int64_t n = pr->S - b < cap ? pr->S - b : cap;
+    f->N = n;
+    for (int i = 0; i < pr->nfeed; i++) {
+      const Feed *fd = &pr->feed[i];
+      size_t bytes = (size_t)fd->per * 4;
+      memcpy(dlrt_tensor_addr(f, fd->t), (char *)fd->a.data + (size_t)b * bytes,
+             (size_t)n * bytes);
+    }
+    p->forward(f);
+    take_outputs(pr, f, b, n);
+  }
+  f->N = cap;
+}
+
+/* Refuse an output path that cannot be written before the work is done. */
+static bool check_writable(const char *path) {
+  char dir[4096];
+  const char *slash = strrchr(path, '/');
+  size_t n = slash ? (size_t)(slash - path) : 0;
+  if (n >= sizeof dir)
+    return fail("%s: path too long", path);
+  memcpy(dir, path, n);
+  strcpy(dir + n, slash ? (n ? "" : "/") : ".");
+  if (access(dir, W_OK) != 0)
+    return fail("%s: cannot create: %s", path, strerror(errno));
+  return true;
+}
+
+static bool write_result(const Predict *pr) {
+  char err[DLRT_ERR_LEN], s[128];
+  dlrt_array a = {.dtype = pr->out->dtype, .rank = pr->out->rank, .data = pr->result};
+  memcpy(a.dim, pr->out->dim, sizeof a.dim);
+  a.dim[0] = pr->S;
+  if (!dlrt_npy_save(pr->out_path, &a, err))
+    return fail("%s", err);
+  printf("wrote %s: output '%s' %s %s\n", pr->out_path, pr->out->name,
+         dlrt_dtype_name(a.dtype), array_shape(&a, s, sizeof s));
+  return true;
+}
+
+/* Everything of predict after the flags; pr owns what it loads (freed by
+ * the caller, also on failure). */
+static bool predict(Predict *pr, Prog *p, dlrt_ckpt *c, dlrt_frame *f) {
+  char err[DLRT_ERR_LEN];
+  double scale, t0;
+  if (!dlrt_ckpt_load(pr->weights, c, err) ||
+      !dlrt_ckpt_check_model(&p->m, c, pr->weights, err))
+    return fail("%s", err);
+  if (!select_output(pr, &p->m) || !data_scale(&p->m, &scale) ||
+      !bind_inputs(pr, &p->m) || !load_feeds(pr, scale) ||
+      (pr->labels_path && !load_labels(pr)))
+    return false;
+  int64_t rbytes;
+  if (pr->out_path && !check_writable(pr->out_path))
+    return false;
+  if (pr->out_path && (__builtin_mul_overflow(pr->S, pr->per_out * 4, &rbytes) ||
+                       !(pr->result = malloc((size_t)rbytes))))
+    return fail("predict: out of memory for %" PRId64 " outputs", pr->S);
+  if (!dlrt_frame_alloc(f, &p->m, pr->batch < pr->S ? pr->batch : pr->S, err) ||
+      !dlrt_frame_load_weights(f, &p->m, c, pr->weights, err))
+    return fail("%s", err);
+  dlrt_pool_init((int)pr->threads);
+  t0 = now();
+  run_batches(pr, p, f);
+  t0 = now() - t0;
+  fprintf(stderr, "predict: %" PRId64 " samples in %.3f s (%.0f/s), batch %"
+          PRId64 ", %d threads\n", pr->S, t0, (double)pr->S / (t0 > 0 ? t0 : 1e-9),
+          f->N, dlrt_pool_threads());
+  dlrt_pool_shutdown();
+  if (pr->labels.data)
+    printf("accuracy: %.4f (%" PRId64 "/%" PRId64 ")\n",
+           (double)pr->correct / (double)pr->S, pr->correct, pr->S);
+  return !pr->out_path || write_result(pr);
+}
+
+static int cmd_predict(Prog *p, int argc, char **argv) {
+  Predict pr = {.batch = 256};
+  Flag flags[] = {
+    {.name = "--weights", .kind = F_STR, .dst = &pr.weights},
+    {.name = "--input", .kind = F_LIST, .dst = &pr.inputs},
+    {.name = "-o", .kind = F_STR, .dst = &pr.out_path},
+    {.name = "--output", .kind = F_STR, .dst = &pr.output},
+    {.name = "--labels", .kind = F_STR, .dst = &pr.labels_path},
+    {.name = "--batch", .kind = F_INT, .dst = &pr.batch, .lo = 1, .hi = DLRT_MAX_BATCH},
+    {.name = "--limit", .kind = F_INT, .dst = &pr.limit, .lo = 1, .hi = INT64_MAX},
+    {.name = "--threads", .kind = F_INT, .dst = &pr.threads, .lo = 0, .hi = 1024},
+  };
+  if (!parse_flags("predict", argc, argv, flags, sizeof flags / sizeof flags[0]))
+    return 1;
+  if (!pr.weights)
+    return error("predict: --weights FILE is required");
+  if (pr.inputs.n == 0)
+    return error("predict: --input FILE is required");
+  dlrt_ckpt c = {0};
+  dlrt_frame f = {0};
+  bool ok = predict(&pr, p, &c, &f);
+  dlrt_frame_free(&f);
+  dlrt_ckpt_free(&c);
+  for (int i = 0; i < pr.nfeed; i++)
+    dlrt_array_free(&pr.feed[i].a);
+  dlrt_array_free(&pr.labels);
+  free(pr.result);
+  return ok ? 0 : 1;
+}
+
+/* ---- main ---------------------------------------------------------------- */
+
+static bool wants_help(int argc, char **argv) {
+  for (int i = 0; i < argc; i++)
+    if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
+      return true;
+  return false;
+}
+
+int main(int argc, char **argv) {
+  Prog p = {.name = argc > 0 ? argv[0] : "model", .forward = dlrt_forward};
+  char err[DLRT_ERR_LEN];
+  if (!dlrt_manifest_parse(&p.m, dlrt_manifest, err))
+    return error("this program's embedded manifest is invalid (a dlc bug): %s", err);
+  const char *cmd = argc > 1 ? argv[1] : "help";
+  int rc, n = argc > 1 ? argc - 2 : 0;
+  char **rest = argv + 2;
+  if (strcmp(cmd, "help") == 0 || wants_help(n, rest)) {
+    usage(&p, stdout);
+    rc = 0;
+  } else if (strcmp(cmd, "info") == 0) {
+    rc = cmd_info(&p, n, rest);
+  } else if (strcmp(cmd, "init") == 0) {
+    rc = cmd_init(&p, n, rest);
+  } else if (strcmp(cmd, "predict") == 0) {
+    rc = cmd_predict(&p, n, rest);
+  } else {
+    error("unknown command '%s'", cmd);
+    usage(&p, stderr);
+    rc = 2;
+  }
+  dlrt_model_free(&p.m);
+  if (fflush(stdout) != 0)
+    rc = error("cannot write the output: %s", strerror(errno));
+  return rc;
+}

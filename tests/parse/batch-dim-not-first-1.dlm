@@ -1,0 +1,3 @@
+# The batch dimension N comes first.
+input image: f32[784, N]
+output y = image

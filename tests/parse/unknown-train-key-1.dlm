@@ -1,0 +1,9 @@
+# The key is 'epochs'.
+input image: f32[N, 784]
+label y: i32[N] classes 10
+logits = dense(image, 10)
+output probs = softmax(logits)
+train {
+  loss = cross_entropy(logits, y)
+  epoch = 5
+}
