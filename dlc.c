@@ -23,14 +23,15 @@
 #include <unistd.h>
 
 typedef struct Opts {
-  const char *cmd, *file, *out, *after, *format, *emit, *passes, *weights;
+  const char *cmd, *file, *out, *after, *format, *emit, *passes, *weights, *graph;
   const char *inputs[16];
   int ninputs;
   const char *output_name;
   const char *disabled[32];
   int ndisabled;
   bool verify_each, stats;
-  int64_t limit;       /* run: use only the first samples */
+  int64_t limit;       /* run: use only the first samples; gradcheck: N */
+  int samples;         /* gradcheck: elements checked per parameter */
   int opt_level;
   const char *emit_llvm, *keep_obj;
 } Opts;
@@ -41,13 +42,16 @@ static void usage(FILE *f) {
           "\n"
           "commands:\n"
           "  check FILE.dlm              parse and check a model; report every error\n"
-          "  dump FILE [--after PASS|all] [--format text|dot] [--emit ir|kir|llvm] [-o OUT]\n"
+          "  dump FILE [--after PASS|all] [--graph forward|eval|train] [--format text|dot]\n"
+          "            [--emit ir|kir|llvm] [-o OUT]\n"
           "                              print the IR (after a pass), the kernels or LLVM IR\n"
           "  opt --passes=a,b FILE       run passes on a model or IR text, print the IR\n"
           "  build FILE.dlm -o EXE [--stats] [-O0..3] [--emit-llvm F] [--keep-obj F]\n"
           "                              compile to a native executable\n"
           "  run FILE --weights W.ckpt --input [NAME=]X [-o OUT.npy] [--output NAME] [--limit K]\n"
           "                              evaluate with the reference interpreter\n"
+          "  gradcheck FILE [--weights W.ckpt] [--limit N] [--samples K]\n"
+          "                              check autodiff against central differences\n"
           "  passes                      list the passes\n"
           "\n"
           "options for every command: --verify-each, --disable-pass NAME\n"
@@ -80,6 +84,7 @@ static bool parse_args(int argc, char **argv, Opts *o) {
     else if (strcmp(a, "--after") == 0) VALUE(o->after);
     else if (strcmp(a, "--format") == 0) VALUE(o->format);
     else if (strcmp(a, "--emit") == 0) VALUE(o->emit);
+    else if (strcmp(a, "--graph") == 0) VALUE(o->graph);
     else if (strncmp(a, "--passes=", 9) == 0) o->passes = a + 9;
     else if (strcmp(a, "--passes") == 0) VALUE(o->passes);
     else if (strcmp(a, "--weights") == 0) VALUE(o->weights);
@@ -103,6 +108,10 @@ static bool parse_args(int argc, char **argv, Opts *o) {
         fprintf(stderr, "dlc: error: --limit needs a positive count, not '%s'\n", lv);
         return false;
       }
+    } else if (strcmp(a, "--samples") == 0) {
+      const char *sv;
+      VALUE(sv);
+      o->samples = atoi(sv);
     } else if (strcmp(a, "--verify-each") == 0) o->verify_each = true;
     else if (strcmp(a, "--stats") == 0) o->stats = true;
     else if (a[0] == '-' && a[1] == 'O' && a[2] >= '0' && a[2] <= '3' && !a[3])
@@ -169,10 +178,73 @@ static int cmd_check(const Opts *o) {
   return 0;
 }
 
-/* Inference compile: the pass pipeline, memory planning included. */
-static bool compile_graph(Graph *g, const Opts *o, FILE *dump) {
+static const char *const *pipeline_of(EntryKind k, int *n) {
+  switch (k) {
+  case ENT_FORWARD: *n = pipeline_infer_len; return pipeline_infer;
+  case ENT_EVAL: *n = pipeline_eval_len; return pipeline_eval;
+  case ENT_TRAIN: *n = pipeline_train_len; return pipeline_train;
+  case ENT_COUNT: break;
+  }
+  die("bad entry");
+}
+
+/* Which entry `--after`/`--graph` refers to: --graph names it; a pass
+ * only the training pipeline has implies train; else forward. */
+static bool dump_entry(const Opts *o, EntryKind *k) {
+  *k = ENT_FORWARD;
+  if (o->graph) {
+    for (int e = 0; e < ENT_COUNT; e++)
+      if (strcmp(o->graph, entry_name[e]) == 0) {
+        *k = (EntryKind)e;
+        return true;
+      }
+    fprintf(stderr, "dlc: error: --graph must be forward, eval or train, not '%s'\n", o->graph);
+    return false;
+  }
+  if (o->after && strcmp(o->after, "autodiff") == 0) *k = ENT_TRAIN;
+  return true;
+}
+
+/* Compile entry k of src: a copy of the graph through the entry's
+ * pipeline, memory planning included; dumps go to dump when this is the
+ * entry being dumped. NULL after errors. */
+static Graph *compile_entry(const Graph *src, EntryKind k, const Opts *o, FILE *dump,
+                            bool dumped) {
+  Graph *g = ir_clone(src);
   PassOptions po = pass_options(o, dump);
-  return pass_run(g, pipeline_infer, pipeline_infer_len, &po);
+  if (!dumped) po.after = NULL;
+  int n;
+  const char *const *names = pipeline_of(k, &n);
+  if (!pass_run(g, names, n, &po)) {
+    ir_free_graph(g);
+    return NULL;
+  }
+  return g;
+}
+
+/* Every entry the model has: forward always; eval and train when it has
+ * a loss. Returns the count, or -1 after errors. */
+static int compile_all(const Graph *src, const Opts *o, FILE *dump, Entry *e) {
+  EntryKind want;
+  if (!dump_entry(o, &want)) return -1;
+  int n = 0;
+  for (int k = 0; k < ENT_COUNT; k++) {
+    if (k != ENT_FORWARD && src->loss < 0) continue;
+    Graph *g = compile_entry(src, (EntryKind)k, o, dump, k == (int)want);
+    if (!g) {
+      for (int j = 0; j < n; j++) ir_free_graph((Graph *)e[j].g);
+      return -1;
+    }
+    e[n++] = (Entry){.kind = (EntryKind)k, .g = g, .p = cg_lower(g)};
+  }
+  return n;
+}
+
+static void free_entries(Entry *e, int n) {
+  for (int j = 0; j < n; j++) {
+    cg_free_program((Program *)e[j].p);
+    ir_free_graph((Graph *)e[j].g);
+  }
 }
 
 static int cmd_dump(const Opts *o) {
@@ -183,24 +255,30 @@ static int cmd_dump(const Opts *o) {
   const char *emit = o->emit ? o->emit : "ir";
   bool dot = o->format && strcmp(o->format, "dot") == 0;
   int rc = 0;
+  Entry e[ENT_COUNT];
   if (strcmp(emit, "ir") == 0 && !o->after) {
     if (dot) ir_dot(f, g);
     else ir_print(f, g);
   } else if (strcmp(emit, "ir") == 0) {
-    rc = compile_graph(g, o, f) ? 0 : 1;
+    int n = compile_all(g, o, f, e);
+    rc = n < 0;
+    if (n > 0) free_entries(e, n);
   } else if (strcmp(emit, "kir") == 0 || strcmp(emit, "llvm") == 0) {
     Opts q = *o;
     q.after = NULL;
-    if (!compile_graph(g, &q, f)) return 1;
-    Program *p = cg_lower(g);
+    int n = compile_all(g, &q, f, e);
+    if (n < 0) return 1;
     if (strcmp(emit, "kir") == 0) {
-      kir_print(f, p);
+      for (int j = 0; j < n; j++) {
+        fprintf(f, "# entry %s\n", entry_name[e[j].kind]);
+        kir_print(f, e[j].p);
+      }
     } else {
-      char *m = cg_manifest(g);
-      rc = cg_llvm_print(f, p, m, o->opt_level) ? 0 : 1;
+      char *m = cg_manifest(e, n);
+      rc = cg_llvm_print(f, e, n, m, o->opt_level) ? 0 : 1;
       free(m);
     }
-    cg_free_program(p);
+    free_entries(e, n);
   } else {
     fprintf(stderr, "dlc: error: --emit must be ir, kir or llvm, not '%s'\n", emit);
     rc = 1;
@@ -228,25 +306,32 @@ static int cmd_opt(const Opts *o) {
   return rc;
 }
 
-static void print_stats(const Graph *g, const BuildStats *st, double t_front, double t_passes) {
+static double seconds(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static void print_stats(const Entry *e, int n, const BuildStats *st, double t_front,
+                        double t_passes) {
+  const Graph *g = e[0].g;
   fprintf(stderr, "dlc: %s: %d kernels, object %lld bytes\n", g->name, st->nkernels,
           (long long)st->code_bytes);
   fprintf(stderr, "dlc: weights %lld bytes (%lld parameters)\n",
           (long long)g->region_k[R_WEIGHT], (long long)ir_param_count(g));
-  fprintf(stderr, "dlc: arena %lld + %lld*N bytes planned, %lld + %lld*N without reuse\n",
-          (long long)g->region_k[R_ACT], (long long)g->region_n[R_ACTN],
-          (long long)g->naive_k, (long long)g->naive_n);
+  for (int j = 0; j < n; j++)
+    fprintf(stderr, "dlc: %-7s arena %lld + %lld*N bytes planned, %lld + %lld*N without reuse"
+                    "%s\n", entry_name[e[j].kind], (long long)e[j].g->region_k[R_ACT],
+            (long long)e[j].g->region_n[R_ACTN], (long long)e[j].g->naive_k,
+            (long long)e[j].g->naive_n, e[j].kind == ENT_TRAIN ? "" : "");
+  if (n == ENT_COUNT)
+    fprintf(stderr, "dlc: optimizer state %lld bytes\n", (long long)e[ENT_TRAIN].g->region_k[R_STATE]);
   fprintf(stderr,
           "dlc: time: frontend %.3fs, passes %.3fs, codegen %.3fs, llvm opt %.3fs, "
           "emit %.3fs, link %.3fs\n",
           t_front, t_passes, st->t_codegen, st->t_opt, st->t_emit, st->t_link);
 }
 
-static double seconds(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 static int cmd_build(const Opts *o) {
   if (!o->out) {
@@ -257,10 +342,11 @@ static int cmd_build(const Opts *o) {
   Graph *g = load(o->file);
   if (!g) return 1;
   double t1 = seconds();
-  if (!compile_graph(g, o, stdout)) return 1;
+  Entry e[ENT_COUNT];
+  int n = compile_all(g, o, stdout, e);
+  if (n < 0) return 1;
   double t2 = seconds();
-  Program *p = cg_lower(g);
-  char *manifest = cg_manifest(g);
+  char *manifest = cg_manifest(e, n);
   char obj[4096];
   if (o->keep_obj)
     snprintf(obj, sizeof obj, "%s", o->keep_obj);
@@ -269,11 +355,11 @@ static int cmd_build(const Opts *o) {
   BuildOptions bo = {.output = o->out, .emit_llvm = o->emit_llvm, .opt_level = o->opt_level,
                      .stats = o->stats};
   BuildStats st = {0};
-  bool ok = cg_llvm_emit(p, manifest, &bo, obj, &st) && cg_link(obj, o->out, &st.t_link);
+  bool ok = cg_llvm_emit(e, n, manifest, &bo, obj, &st) && cg_link(obj, o->out, &st.t_link);
   if (!o->keep_obj) unlink(obj);
-  if (ok && o->stats) print_stats(g, &st, t1 - t0, t2 - t1);
+  if (ok && o->stats) print_stats(e, n, &st, t1 - t0, t2 - t1);
   free(manifest);
-  cg_free_program(p);
+  free_entries(e, n);
   ir_free_graph(g);
   return ok ? 0 : 1;
 }
@@ -454,6 +540,36 @@ static int dlc_run(Graph *g, const Opts *o) {
   return rc;
 }
 
+/* dlc gradcheck: autodiff's gradients of the model's loss against central
+ * differences, on seeded inputs and parameters (or --weights). */
+static int cmd_gradcheck(const Opts *o) {
+  Graph *g = load(o->file);
+  if (!g) return 1;
+  if (g->loss < 0) {
+    fprintf(stderr, "dlc: error: %s has no loss to differentiate (add `loss = ...` to its "
+                    "train section)\n", o->file);
+    ir_free_graph(g);
+    return 1;
+  }
+  int np;
+  int *pidx = ir_params(g, &np);
+  Tensor *par = NULL;
+  if (o->weights) {
+    par = calloc((size_t)np + 1, sizeof *par);
+    if (!load_params(g, o->weights, par, np, pidx)) return 1;
+  }
+  int64_t N = o->limit ? o->limit : 4;
+  printf("gradcheck %s: N=%lld, %s parameters, central differences in double precision\n",
+         g->name, (long long)N, o->weights ? "given" : "seeded");
+  interp_set_step(NULL, 0, 1);
+  bool ok = ad_gradcheck(g, N, NULL, par, o->samples ? o->samples : 16, 1, 1e-4, stdout);
+  printf("%s\n", ok ? "gradients agree" : "gradients DIFFER");
+  for (int j = 0; par && j < np; j++) tensor_free(&par[j]);
+  free(par);
+  ir_free_graph(g);
+  return ok ? 0 : 1;
+}
+
 int main(int argc, char **argv) {
   if (argc < 2 || strcmp(argv[1], "help") == 0 || strcmp(argv[1], "--help") == 0 ||
       strcmp(argv[1], "-h") == 0) {
@@ -471,7 +587,7 @@ int main(int argc, char **argv) {
       printf("%-10s %s\n", pass_table[i].name, pass_table[i].what);
     return 0;
   }
-  static const char *const cmds[] = {"check", "dump", "opt", "build", "run"};
+  static const char *const cmds[] = {"check", "dump", "opt", "build", "run", "gradcheck"};
   bool known = false;
   for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) known |= strcmp(o.cmd, cmds[i]) == 0;
   if (!known) {
@@ -487,6 +603,7 @@ int main(int argc, char **argv) {
   if (strcmp(o.cmd, "dump") == 0) return cmd_dump(&o);
   if (strcmp(o.cmd, "opt") == 0) return cmd_opt(&o);
   if (strcmp(o.cmd, "build") == 0) return cmd_build(&o);
+  if (strcmp(o.cmd, "gradcheck") == 0) return cmd_gradcheck(&o);
   Graph *g = load(o.file);
   if (!g) return 1;
   return dlc_run(g, &o);

@@ -29,6 +29,9 @@ typedef enum KOp {
   K_SELECT,           /* a ? b : c */
   K_CAST,             /* a converted to type */
   K_FMA,              /* a * b + c */
+  K_XOR, K_SHR,       /* i64 bit operations (logical shift right) */
+  K_HYPER,            /* f32 runtime scalar of slot i (HyperSlot) */
+  K_STEP, K_SEED,     /* i64: training step and seed of this call */
   K_COUNT
 } KOp;
 
@@ -101,6 +104,7 @@ KExpr *kir_const_f(Program *p, double f);
 KExpr *kir_const_i(Program *p, int64_t i);   /* KT_I64 */
 KExpr *kir_var_ref(Program *p, Kernel *k, int var);
 KExpr *kir_n(Program *p);
+KExpr *kir_frame(Program *p, KOp op, int64_t slot); /* K_HYPER/K_STEP/K_SEED */
 KExpr *kir_load(Program *p, Kernel *k, int buf, KExpr *idx);
 KExpr *kir_bin(Program *p, KOp op, KExpr *a, KExpr *b);
 KExpr *kir_un(Program *p, KOp op, KExpr *a);
@@ -130,8 +134,22 @@ void cg_free_program(Program *p);
 
 /* ---- manifest.c: the model description embedded in programs -------------- */
 
-/* The manifest text (runtime/dlrt.h, doc/manifest.txt); heap string. */
-char *cg_manifest(const Graph *g);
+/* The entries of a program: each a planned graph and its lowered kernels,
+ * compiled into one function the runtime calls (dlrt_forward, dlrt_eval,
+ * dlrt_train_step). Every entry shares the weights and state layout. */
+typedef enum EntryKind { ENT_FORWARD, ENT_EVAL, ENT_TRAIN, ENT_COUNT } EntryKind;
+extern const char *const entry_name[ENT_COUNT];    /* forward eval train */
+extern const char *const entry_symbol[ENT_COUNT];  /* dlrt_forward ... */
+
+typedef struct Entry {
+  EntryKind kind;
+  const Graph *g;
+  const Program *p;
+} Entry;
+
+/* The manifest text (runtime/dlrt.h, doc/manifest.txt) of the entries;
+ * heap string. */
+char *cg_manifest(const Entry *e, int n);
 
 /* ---- llvm.c: the CPU backend --------------------------------------------- */
 
@@ -149,12 +167,12 @@ typedef struct BuildStats {
   int nkernels;
 } BuildStats;
 
-/* Generate an object file for the program with the host CPU as target.
+/* Generate an object file for the entries with the host CPU as target.
  * Returns false after printing an error. */
-bool cg_llvm_emit(const Program *p, const char *manifest, const BuildOptions *o,
+bool cg_llvm_emit(const Entry *e, int n, const char *manifest, const BuildOptions *o,
                   const char *obj_path, BuildStats *st);
-/* Print the program's LLVM IR (before optimisation if opt_level is 0). */
-bool cg_llvm_print(FILE *f, const Program *p, const char *manifest, int opt_level);
+/* Print the LLVM IR (before optimisation if opt_level is 0). */
+bool cg_llvm_print(FILE *f, const Entry *e, int n, const char *manifest, int opt_level);
 
 /* ---- link.c: the final link ---------------------------------------------- */
 

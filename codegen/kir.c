@@ -84,6 +84,12 @@ KExpr *kir_var_ref(Program *p, Kernel *k, int var) {
 
 KExpr *kir_n(Program *p) { return expr(p, K_N, KT_I64); }
 
+KExpr *kir_frame(Program *p, KOp op, int64_t slot) {
+  KExpr *e = expr(p, op, op == K_HYPER ? KT_F32 : KT_I64);
+  e->i = slot;
+  return e;
+}
+
 KExpr *kir_load(Program *p, Kernel *k, int buf, KExpr *idx) {
   KExpr *e = expr(p, K_LOAD, k->buf[buf].type);
   e->buf = buf;
@@ -203,7 +209,7 @@ static const char *const kop_name[K_COUNT] = {
     [K_ADD] = "+", [K_SUB] = "-", [K_MUL] = "*", [K_DIV] = "/", [K_REM] = "%",
     [K_MAX] = "max", [K_MIN] = "min", [K_NEG] = "-", [K_EXP] = "exp",
     [K_LOG] = "log", [K_SQRT] = "sqrt", [K_ABS] = "abs", [K_TANH] = "tanh",
-    [K_LT] = "<", [K_LE] = "<=", [K_EQ] = "==",
+    [K_LT] = "<", [K_LE] = "<=", [K_EQ] = "==", [K_XOR] = "^", [K_SHR] = ">>",
 };
 
 static void print_expr(FILE *f, const Kernel *k, const KExpr *e) {
@@ -214,13 +220,16 @@ static void print_expr(FILE *f, const Kernel *k, const KExpr *e) {
     break;
   case K_VAR: fprintf(f, "v%d", e->var); break;
   case K_N: fprintf(f, "N"); break;
+  case K_HYPER: fprintf(f, "hyper[%lld]", (long long)e->i); break;
+  case K_STEP: fprintf(f, "step"); break;
+  case K_SEED: fprintf(f, "seed"); break;
   case K_LOAD:
     fprintf(f, "b%d[", e->buf);
     print_expr(f, k, e->a);
     fprintf(f, "]");
     break;
   case K_ADD: case K_SUB: case K_MUL: case K_DIV: case K_REM:
-  case K_LT: case K_LE: case K_EQ:
+  case K_LT: case K_LE: case K_EQ: case K_XOR: case K_SHR:
     fprintf(f, "(");
     print_expr(f, k, e->a);
     fprintf(f, " %s ", kop_name[e->op]);
@@ -293,7 +302,8 @@ static void print_stmt(FILE *f, const Kernel *k, const KStmt *s, int depth) {
   }
 }
 
-static const char *const region_name[R_COUNT] = {"const", "weight", "act", "actN"};
+static const char *const region_name[R_COUNT] = {"const", "weight", "act", "actN",
+                                                 "state"};
 
 void kir_print(FILE *f, const Program *p) {
   for (int i = 0; i < p->nk; i++) {

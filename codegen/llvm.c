@@ -15,6 +15,7 @@
  * llvm.fmuladd into vfmadd.
  */
 #include "codegen.h"
+#include "dlrt.h"
 
 #include <llvm-c/Analysis.h>
 #include <llvm-c/Core.h>
@@ -39,7 +40,7 @@ typedef struct Gen {
   const Program *p;
   /* per kernel body: */
   const Kernel *k;
-  LLVMValueRef fn, N, *buf, *var;
+  LLVMValueRef fn, N, frame, *buf, *var;
 } Gen;
 
 static double now(void) {
@@ -103,6 +104,8 @@ static LLVMValueRef gen_binary(Gen *g, const KExpr *e) {
   case K_LT: return f ? LLVMBuildFCmp(g->b, LLVMRealOLT, a, b, "") : LLVMBuildICmp(g->b, LLVMIntSLT, a, b, "");
   case K_LE: return f ? LLVMBuildFCmp(g->b, LLVMRealOLE, a, b, "") : LLVMBuildICmp(g->b, LLVMIntSLE, a, b, "");
   case K_EQ: return f ? LLVMBuildFCmp(g->b, LLVMRealOEQ, a, b, "") : LLVMBuildICmp(g->b, LLVMIntEQ, a, b, "");
+  case K_XOR: return LLVMBuildXor(g->b, a, b, "");
+  case K_SHR: return LLVMBuildLShr(g->b, a, b, "");
   default: die("not binary");
   }
 }
@@ -125,6 +128,14 @@ static LLVMValueRef gen_expr(Gen *g, const KExpr *e) {
     return LLVMConstInt(ktype(g, e->type), (unsigned long long)e->i, 1);
   case K_VAR: return LLVMBuildLoad2(g->b, ktype(g, e->type), g->var[e->var], "");
   case K_N: return g->N;
+  case K_HYPER: case K_STEP: case K_SEED: {
+    LLVMValueRef idx[3] = {LLVMConstInt(g->t_i32, 0, 0),
+                           LLVMConstInt(g->t_i32, e->op == K_HYPER ? 2 : e->op == K_STEP ? 3 : 4, 0),
+                           LLVMConstInt(g->t_i32, (unsigned long long)e->i, 0)};
+    LLVMValueRef slot = LLVMBuildInBoundsGEP2(g->b, g->t_frame, g->frame, idx,
+                                              e->op == K_HYPER ? 3 : 2, "");
+    return LLVMBuildLoad2(g->b, ktype(g, e->type), slot, "");
+  }
   case K_LOAD: {
     LLVMTypeRef t = ktype(g, e->type);
     LLVMValueRef idx = gen_expr(g, e->a);
@@ -132,7 +143,7 @@ static LLVMValueRef gen_expr(Gen *g, const KExpr *e) {
     return LLVMBuildLoad2(g->b, t, ptr, "");
   }
   case K_ADD: case K_SUB: case K_MUL: case K_DIV: case K_REM: case K_MAX: case K_MIN:
-  case K_LT: case K_LE: case K_EQ:
+  case K_LT: case K_LE: case K_EQ: case K_XOR: case K_SHR:
     return gen_binary(g, e);
   case K_NEG: return LLVMBuildFNeg(g->b, gen_expr(g, e->a), "");
   case K_EXP: case K_LOG: case K_SQRT: case K_ABS:
@@ -201,16 +212,19 @@ static void add_attr(Gen *g, LLVMValueRef fn, unsigned idx, const char *name) {
   LLVMAddAttributeAtIndex(fn, idx, LLVMCreateEnumAttribute(g->ctx, kind, 0));
 }
 
-/* The body: void name.body(T* noalias b0, ..., i64 N, i64 lo, i64 hi). */
-static LLVMValueRef gen_body(Gen *g, const Kernel *k) {
+/* The body: void name.body(T* noalias b0, ..., i64 N, i64 lo, i64 hi,
+ * frame*): buffers as arguments, so that noalias can say they are
+ * distinct; the frame for runtime scalars. */
+static LLVMValueRef gen_body(Gen *g, const Kernel *k, const char *entry) {
   int nb = k->nbuf;
-  LLVMTypeRef *params = calloc((size_t)nb + 3, sizeof *params);
+  LLVMTypeRef *params = calloc((size_t)nb + 4, sizeof *params);
   for (int i = 0; i < nb; i++) params[i] = LLVMPointerType(ktype(g, k->buf[i].type), 0);
   params[nb] = params[nb + 1] = params[nb + 2] = g->t_i64;
-  LLVMTypeRef fty = LLVMFunctionType(g->t_void, params, (unsigned)nb + 3, 0);
+  params[nb + 3] = g->t_framep;
+  LLVMTypeRef fty = LLVMFunctionType(g->t_void, params, (unsigned)nb + 4, 0);
   free(params);
   char name[256];
-  snprintf(name, sizeof name, "%s.body", k->name);
+  snprintf(name, sizeof name, "%s.%s.body", entry, k->name);
   LLVMValueRef fn = LLVMAddFunction(g->mod, name, fty);
   LLVMSetLinkage(fn, LLVMInternalLinkage);
   add_attr(g, fn, LLVMAttributeFunctionIndex, "alwaysinline");
@@ -223,6 +237,7 @@ static LLVMValueRef gen_body(Gen *g, const Kernel *k) {
   g->var = calloc((size_t)k->nvar, sizeof *g->var);
   for (int i = 0; i < nb; i++) g->buf[i] = LLVMGetParam(fn, (unsigned)i);
   g->N = LLVMGetParam(fn, (unsigned)nb);
+  g->frame = LLVMGetParam(fn, (unsigned)nb + 3);
   for (int v = 0; v < k->nvar; v++) g->var[v] = LLVMBuildAlloca(g->b, ktype(g, k->vartype[v]), "");
   gen_loop(g, g->var[0], LLVMGetParam(fn, (unsigned)nb + 1), LLVMGetParam(fn, (unsigned)nb + 2),
            k->body, k->nbody);
@@ -265,22 +280,25 @@ static LLVMValueRef load_n(Gen *g, LLVMValueRef frame) {
   return LLVMBuildLoad2(g->b, g->t_i64, slot, "N");
 }
 
-/* The exported wrapper with the runtime's kernel signature. */
-static LLVMValueRef gen_kernel(Gen *g, const Kernel *k) {
-  LLVMValueRef body = gen_body(g, k);
-  LLVMValueRef fn = LLVMAddFunction(g->mod, k->name, g->t_kfn);
+/* The wrapper with the runtime's kernel signature, named entry.kernel. */
+static LLVMValueRef gen_kernel(Gen *g, const Kernel *k, const char *entry) {
+  LLVMValueRef body = gen_body(g, k, entry);
+  char name[256];
+  snprintf(name, sizeof name, "%s.%s", entry, k->name);
+  LLVMValueRef fn = LLVMAddFunction(g->mod, name, g->t_kfn);
   LLVMSetLinkage(fn, LLVMInternalLinkage);
   add_attr(g, fn, LLVMAttributeFunctionIndex, "nounwind");
   LLVMPositionBuilderAtEnd(g->b, LLVMAppendBasicBlockInContext(g->ctx, fn, "entry"));
   LLVMValueRef frame = LLVMGetParam(fn, 0);
   LLVMValueRef N = load_n(g, frame);
   int nb = k->nbuf;
-  LLVMValueRef *args = calloc((size_t)nb + 3, sizeof *args);
+  LLVMValueRef *args = calloc((size_t)nb + 4, sizeof *args);
   for (int b = 0; b < nb; b++) args[b] = buf_ptr(g, k, b, frame, N);
   args[nb] = N;
   args[nb + 1] = LLVMGetParam(fn, 1);
   args[nb + 2] = LLVMGetParam(fn, 2);
-  LLVMBuildCall2(g->b, LLVMGlobalGetValueType(body), body, args, (unsigned)nb + 3, "");
+  args[nb + 3] = frame;
+  LLVMBuildCall2(g->b, LLVMGlobalGetValueType(body), body, args, (unsigned)nb + 4, "");
   LLVMBuildRetVoid(g->b);
   free(args);
   return fn;
@@ -292,11 +310,12 @@ static LLVMValueRef gen_extent(Gen *g, const KExpr *e, LLVMValueRef N) {
   return gen_expr(g, e);
 }
 
-/* dlrt_forward: each kernel in order, shared across threads when its work
- * (flops per extent unit times extent) is large enough. */
-static void gen_entry(Gen *g, LLVMValueRef *kfns) {
+/* An entry (dlrt_forward, ...): each kernel in order, shared across
+ * threads when its work (flops per extent unit times extent) is large
+ * enough. */
+static void gen_entry(Gen *g, const char *symbol, LLVMValueRef *kfns) {
   LLVMTypeRef fty = LLVMFunctionType(g->t_void, &g->t_framep, 1, 0);
-  LLVMValueRef fn = LLVMAddFunction(g->mod, "dlrt_forward", fty);
+  LLVMValueRef fn = LLVMAddFunction(g->mod, symbol, fty);
   add_attr(g, fn, LLVMAttributeFunctionIndex, "nounwind");
   g->fn = fn;
   LLVMPositionBuilderAtEnd(g->b, LLVMAppendBasicBlockInContext(g->ctx, fn, "entry"));
@@ -344,9 +363,11 @@ static void gen_types(Gen *g) {
   g->t_i64 = LLVMInt64TypeInContext(g->ctx);
   g->t_f32 = LLVMFloatTypeInContext(g->ctx);
   g->t_i8p = LLVMPointerType(LLVMInt8TypeInContext(g->ctx), 0);
-  LLVMTypeRef fields[2] = {LLVMArrayType(g->t_i8p, R_COUNT), g->t_i64};
+  /* struct dlrt_frame of runtime/dlrt.h, field for field */
+  LLVMTypeRef fields[5] = {LLVMArrayType(g->t_i8p, R_COUNT), g->t_i64,
+                           LLVMArrayType(g->t_f32, DLRT_HYPERS), g->t_i64, g->t_i64};
   g->t_frame = LLVMStructCreateNamed(g->ctx, "dlrt_frame");
-  LLVMStructSetBody(g->t_frame, fields, 2, 0);
+  LLVMStructSetBody(g->t_frame, fields, 5, 0);
   g->t_framep = LLVMPointerType(g->t_frame, 0);
   LLVMTypeRef kp[3] = {g->t_framep, g->t_i64, g->t_i64};
   g->t_kfn = LLVMFunctionType(g->t_void, kp, 3, 0);
@@ -354,18 +375,21 @@ static void gen_types(Gen *g) {
   g->parallel = LLVMAddFunction(g->mod, "dlrt_parallel", LLVMFunctionType(g->t_void, pp, 3, 0));
 }
 
-/* Build the module for the program. The caller disposes g->mod, g->b and
+/* Build the module for the entries. The caller disposes g->mod, g->b and
  * g->ctx (in that order). */
-static void gen_module(Gen *g, const Program *p, const char *manifest) {
+static void gen_module(Gen *g, const Entry *e, int n, const char *manifest) {
   g->ctx = LLVMContextCreate();
-  g->mod = LLVMModuleCreateWithNameInContext(p->g->name, g->ctx);
+  g->mod = LLVMModuleCreateWithNameInContext(n ? e[0].g->name : "model", g->ctx);
   g->b = LLVMCreateBuilderInContext(g->ctx);
-  g->p = p;
   gen_types(g);
-  LLVMValueRef *kfns = calloc((size_t)p->nk + 1, sizeof *kfns);
-  for (int i = 0; i < p->nk; i++) kfns[i] = gen_kernel(g, p->k[i]);
-  gen_entry(g, kfns);
-  free(kfns);
+  for (int j = 0; j < n; j++) {
+    const Program *p = e[j].p;
+    g->p = p;
+    LLVMValueRef *kfns = calloc((size_t)p->nk + 1, sizeof *kfns);
+    for (int i = 0; i < p->nk; i++) kfns[i] = gen_kernel(g, p->k[i], entry_name[e[j].kind]);
+    gen_entry(g, entry_symbol[e[j].kind], kfns);
+    free(kfns);
+  }
   gen_manifest(g, manifest);
   char *msg = NULL;
   if (LLVMVerifyModule(g->mod, LLVMReturnStatusAction, &msg)) {
@@ -433,11 +457,11 @@ static bool optimize(Gen *g, LLVMTargetMachineRef tm, int opt_level) {
   return true;
 }
 
-bool cg_llvm_emit(const Program *p, const char *manifest, const BuildOptions *o,
+bool cg_llvm_emit(const Entry *e, int n, const char *manifest, const BuildOptions *o,
                   const char *obj_path, BuildStats *st) {
   Gen g = {0};
   double t0 = now();
-  gen_module(&g, p, manifest);
+  gen_module(&g, e, n, manifest);
   double t1 = now();
   LLVMTargetMachineRef tm = host_machine(o->opt_level);
   bool ok = tm && optimize(&g, tm, o->opt_level);
@@ -465,15 +489,16 @@ bool cg_llvm_emit(const Program *p, const char *manifest, const BuildOptions *o,
     st->t_codegen = t1 - t0;
     st->t_opt = t2 - t1;
     st->t_emit = now() - t2;
-    st->nkernels = p->nk;
+    st->nkernels = 0;
+    for (int j = 0; j < n; j++) st->nkernels += e[j].p->nk;
     st->code_bytes = ok && stat(obj_path, &sb) == 0 ? (int64_t)sb.st_size : 0;
   }
   return ok;
 }
 
-bool cg_llvm_print(FILE *f, const Program *p, const char *manifest, int opt_level) {
+bool cg_llvm_print(FILE *f, const Entry *e, int n, const char *manifest, int opt_level) {
   Gen g = {0};
-  gen_module(&g, p, manifest);
+  gen_module(&g, e, n, manifest);
   bool ok = true;
   if (opt_level > 0) {
     LLVMTargetMachineRef tm = host_machine(opt_level);

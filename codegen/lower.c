@@ -62,19 +62,62 @@ static KExpr *bcast_index(Program *p, Kernel *k, const Shape *s, const Nest *n) 
   return idx;
 }
 
-/* Value of operand node j at the nest's position: a literal for fill
- * constants, otherwise a load. */
-static KExpr *operand(Program *p, Kernel *k, int j, const Nest *n) {
+/* A node whose value is one scalar known without a load: a fill constant,
+ * a runtime hyper-parameter, the batch size. NULL for anything else. */
+static KExpr *scalar_source(Program *p, int j) {
   const Node *x = &p->g->node[j];
   if (x->op == OP_CONST && !x->data) return kir_const_f(p, x->a.f[0]);
+  if (x->op == OP_HYPER) return kir_frame(p, K_HYPER, x->a.ints[0]);
+  if (x->op == OP_BATCH) return kir_cast(p, KT_F32, kir_n(p));
+  return NULL;
+}
+
+/* Value of operand node j at the nest's position: a scalar source, or a
+ * load. */
+static KExpr *operand(Program *p, Kernel *k, int j, const Nest *n) {
+  KExpr *s = scalar_source(p, j);
+  if (s) return s;
+  const Node *x = &p->g->node[j];
   int b = kir_buf(p, k, j, false);
   return kir_load(p, k, b, bcast_index(p, k, &x->shape, n));
 }
 
-/* The scalar function of an elementwise op. */
-static KExpr *scalar_op(Program *p, const Node *nd, KExpr *a, KExpr *b) {
+/* splitmix64's finaliser: a well-mixed 64-bit hash of z. */
+static KExpr *mix64(Program *p, KExpr *z) {
+  static const int64_t mul[2] = {(int64_t)0xbf58476d1ce4e5b9ull, (int64_t)0x94d049bb133111ebull};
+  static const int shift[3] = {30, 27, 31};
+  for (int r = 0; r < 3; r++) {
+    z = kir_bin(p, K_XOR, z, kir_bin(p, K_SHR, z, kir_const_i(p, shift[r])));
+    if (r < 2) z = kir_bin(p, K_MUL, z, kir_const_i(p, mul[r]));
+  }
+  return z;
+}
+
+/* Inverted dropout of x at linear element index idx: keep with
+ * probability 1 - rate, scaled by 1 / (1 - rate). The mask bit is a hash
+ * of (seed, step, salt, idx), the same in the interpreter
+ * (ir/interp.c, ref_dropout) and in every backend. */
+static KExpr *dropout(Program *p, const Node *nd, KExpr *x, KExpr *idx) {
+  double rate = nd->a.f[0];
+  KExpr *z = kir_bin(p, K_MUL, kir_frame(p, K_SEED, 0), kir_const_i(p, (int64_t)0x9e3779b97f4a7c15ull));
+  z = kir_bin(p, K_ADD, z, kir_bin(p, K_MUL, kir_frame(p, K_STEP, 0),
+                                   kir_const_i(p, (int64_t)0xd1b54a32d192ed03ull)));
+  z = kir_bin(p, K_ADD, z, kir_const_i(p, nd->a.ints[0] * (int64_t)0x2545f4914f6cdd1dull));
+  z = mix64(p, kir_bin(p, K_ADD, z, idx));
+  KExpr *u = kir_bin(p, K_MUL, kir_cast(p, KT_F32, kir_bin(p, K_SHR, z, kir_const_i(p, 40))),
+                     kir_const_f(p, 1.0 / 16777216.0));
+  return kir_select(p, kir_bin(p, K_LT, u, kir_const_f(p, rate)), kir_const_f(p, 0),
+                    kir_bin(p, K_MUL, x, kir_const_f(p, 1.0 / (1.0 - rate))));
+}
+
+/* The scalar function of an elementwise op; idx is the linear index of
+ * the output element (dropout's mask depends on it). */
+static KExpr *scalar_op(Program *p, const Node *nd, KExpr *a, KExpr *b, KExpr *idx) {
   KExpr *zero = kir_const_f(p, 0), *one = kir_const_f(p, 1);
   switch (nd->op) {
+  case OP_GT: return kir_select(p, kir_bin(p, K_LT, b, a), one, zero);
+  case OP_GE: return kir_select(p, kir_bin(p, K_LE, b, a), one, zero);
+  case OP_DROPOUT: return dropout(p, nd, a, idx);
   case OP_NEG: return kir_un(p, K_NEG, a);
   case OP_EXP: return kir_un(p, K_EXP, a);
   case OP_LOG: return kir_un(p, K_LOG, a);
@@ -103,11 +146,10 @@ static KExpr *scalar_op(Program *p, const Node *nd, KExpr *a, KExpr *b) {
  * [1, 4096] tensor, and one unit-stride loop for the vectorizer. */
 enum { FLAT_BLOCK = 4096 };
 
-static bool flat_ok(const Graph *g, const Node *nd) {
+static bool flat_ok(Program *p, const Node *nd) {
   for (int k = 0; k < nd->nin; k++) {
-    const Node *x = &g->node[nd->in[k]];
-    if (!(x->op == OP_CONST && !x->data) && !shape_equal(&x->shape, &nd->shape))
-      return false;
+    const Node *x = &p->g->node[nd->in[k]];
+    if (!scalar_source(p, nd->in[k]) && !shape_equal(&x->shape, &nd->shape)) return false;
   }
   return true;
 }
@@ -124,21 +166,19 @@ static void lower_flat(Program *p, Kernel *k, int node) {
   KStmt *loop = kir_loop(p, k, NULL, i, lo, hi);
   KExpr *v[2] = {0};
   for (int j = 0; j < nd->nin; j++) {
-    const Node *x = &p->g->node[nd->in[j]];
-    if (x->op == OP_CONST && !x->data)
-      v[j] = kir_const_f(p, x->a.f[0]);
-    else
-      v[j] = kir_load(p, k, kir_buf(p, k, nd->in[j], false), kir_var_ref(p, k, i));
+    v[j] = scalar_source(p, nd->in[j]);
+    if (!v[j]) v[j] = kir_load(p, k, kir_buf(p, k, nd->in[j], false), kir_var_ref(p, k, i));
   }
   int out = kir_buf(p, k, node, true);
-  kir_store(p, k, loop, out, kir_var_ref(p, k, i), scalar_op(p, nd, v[0], v[1]));
+  kir_store(p, k, loop, out, kir_var_ref(p, k, i),
+            scalar_op(p, nd, v[0], v[1], kir_var_ref(p, k, i)));
   k->work = FLAT_BLOCK;
 }
 
 static void lower_elemwise(Program *p, int node) {
   const Node *nd = &p->g->node[node];
   Kernel *k = kir_kernel(p, op_info[nd->op].name, node, nd->loc);
-  if (flat_ok(p->g, nd)) {
+  if (flat_ok(p, nd)) {
     lower_flat(p, k, node);
     return;
   }
@@ -146,8 +186,8 @@ static void lower_elemwise(Program *p, int node) {
   KExpr *a = operand(p, k, nd->in[0], &n);
   KExpr *b = nd->nin > 1 ? operand(p, k, nd->in[1], &n) : NULL;
   int out = kir_buf(p, k, node, true);
-  kir_store(p, k, n.inner, out, bcast_index(p, k, &nd->shape, &n),
-            scalar_op(p, nd, a, b));
+  KExpr *idx = bcast_index(p, k, &nd->shape, &n);
+  kir_store(p, k, n.inner, out, idx, scalar_op(p, nd, a, b, idx));
   k->work = (double)numel_eval(&nd->shape, 1) / (double)(nd->shape.rank ? llabs(nd->shape.d[0]) : 1);
 }
 
@@ -317,6 +357,91 @@ static void lower_matmul(Program *p, int node) {
   kir_store(p, k, lp, ic, cidx,
             kir_fma(p, kir_var_ref(p, k, av), kir_load(p, k, ib, bidx), kir_load(p, k, ic, cidx)));
   k->work = 2.0 * (double)llabs(K) * (double)llabs(P);
+}
+
+static void lower_slice(Program *p, int node) {
+  const Node *nd = &p->g->node[node];
+  const Node *x = &p->g->node[nd->in[0]];
+  Kernel *k = kir_kernel(p, "slice", node, nd->loc);
+  Nest n = nest_over(p, k, &nd->shape);
+  KExpr *st[MAX_RANK];
+  strides(p, &x->shape, st);
+  KExpr *idx = kir_const_i(p, 0);
+  for (int i = 0; i < nd->shape.rank; i++) {
+    KExpr *v = kir_var_ref(p, k, n.var[i]);
+    if (i == nd->a.ints[0]) v = kir_iadd(p, v, kir_const_i(p, nd->a.ints[1]));
+    idx = kir_iadd(p, idx, kir_imul(p, v, st[i]));
+  }
+  KExpr *val = kir_load(p, k, kir_buf(p, k, nd->in[0], false), idx);
+  kir_store(p, k, n.inner, kir_buf(p, k, node, true), bcast_index(p, k, &nd->shape, &n), val);
+  k->work = (double)numel_eval(&nd->shape, 1) / (double)(nd->shape.rank ? llabs(nd->shape.d[0]) : 1);
+}
+
+/* one_hot: out[..., c] = (label[...] == c) */
+static void lower_one_hot(Program *p, int node) {
+  const Node *nd = &p->g->node[node];
+  Kernel *k = kir_kernel(p, "one_hot", node, nd->loc);
+  Nest n = nest_over(p, k, &nd->shape);
+  Nest lab = n;
+  lab.rank--;
+  const Node *x = &p->g->node[nd->in[0]];
+  KExpr *label = kir_cast(p, KT_I64, kir_load(p, k, kir_buf(p, k, nd->in[0], false),
+                                                bcast_index(p, k, &x->shape, &lab)));
+  KExpr *c = kir_var_ref(p, k, n.var[n.rank - 1]);
+  KExpr *v = kir_select(p, kir_bin(p, K_EQ, label, c), kir_const_f(p, 1), kir_const_f(p, 0));
+  kir_store(p, k, n.inner, kir_buf(p, k, node, true), bcast_index(p, k, &nd->shape, &n), v);
+  k->work = (double)numel_eval(&nd->shape, 1) / (double)(nd->shape.rank ? llabs(nd->shape.d[0]) : 1);
+}
+
+/* cross_entropy per row: log(sum(exp(x - m))) + m - x[label], with the label
+ * clamped into range so that a bad label cannot read out of bounds (the
+ * runtime rejects such labels when it loads them). */
+static void lower_cross_entropy(Program *p, int node) {
+  const Node *nd = &p->g->node[node];
+  const Node *x = &p->g->node[nd->in[0]], *y = &p->g->node[nd->in[1]];
+  Kernel *k = kir_kernel(p, "cross_entropy", node, nd->loc);
+  int64_t C = x->shape.d[x->shape.rank - 1];
+  Nest n = nest_over(p, k, &y->shape);
+  KExpr *row = kir_imul(p, bcast_index(p, k, &y->shape, &n), kir_const_i(p, C));
+  int in = kir_buf(p, k, nd->in[0], false);
+  int mx = kir_var(p, k, KT_F32), sum = kir_var(p, k, KT_F32);
+  kir_set(p, k, n.inner, mx, kir_const_f(p, -__builtin_inf()));
+  kir_set(p, k, n.inner, sum, kir_const_f(p, 0));
+  int c0 = kir_var(p, k, KT_I64), c1 = kir_var(p, k, KT_I64);
+  KStmt *l0 = kir_loop(p, k, n.inner, c0, kir_const_i(p, 0), kir_const_i(p, C));
+  kir_set(p, k, l0, mx, kir_bin(p, K_MAX, kir_var_ref(p, k, mx),
+                                kir_load(p, k, in, kir_iadd(p, row, kir_var_ref(p, k, c0)))));
+  KStmt *l1 = kir_loop(p, k, n.inner, c1, kir_const_i(p, 0), kir_const_i(p, C));
+  KExpr *e = kir_un(p, K_EXP, kir_bin(p, K_SUB, kir_load(p, k, in, kir_iadd(p, row, kir_var_ref(p, k, c1))),
+                                      kir_var_ref(p, k, mx)));
+  kir_set(p, k, l1, sum, kir_bin(p, K_ADD, kir_var_ref(p, k, sum), e));
+  KExpr *lab = kir_cast(p, KT_I64, kir_load(p, k, kir_buf(p, k, nd->in[1], false),
+                                              bcast_index(p, k, &y->shape, &n)));
+  lab = kir_bin(p, K_MIN, kir_bin(p, K_MAX, lab, kir_const_i(p, 0)), kir_const_i(p, C - 1));
+  KExpr *xl = kir_load(p, k, in, kir_iadd(p, row, lab));
+  KExpr *loss = kir_bin(p, K_SUB, kir_bin(p, K_ADD, kir_un(p, K_LOG, kir_var_ref(p, k, sum)),
+                                          kir_var_ref(p, k, mx)), xl);
+  kir_store(p, k, n.inner, kir_buf(p, k, node, true), bcast_index(p, k, &y->shape, &n), loss);
+  k->work = 3.0 * (double)C * (double)numel_eval(&y->shape, 1) /
+            (double)(y->shape.rank ? llabs(y->shape.d[0]) : 1);
+}
+
+/* assign: copy the value into the target's storage (a param or a state). */
+static void lower_assign(Program *p, int node) {
+  const Node *nd = &p->g->node[node];
+  Kernel *k = kir_kernel(p, "assign", node, nd->loc);
+  Size sz = shape_numel(&nd->shape);
+  KExpr *numel = kir_imul(p, kir_const_i(p, sz.k), sz.sym ? kir_n(p) : kir_const_i(p, 1));
+  k->extent = kir_bin(p, K_DIV, kir_iadd(p, numel, kir_const_i(p, FLAT_BLOCK - 1)),
+                      kir_const_i(p, FLAT_BLOCK));
+  KExpr *lo = kir_imul(p, kir_var_ref(p, k, 0), kir_const_i(p, FLAT_BLOCK));
+  KExpr *hi = kir_bin(p, K_MIN, kir_iadd(p, lo, kir_const_i(p, FLAT_BLOCK)), numel);
+  int i = kir_var(p, k, KT_I64);
+  KStmt *loop = kir_loop(p, k, NULL, i, lo, hi);
+  KExpr *v = scalar_source(p, nd->in[1]);
+  if (!v) v = kir_load(p, k, kir_buf(p, k, nd->in[1], false), kir_var_ref(p, k, i));
+  kir_store(p, k, loop, kir_buf(p, k, nd->in[0], true), kir_var_ref(p, k, i), v);
+  k->work = FLAT_BLOCK;
 }
 
 static void lower_source(Program *p, int node) { (void)p, (void)node; }

@@ -246,8 +246,13 @@ void fe_top(Parse *p, Stmt *s) {
 
 /* ---- canonical text ------------------------------------------------------ */
 
-/* The shortest %g text that reads back as x. */
+/* The shortest %g text that reads back as x; whole numbers in full (10,
+ * not 1e+01). */
 static void num_text(char buf[40], double x) {
+  if (x == floor(x) && fabs(x) < 1e15) {
+    snprintf(buf, 40, "%.0f", x == 0 ? 0.0 : x);
+    return;
+  }
   for (int prec = 1; prec <= 17; prec++) {
     snprintf(buf, 40, "%.*g", prec, x);
     if (strtod(buf, NULL) == x)

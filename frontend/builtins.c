@@ -496,6 +496,18 @@ static Value build_dense(Lower *L, const Builtin *b, const Expr *call,
   return add_node(L, OP_ADD, add, 2, NULL, call->loc);
 }
 
+/* A parameter of the layer called name in this scope, or -1. */
+static int find_layer(Lower *L, const char *name) {
+  const char *prefix = arena_printf(L->a, "%s%s.", L->scope->prefix, name);
+  size_t n = strlen(prefix);
+  for (int i = 0; i < L->g->nnode; i++) {
+    const Node *p = &L->g->node[i];
+    if (p->op == OP_PARAM && strncmp(p->name, prefix, n) == 0)
+      return i;
+  }
+  return -1;
+}
+
 /* A layer's name: name = "..." if given, else the layer and how many
  * layers of its kind this scope has called (dense1, dense2, ...). */
 static const char *layer_name(Lower *L, const Builtin *b, const Sig *s,
@@ -513,6 +525,12 @@ static const char *layer_name(Lower *L, const Builtin *b, const Sig *s,
     if (!ok) {
       fe_error(L, arg[i].loc, "layer name \"%s\" must be a name: letters, "
                "digits and '_', not starting with a digit", nm);
+      return NULL;
+    }
+    int prev = find_layer(L, nm);
+    if (prev >= 0) {
+      if (fe_error(L, arg[i].loc, "a layer named \"%s\" already exists", nm))
+        diag_note(L->g->node[prev].loc, "previous definition is here");
       return NULL;
     }
     return nm;

@@ -276,11 +276,12 @@ typedef struct Lower {
   Binding *globals;  /* inputs and top-level params */
   BlockDef *block;
   int nblock, capblock;
-  Seen *seen;
-  Scope *note_scope; /* pending "in call to" notes of the last error */
-  int depth;
+  Seen *seen;        /* errors reported inside block expansions */
+  Scope *note_scope; /* the expansion in which the last error happened:
+                        its "called here" notes are still to be printed */
   Binding *outputs;  /* output names, for duplicate checks */
-  bool broken;       /* the parse had errors: some names may be missing */
+  const Stmt *model; /* the first model statement and train section */
+  const Stmt *train;
 } Lower;
 
 /* The error channel of lowering: diag_error at loc, unless this exact

@@ -6,11 +6,11 @@
  * blocks) but not the caller's locals; parameters created inside get the
  * prefix "<block><k>." so that every expansion owns its own weights.
  *
- * Order of work: blocks and the train section are collected first (so a
- * block may be called before its definition), every block definition is
- * checked once (returns, misplaced statements, recursion), then top-level
- * statements are lowered in order, then the train section (train.c), then
- * the model is checked for an output.
+ * Order of work: blocks are collected first (so a block may be called
+ * before its definition); then top-level statements are lowered in order,
+ * a block's definition being checked once (returns, misplaced statements,
+ * recursion) where it stands or at its first call; then the train section
+ * (train.c); then the model is checked for an output.
  */
 #include "frontend.h"
 
@@ -128,6 +128,7 @@ static void bind_broken(Lower *L, const Stmt *s) {
 }
 
 static void ensure_checked(Lower *L, BlockDef *b);
+static void check_unique(Lower *L, const Stmt *s);
 
 /* ---- declarations -------------------------------------------------------- */
 
@@ -342,10 +343,12 @@ static void lower_stmt(Lower *L, const Stmt *s) {
     bind_broken(L, s);
     break;
   case S_BLOCK:
+  case S_TRAIN:
+  case S_MODEL:
     if (top)
-      ensure_checked(L, fe_find_block(L, s->name));
+      check_unique(L, s);
     break;
-  default:  /* train and model are handled by lower() */
+  default:
     break;
   }
 }
@@ -422,20 +425,15 @@ Value fe_call_block(Lower *L, BlockDef *b, const Expr *call,
 
 /* ---- block definitions --------------------------------------------------- */
 
+/* Blocks are declared before anything is lowered, so that a block may be
+ * called above its definition; a second definition of a name is reported
+ * when the walk reaches it (lower_stmt). */
 static void declare_block(Lower *L, Stmt *s) {
-  BlockDef *prev = s->name ? fe_find_block(L, s->name) : NULL;
-  if (prev) {
-    duplicate(L, s->name, s->name_loc, prev->def->name_loc);
+  if (s->name && fe_find_block(L, s->name))
     return;
-  }
   arena_grow(L->a, (void **)&L->block, &L->capblock, L->nblock + 1,
              sizeof *L->block);
   L->block[L->nblock++] = (BlockDef){.def = s, .bad = s->kind == S_ERROR};
-  if (s->kind == S_BLOCK && fe_is_builtin(s->name)) {
-    fe_error(L, s->name_loc, "block '%s' has the name of a built-in "
-             "function", s->name);
-    L->block[L->nblock - 1].bad = true;
-  }
 }
 
 static const char *misplaced(StmtKind k) {
@@ -577,6 +575,11 @@ static void ensure_checked(Lower *L, BlockDef *b) {
   b->checked = true;
   Scope *scope = L->scope;
   L->scope = L->top;
+  if (fe_is_builtin(b->def->name)) {
+    fe_error(L, b->def->name_loc, "block '%s' has the name of a built-in "
+             "function", b->def->name);
+    b->bad = true;
+  }
   if (!check_block(L, b->def))
     b->bad = true;
   if (b->mark == 0) {
@@ -588,22 +591,34 @@ static void ensure_checked(Lower *L, BlockDef *b) {
 
 /* ---- the whole program --------------------------------------------------- */
 
-/* First pass: model name, blocks, the train section. */
-static void collect(Lower *L, const Parse *p, const Stmt **model,
-                    const Stmt **train) {
+/* First pass: blocks, and the first model statement and train section
+ * (later ones are reported in order by lower_stmt). */
+static void collect(Lower *L, const Parse *p) {
   for (Stmt *s = p->stmts; s; s = s->next) {
     StmtKind k = s->kind == S_ERROR ? s->head : s->kind;
     if (k == S_BLOCK)
       declare_block(L, s);
-    const Stmt **seen = k == S_MODEL ? model : k == S_TRAIN ? train : NULL;
-    if (!seen)
-      continue;
-    if (*seen && fe_error(L, s->loc, "duplicate %s", k == S_MODEL ?
-                          "'model' statement" : "train section"))
-      diag_note((*seen)->loc, "previous one is here");
-    if (!*seen)
-      *seen = s;
+    if (k == S_MODEL && !L->model)
+      L->model = s;
+    if (k == S_TRAIN && !L->train)
+      L->train = s;
   }
+}
+
+/* A block, model or train statement other than the first of its kind. */
+static void check_unique(Lower *L, const Stmt *s) {
+  if (s->kind == S_BLOCK) {
+    BlockDef *b = fe_find_block(L, s->name);
+    if (b->def != s)
+      duplicate(L, s->name, s->name_loc, b->def->name_loc);
+    else
+      ensure_checked(L, b);
+    return;
+  }
+  const Stmt *first = s->kind == S_MODEL ? L->model : L->train;
+  if (first != s && fe_error(L, s->loc, "duplicate %s", s->kind == S_MODEL
+                             ? "'model' statement" : "train section"))
+    diag_note(first->loc, "previous one is here");
 }
 
 static const char *default_name(Arena *a, const char *file) {
@@ -630,14 +645,13 @@ static Graph *lower(Parse *p) {
   Lower L = {.a = p->a};
   Scope top = {.prefix = ""};
   L.scope = L.top = &top;
-  const Stmt *model = NULL, *train = NULL;
-  collect(&L, p, &model, &train);
-  L.g = ir_new_graph(model && model->kind == S_MODEL ? model->name
-                                                     : default_name(p->a, p->file));
+  collect(&L, p);
+  bool named = L.model && L.model->kind == S_MODEL;
+  L.g = ir_new_graph(named ? L.model->name : default_name(p->a, p->file));
   for (const Stmt *s = p->stmts; s; s = s->next)
     lower_stmt(&L, s);
-  if (train && train->kind == S_TRAIN)
-    fe_lower_train(&L, train);
+  if (L.train && L.train->kind == S_TRAIN)
+    fe_lower_train(&L, L.train);
   if (!L.outputs && !output_attempted(p)) {
     Loc end = fe_loc(p, p->end_line ? p->end_line : 1,
                      p->end_line ? p->end_col : 1);

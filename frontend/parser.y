@@ -359,6 +359,22 @@ static void note_unclosed(Parse *p, Loc at) {
   p->unclosed.line = 0;
 }
 
+/* Hints for slips common enough to recognise from the statement's first
+ * tokens. */
+static void hint_slip(Parse *p, yysymbol_kind_t tok, Loc loc) {
+  const Head *h = p->head;
+  if (p->prev_tok == STRING && p->prev_end.line == loc.line &&
+      p->prev_end.col == loc.col)
+    diag_hint("is the string before it missing its closing '\"'?");
+  else if (h && h->ntok == 2 && h->tok[0] == NAME && h->tok[1] == '(' &&
+           is(tok, "'('"))
+    diag_hint("a call's value must be bound to a name: h = %s(...)",
+              h->text[0]);
+  else if (h && h->tok[0] == PARAM && is(tok, "'='"))
+    diag_hint("an initializer follows 'init': param W: f32[784, 10] init "
+              "xavier");
+}
+
 static int yyreport_syntax_error(const yypcontext_t *ctx, Parse *p,
                                  void *scanner) {
   (void)scanner;
@@ -371,9 +387,7 @@ static int yyreport_syntax_error(const yypcontext_t *ctx, Parse *p,
   diag_error(loc, "%s", b.s);
   str_free(&b);
   note_unclosed(p, loc);
-  if (p->prev_tok == STRING && p->prev_end.line == loc.line &&
-      p->prev_end.col == loc.col)
-    diag_hint("is the string before it missing its closing '\"'?");
+  hint_slip(p, tok, loc);
   p->errors++;
   return 0;
 }

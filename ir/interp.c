@@ -82,11 +82,53 @@ static void bcast_strides(const Shape *x, const Shape *out, int64_t *st) {
  * Each takes the node, its output (allocated, zeroed, concrete shape) and
  * its operand values in order. */
 
+/* What a training step reads besides tensors (interp_set_step). */
+static struct {
+  int64_t N;
+  double hyper[H_COUNT];
+  int64_t step;
+  uint64_t seed;
+} env;
+
+void interp_set_step(const double *hyper, int64_t step, uint64_t seed) {
+  for (int h = 0; h < H_COUNT; h++) env.hyper[h] = hyper ? hyper[h] : 0;
+  env.step = step;
+  env.seed = seed;
+}
+
+/* Sources with a value of their own: constants, the batch size, hyper-
+ * parameters, and optimiser state, which starts at zero. */
 static void ref_source(const Node *n, Tensor *out, const Tensor *in) {
   (void)in;
-  if (n->op != OP_CONST)
-    die("interp: %s \"%s\" has no value of its own", op_info[n->op].name, n->name);
-  for (int64_t j = 0; j < out->n; j++) out->v[j] = n->data ? n->data[j] : n->a.f[0];
+  for (int64_t j = 0; j < out->n; j++) {
+    switch (n->op) {
+    case OP_CONST: out->v[j] = n->data ? n->data[j] : n->a.f[0]; break;
+    case OP_BATCH: out->v[j] = (double)env.N; break;
+    case OP_HYPER: out->v[j] = env.hyper[n->a.ints[0]]; break;
+    case OP_STATE: out->v[j] = 0; break;
+    default:
+      die("interp: %s \"%s\" has no value of its own", op_info[n->op].name, n->name);
+    }
+  }
+}
+
+/* splitmix64's finaliser, as codegen/lower.c builds it. */
+static uint64_t mix64(uint64_t z) {
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  return z ^ (z >> 31);
+}
+
+/* Inverted dropout: element j is dropped when the hash of (seed, step,
+ * salt, j) maps below the rate (compared in f32, as compiled code does). */
+static void ref_dropout(const Node *n, Tensor *out, const Tensor *in) {
+  double rate = n->a.f[0];
+  uint64_t base = env.seed * 0x9e3779b97f4a7c15ull + (uint64_t)env.step * 0xd1b54a32d192ed03ull +
+                  (uint64_t)n->a.ints[0] * 0x2545f4914f6cdd1dull;
+  for (int64_t j = 0; j < out->n; j++) {
+    double u = (double)(mix64(base + (uint64_t)j) >> 40) / 16777216.0;
+    out->v[j] = u < (double)(float)rate ? 0 : in[0].v[j] / (1 - rate);
+  }
 }
 
 static double unary(Op op, double x, double alpha) {
@@ -118,6 +160,8 @@ static double binary(Op op, double a, double b) {
   case OP_DIV: return a / b;
   case OP_MAXIMUM: return a > b || isnan(a) ? a : b;
   case OP_MINIMUM: return a < b || isnan(a) ? a : b;
+  case OP_GT: return a > b ? 1 : 0;
+  case OP_GE: return a >= b ? 1 : 0;
   default: die("interp: %s is not binary", op_info[op].name);
   }
 }
@@ -236,6 +280,47 @@ static void ref_matmul(const Node *n, Tensor *out, const Tensor *in) {
   }
 }
 
+static void ref_slice(const Node *n, Tensor *out, const Tensor *in) {
+  const Shape *xs = &in[0].shape;
+  int64_t axis = n->a.ints[0], start = n->a.ints[1];
+  int64_t inner = span(xs, (int)axis + 1, xs->rank);
+  int64_t len = out->shape.d[axis], full = xs->d[axis];
+  for (int64_t j = 0; j < out->n; j++) {
+    int64_t o = j / (len * inner), a = j / inner % len, r = j % inner;
+    out->v[j] = in[0].v[(o * full + start + a) * inner + r];
+  }
+}
+
+static void ref_one_hot(const Node *n, Tensor *out, const Tensor *in) {
+  int64_t C = n->a.ints[0];
+  for (int64_t j = 0; j < in[0].n; j++) {
+    double c = in[0].v[j];
+    if (c >= 0 && c < (double)C) out->v[j * C + (int64_t)c] = 1;
+  }
+}
+
+/* -log softmax(x)[label] = log(sum exp(x - m)) + m - x[label]; an out of
+ * range label gives NaN (compiled code clamps; the runtime refuses such
+ * labels before either runs). */
+static void ref_cross_entropy(const Node *n, Tensor *out, const Tensor *in) {
+  (void)n;
+  int64_t C = in[0].shape.d[in[0].shape.rank - 1];
+  for (int64_t r = 0; r < out->n; r++) {
+    const double *x = in[0].v + r * C;
+    double m = -INFINITY, s = 0, lab = in[1].v[r];
+    for (int64_t c = 0; c < C; c++) m = x[c] > m ? x[c] : m;
+    for (int64_t c = 0; c < C; c++) s += exp(x[c] - m);
+    out->v[r] = lab >= 0 && lab < (double)C ? log(s) + m - x[(int64_t)lab] : NAN;
+  }
+}
+
+/* assign's value is the value written (the side effect is the caller's to
+ * apply: see interp_run's contract). */
+static void ref_assign(const Node *n, Tensor *out, const Tensor *in) {
+  (void)n;
+  memcpy(out->v, in[1].v, sizeof(double) * (size_t)out->n);
+}
+
 typedef void RefFn(const Node *n, Tensor *out, const Tensor *in);
 static RefFn *const ref_fn[] = {
 #define OP(id, nm, nin, fc, fl, ints, floats, shape, grad, ref, lower) [OP_##id] = ref,
@@ -255,6 +340,7 @@ Tensor interp_node(const Graph *g, int i, const Tensor *operands, int64_t N) {
       die("interp: operand %d of node %%%d has the wrong shape", k, i);
   }
   Tensor out = tensor_new(n->dtype, concrete(&n->shape, N));
+  env.N = N;
   ref_fn[n->op](n, &out, operands);
   return out;
 }

@@ -38,6 +38,13 @@ const char *const fclass_name[FC_COUNT] = {
     [FC_OUTFUSE] = "outfuse", [FC_OPAQUE] = "opaque",
 };
 
+const char *const hyper_name[H_COUNT] = {
+    [H_LR] = "lr", [H_MOMENTUM] = "momentum", [H_BETA1] = "beta1", [H_BETA2] = "beta2",
+    [H_RHO] = "rho",
+    [H_EPS] = "eps", [H_WEIGHT_DECAY] = "weight_decay", [H_L1] = "l1", [H_L2] = "l2",
+    [H_CLIP] = "clip_norm", [H_BC1] = "bias_correction1", [H_BC2] = "bias_correction2",
+};
+
 int op_lookup(const char *name) {
   for (int i = 0; i < OP_COUNT; i++)
     if (strcmp(op_info[i].name, name) == 0) return i;
@@ -157,12 +164,12 @@ static const Node *arg(const Graph *g, const Node *n, int k) {
 }
 
 static const char *tstr(char *buf, const Node *x) {
-  shape_str(buf, 64, x->dtype, &x->shape);
+  shape_str(buf, 128, x->dtype, &x->shape);
   return buf;
 }
 
 static bool need_f32(const Graph *g, const Node *n, char *why) {
-  char b[64];
+  char b[128];
   for (int k = 0; k < n->nin; k++)
     if (arg(g, n, k)->dtype != DT_F32)
       return WHY("%s: expected a f32 operand, got %s", op_info[n->op].name,
@@ -203,7 +210,7 @@ static bool broadcast2(const Shape *a, const Shape *b, Shape *out) {
 }
 
 static bool shape_binary(const Graph *g, Node *n, char *why) {
-  char b0[64], b1[64];
+  char b0[128], b1[128];
   const Node *x = arg(g, n, 0), *y = arg(g, n, 1);
   if (!need_f32(g, n, why)) return false;
   if (!broadcast2(&x->shape, &y->shape, &n->shape))
@@ -253,7 +260,7 @@ static bool shape_axis(const Graph *g, Node *n, char *why) {
 }
 
 static bool shape_reshape(const Graph *g, Node *n, char *why) {
-  char b0[64], b1[64];
+  char b0[128], b1[128];
   const Node *x = arg(g, n, 0);
   Size a = shape_numel(&x->shape), b = shape_numel(&n->shape);
   n->dtype = x->dtype;
@@ -267,7 +274,7 @@ static bool shape_reshape(const Graph *g, Node *n, char *why) {
 }
 
 static bool shape_broadcast(const Graph *g, Node *n, char *why) {
-  char b0[64], b1[64];
+  char b0[128], b1[128];
   const Node *x = arg(g, n, 0);
   Shape s;
   n->dtype = x->dtype;
@@ -298,7 +305,7 @@ static bool shape_transpose(const Graph *g, Node *n, char *why) {
 }
 
 static bool shape_concat(const Graph *g, Node *n, char *why) {
-  char b0[64], b1[64];
+  char b0[128], b1[128];
   const Node *x = arg(g, n, 0);
   int64_t ax = n->a.nints ? n->a.ints[0] : -1;
   if (ax < 0 || ax >= x->shape.rank)
@@ -323,7 +330,7 @@ static bool shape_concat(const Graph *g, Node *n, char *why) {
 
 /* matmul: a[..., M, K] x b[K, P] or batched a[B..., M, K] x b[B..., K, P]. */
 static bool shape_matmul(const Graph *g, Node *n, char *why) {
-  char b0[64], b1[64];
+  char b0[128], b1[128];
   const Node *x = arg(g, n, 0), *y = arg(g, n, 1);
   const Shape *a = &x->shape, *b = &y->shape;
   if (!need_f32(g, n, why)) return false;
@@ -348,6 +355,72 @@ static bool shape_matmul(const Graph *g, Node *n, char *why) {
   return true;
 }
 
+static bool shape_scalar(const Graph *g, Node *n, char *why) {
+  (void)g, (void)why;
+  n->dtype = DT_F32;
+  n->shape = (Shape){0};
+  return true;
+}
+
+static bool shape_slice(const Graph *g, Node *n, char *why) {
+  const Node *x = arg(g, n, 0);
+  int64_t ax = n->a.ints[0], lo = n->a.ints[1], hi = n->a.ints[2];
+  if (n->a.nints != 3 || ax < 0 || ax >= x->shape.rank)
+    return WHY("slice: axis %lld is out of range for rank %d", (long long)ax, x->shape.rank);
+  if (x->shape.d[ax] < 0)
+    return WHY("slice: cannot slice the batch dimension");
+  if (lo < 0 || hi <= lo || hi > x->shape.d[ax])
+    return WHY("slice: [%lld, %lld) is not a non-empty range within 0..%lld", (long long)lo,
+               (long long)hi, (long long)x->shape.d[ax]);
+  n->dtype = x->dtype;
+  n->shape = x->shape;
+  n->shape.d[ax] = hi - lo;
+  return true;
+}
+
+static bool shape_one_hot(const Graph *g, Node *n, char *why) {
+  char b[128];
+  const Node *x = arg(g, n, 0);
+  if (x->dtype != DT_I32)
+    return WHY("one_hot: expected i32 class indices, got %s", tstr(b, x));
+  if (n->a.nints != 1 || n->a.ints[0] < 1)
+    return WHY("one_hot: the class count must be positive");
+  if (x->shape.rank >= MAX_RANK) return WHY("one_hot: operand rank too large");
+  n->dtype = DT_F32;
+  n->shape = x->shape;
+  n->shape.d[n->shape.rank++] = n->a.ints[0];
+  return true;
+}
+
+/* cross_entropy(logits [..., C], labels [...]) -> per-sample loss [...] */
+static bool shape_cross_entropy(const Graph *g, Node *n, char *why) {
+  char b0[128], b1[128];
+  const Node *x = arg(g, n, 0), *y = arg(g, n, 1);
+  if (x->dtype != DT_F32 || y->dtype != DT_I32)
+    return WHY("cross_entropy: expected f32 logits and i32 labels, got %s and %s",
+               tstr(b0, x), tstr(b1, y));
+  bool fit = x->shape.rank == y->shape.rank + 1;
+  for (int i = 0; fit && i < y->shape.rank; i++) fit = x->shape.d[i] == y->shape.d[i];
+  if (!fit)
+    return WHY("cross_entropy: labels must have the logits' shape without the class axis: "
+               "%s and %s", tstr(b0, x), tstr(b1, y));
+  n->dtype = DT_F32;
+  n->shape = y->shape;
+  return true;
+}
+
+static bool shape_assign(const Graph *g, Node *n, char *why) {
+  char b0[128], b1[128];
+  const Node *t = arg(g, n, 0), *v = arg(g, n, 1);
+  if (t->op != OP_PARAM && t->op != OP_STATE)
+    return WHY("assign: the target must be a param or a state, not %s", op_info[t->op].name);
+  if (t->dtype != v->dtype || !shape_equal(&t->shape, &v->shape))
+    return WHY("assign: value %s does not fit target %s", tstr(b1, v), tstr(b0, t));
+  n->dtype = v->dtype;
+  n->shape = v->shape;
+  return true;
+}
+
 typedef bool ShapeRule(const Graph *, Node *, char *);
 static ShapeRule *const shape_rule[] = {
 #define OP(id, nm, nin, fc, fl, ints, floats, shape, ...) [OP_##id] = shape,
@@ -364,6 +437,7 @@ Graph *ir_new_graph(const char *name) {
   Graph *g = arena_alloc(a, sizeof *g);
   g->arena = a;
   g->name = arena_strdup(a, name ? name : "model");
+  g->loss = -1;
   return g;
 }
 
@@ -443,6 +517,19 @@ int ir_const(Graph *g, DType t, Shape s, double value, const double *data,
   return append(g, &n);
 }
 
+int ir_state(Graph *g, const char *name, Shape s, Loc loc) {
+  Node n = {.op = OP_STATE, .dtype = DT_F32, .shape = s, .loc = loc,
+            .init = {.kind = INIT_ZEROS}, .name = arena_strdup(g->arena, name)};
+  return append(g, &n);
+}
+
+int ir_hyper(Graph *g, HyperSlot slot, Loc loc) {
+  Node n = {.op = OP_HYPER, .dtype = DT_F32, .loc = loc, .name = hyper_name[slot]};
+  n.a.ints[0] = slot;
+  n.a.nints = 1;
+  return append(g, &n);
+}
+
 void ir_output(Graph *g, const char *name, int node, Loc loc) {
   arena_grow(g->arena, (void **)&g->out, &g->capout, g->nout + 1, sizeof(Output));
   g->out[g->nout++] = (Output){arena_strdup(g->arena, name), node, loc};
@@ -486,6 +573,10 @@ void ir_compact(Graph *g, const bool *keep) {
     if (map[g->out[o].node] < 0) die("output %s dropped", g->out[o].name);
     g->out[o].node = map[g->out[o].node];
   }
+  if (g->loss >= 0) {
+    if (map[g->loss] < 0) die("loss dropped");
+    g->loss = map[g->loss];
+  }
   g->nnode = m;
   free(map);
 }
@@ -496,6 +587,22 @@ void ir_replace_uses(Graph *g, int from, int to) {
       if (g->node[i].in[k] == from) g->node[i].in[k] = to;
   for (int o = 0; o < g->nout; o++)
     if (g->out[o].node == from) g->out[o].node = to;
+  if (g->loss == from) g->loss = to;
+}
+
+bool ir_is_root(const Node *n) {
+  return n->op == OP_INPUT || n->op == OP_PARAM || n->op == OP_STATE ||
+         (op_info[n->op].flags & F_EFFECT);
+}
+
+Graph *ir_clone(const Graph *g) {
+  Graph *c = ir_new_graph(g->name);
+  for (int i = 0; i < g->nnode; i++) ir_copy_node(c, &g->node[i], NULL);
+  for (int o = 0; o < g->nout; o++) ir_output(c, g->out[o].name, g->out[o].node, g->out[o].loc);
+  for (int t = 0; t < g->ntrain; t++)
+    ir_train_kv(c, g->train[t].key, g->train[t].value, g->train[t].loc);
+  c->loss = g->loss;
+  return c;
 }
 
 void ir_fill_uses(Graph *g) {
@@ -503,6 +610,7 @@ void ir_fill_uses(Graph *g) {
   for (int i = 0; i < g->nnode; i++)
     for (int k = 0; k < g->node[i].nin; k++) g->node[g->node[i].in[k]].uses++;
   for (int o = 0; o < g->nout; o++) g->node[g->out[o].node].uses++;
+  if (g->loss >= 0) g->node[g->loss].uses++;
 }
 
 static int find_named(const Graph *g, Op op, const char *name) {

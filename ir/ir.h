@@ -137,6 +137,8 @@ enum {
   F_COMMUT = 1 << 2,   /* operands may be swapped */
   F_ASSOC = 1 << 3,    /* (a op b) op c == a op (b op c), up to rounding */
   F_VIEW = 1 << 4,     /* output aliases the operand's storage */
+  F_NOGRAD = 1 << 5,   /* result carries no gradient (labels, masks, sizes) */
+  F_EFFECT = 1 << 6,   /* writes storage other than its result: never dead */
 };
 
 typedef enum Op {
@@ -176,10 +178,19 @@ typedef enum Region {
   R_ACT,      /* batch-independent temporaries: offset in bytes */
   R_ACTN,     /* batch-proportional tensors: offset in bytes per sample,
                  actual offset = off * N */
+  R_STATE,    /* optimiser state: offset in bytes in the state block */
   R_COUNT
 } Region;
 
 typedef enum InputKind { IN_DATA, IN_LABEL } InputKind;
+
+/* Runtime scalars a training step reads (OP_HYPER's slot attribute): the
+ * runtime fills them per step from the train section, the command line and
+ * the schedule. */
+typedef enum HyperSlot {
+  H_LR, H_MOMENTUM, H_BETA1, H_BETA2, H_RHO, H_EPS, H_WEIGHT_DECAY, H_L1, H_L2,
+  H_CLIP, H_BC1, H_BC2, H_COUNT
+} HyperSlot;
 
 /* One operation. Fields valid for every node unless noted. */
 typedef struct Node {
@@ -220,6 +231,7 @@ typedef struct TrainKV {
 typedef struct Graph {
   Arena *arena;        /* owns nodes, names, operand arrays */
   const char *name;    /* model name */
+  int loss;            /* node of the scalar training loss, or -1 */
   Node *node;
   int nnode, capnode;
   Output *out;
@@ -230,6 +242,10 @@ typedef struct Graph {
   int64_t region_k[R_COUNT];  /* bytes of each region's fixed part */
   int64_t region_n[R_COUNT];  /* bytes per sample of each region */
   int64_t naive_k, naive_n;   /* activation bytes without reuse (stats) */
+  /* Filled by the optimiser (passes/optim.c): runtime scalars the graph
+   * reads and their defaults from the train section. */
+  bool hyper_used[H_COUNT];
+  double hyper[H_COUNT];
 } Graph;
 
 typedef struct OpInfo {
@@ -245,6 +261,7 @@ extern const OpInfo op_info[OP_COUNT];
 extern const char *const dtype_name[DT_COUNT];
 extern const char *const init_name[INIT_COUNT];
 extern const char *const fclass_name[FC_COUNT];
+extern const char *const hyper_name[H_COUNT];
 
 /* Op by name, or -1. */
 int op_lookup(const char *name);
@@ -281,6 +298,9 @@ int ir_param(Graph *g, const char *name, DType t, Shape s, Init init, Loc loc);
 /* A constant tensor: every element value (data NULL) or numel values. */
 int ir_const(Graph *g, DType t, Shape s, double value, const double *data,
              Loc loc);
+/* Optimiser state (zero-initialised, like a param) and runtime scalars. */
+int ir_state(Graph *g, const char *name, Shape s, Loc loc);
+int ir_hyper(Graph *g, HyperSlot slot, Loc loc);
 void ir_output(Graph *g, const char *name, int node, Loc loc);
 void ir_train_kv(Graph *g, const char *key, const char *value, Loc loc);
 
@@ -297,6 +317,11 @@ void ir_compact(Graph *g, const bool *keep);
 /* Replace every use of node from (operands and outputs) by node to. */
 void ir_replace_uses(Graph *g, int from, int to);
 void ir_fill_uses(Graph *g);
+/* Nodes that must survive dead-code elimination and are never merged:
+ * the model's interface (inputs, params, state) and side effects. */
+bool ir_is_root(const Node *n);
+/* A deep copy of g (own arena). */
+Graph *ir_clone(const Graph *g);
 
 /* The node of the input, param or output named name, or -1. */
 int ir_find_input(const Graph *g, const char *name);
@@ -365,6 +390,11 @@ void tensor_free(Tensor *t);
 Tensor *interp_run(const Graph *g, int64_t N, const Tensor *inputs,
                    const Tensor *params);
 void interp_free(const Graph *g, Tensor *vals);
+/* Hyper-parameters (H_COUNT values, or NULL for zeros), step and seed seen
+ * by hyper and dropout nodes in later runs. Optimiser state reads as zero
+ * (the state before the first step); assign nodes evaluate to the value
+ * they would write. */
+void interp_set_step(const double *hyper, int64_t step, uint64_t seed);
 /* Evaluate one node from its operand values (constant folding uses this). */
 Tensor interp_node(const Graph *g, int i, const Tensor *operands, int64_t N);
 

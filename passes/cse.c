@@ -131,7 +131,7 @@ void pass_cse(Graph *g) {
     Node *n = &g->node[i];
     for (int k = 0; k < n->nin; k++) n->in[k] = rep[n->in[k]];
     rep[i] = i;
-    if (n->op == OP_INPUT || n->op == OP_PARAM) continue;
+    if (ir_is_root(n)) continue;
     hash[i] = hash_node(n);
     for (size_t p = hash[i] & (cap - 1);; p = (p + 1) & (cap - 1)) {
       int j = slot[p];

@@ -19,16 +19,18 @@
  * keeps the live nodes and renumbers. Cost: O(nodes + operands).
  *
  * requires:    operands come before their users (topological order)
- * provides:    every node is an input, a param, or reaches an output
+ * provides:    every node is a root (ir_is_root) or reaches an output or
+ *              the loss
  * invalidates: node indices (renumbered), use counts
  */
 void pass_dce(Graph *g) {
   Arena *scratch = arena_new();
   bool *live = arena_alloc(scratch, sizeof(bool) * (size_t)(g->nnode + 1));
   for (int o = 0; o < g->nout; o++) live[g->out[o].node] = true;
+  if (g->loss >= 0) live[g->loss] = true;
   for (int i = g->nnode - 1; i >= 0; i--) {
     const Node *n = &g->node[i];
-    if (n->op == OP_INPUT || n->op == OP_PARAM) live[i] = true;
+    if (ir_is_root(n)) live[i] = true;
     if (!live[i]) continue;
     for (int k = 0; k < n->nin; k++) live[n->in[k]] = true;
   }

@@ -156,7 +156,7 @@ static void drop_orphans(Graph *g, const bool *was_used, Arena *scratch) {
   ir_fill_uses(g);
   for (int i = g->nnode - 1; i >= 0; i--) {
     const Node *n = &g->node[i];
-    keep[i] = n->uses > 0 || !was_used[i] || n->op == OP_INPUT || n->op == OP_PARAM;
+    keep[i] = n->uses > 0 || !was_used[i] || ir_is_root(n);
     if (keep[i]) continue;
     for (int k = 0; k < n->nin; k++) g->node[n->in[k]].uses--;
   }

@@ -36,9 +36,15 @@ typedef struct PassOptions {
   int ndisabled;
 } PassOptions;
 
-/* The compile pipeline for inference, in order (see pipeline.c). */
+/* The compile pipelines, in order (see pipeline.c): the inference graph
+ * (dlrt_forward), the evaluation graph (dlrt_eval: outputs and loss) and
+ * the training step (dlrt_train_step). */
 extern const char *const pipeline_infer[];
 extern const int pipeline_infer_len;
+extern const char *const pipeline_eval[];
+extern const int pipeline_eval_len;
+extern const char *const pipeline_train[];
+extern const int pipeline_train_len;
 
 /* Run the named passes in order with the options (o may be NULL: none).
  * Returns false if a pass reported an error (diag_count grew) or
@@ -57,6 +63,55 @@ void pass_shapes(Graph *g);  /* re-infer every shape; report mismatches */
 void pass_fold(Graph *g);    /* evaluate nodes whose operands are constants */
 void pass_cse(Graph *g);     /* merge identical nodes */
 void pass_dce(Graph *g);     /* drop nodes no output depends on */
+
+/* ---- autodiff.c: reverse-mode differentiation --------------------------- */
+
+/* Append to g the gradient of the scalar node loss with respect to every
+ * node that depends on a parameter. Returns a heap array (caller frees)
+ * with the gradient node of each node that existed before the call, -1
+ * where there is none; NULL after reporting an op without a gradient rule
+ * on the way from a parameter to the loss. */
+int *ad_gradients(Graph *g, int loss);
+
+/* The training step: requires g->loss. Appends the gradients and the
+ * optimiser's update (optim.c) and makes the loss an output named "loss".
+ * Reports a missing loss or an unknown optimiser with diag_error. */
+void pass_autodiff(Graph *g);
+
+/* Inference and evaluation graphs: dropout becomes the identity; the loss
+ * is dropped (inference) or becomes the output "loss" (evaluation). */
+void pass_inference(Graph *g);
+void pass_evaluation(Graph *g);
+
+/* ---- gradcheck.c: autodiff against central differences ----------------- */
+
+/* Compare autodiff's gradient of g->loss with respect to every parameter
+ * with central differences on the reference interpreter, for about
+ * `samples` elements of each parameter (0: all). inputs / params: values in
+ * node order, or NULL for seeded values (data in [0,1), labels in
+ * [0, classes), params in [-0.5, 0.5)). Writes one line per parameter to
+ * log (if not NULL); true when every checked element is within tol
+ * (relative, see gradcheck.c). */
+bool ad_gradcheck(const Graph *g, int64_t N, const Tensor *inputs, const Tensor *params,
+                  int samples, uint64_t seed, double tol, FILE *log);
+
+/* ---- optim.c: the optimiser update ---------------------------------------- */
+
+typedef enum OptimKind { OPT_SGD, OPT_ADAGRAD, OPT_RMSPROP, OPT_ADAM, OPT_ADAMW, OPT_COUNT } OptimKind;
+
+typedef struct OptimSpec {
+  OptimKind kind;
+  double hyper[H_COUNT];   /* defaults of the runtime scalars */
+  bool momentum, nesterov; /* SGD / RMSProp momentum term present */
+  bool l1, l2, clip;       /* regularisers present */
+} OptimSpec;
+
+/* Read the optimiser and regularisers from the train section; false if
+ * the optimiser is unknown. */
+bool optim_spec(const Graph *g, OptimSpec *o);
+/* Append the update of every parameter with a gradient (grad as returned
+ * by ad_gradients); sets g->hyper and g->hyper_used. */
+void optim_append(Graph *g, const OptimSpec *o, const int *grad);
 
 /* ---- plan.c: memory planning --------------------------------------------- */
 

@@ -18,6 +18,9 @@ const Pass pass_table[] = {
     {"fold", pass_fold, "evaluate constant subgraphs; simplify x+0, x*1, ..."},
     {"cse", pass_cse, "merge identical nodes and equal constants"},
     {"dce", pass_dce, "remove nodes that no output depends on"},
+    {"inference", pass_inference, "drop training-only nodes: dropout off, no loss"},
+    {"evaluation", pass_evaluation, "dropout off; the loss becomes the output \"loss\""},
+    {"autodiff", pass_autodiff, "append gradients and the optimizer update (training step)"},
     {"plan", pass_plan, "assign every tensor an offset in one static arena"},
 };
 const int pass_count = (int)(sizeof pass_table / sizeof pass_table[0]);
@@ -55,6 +58,7 @@ const Pass *pass_lookup(const char *name) {
  */
 const char *const pipeline_infer[] = {
     "shapes",
+    "inference",
     "fold",
     "cse",
     "dce",
@@ -62,6 +66,29 @@ const char *const pipeline_infer[] = {
 };
 const int pipeline_infer_len =
     (int)(sizeof pipeline_infer / sizeof pipeline_infer[0]);
+
+/* Evaluation differs only in keeping the loss as an output. */
+const char *const pipeline_eval[] = {
+    "shapes",
+    "evaluation",
+    "fold",
+    "cse",
+    "dce",
+    "plan",
+};
+const int pipeline_eval_len = (int)(sizeof pipeline_eval / sizeof pipeline_eval[0]);
+
+/* The training step: autodiff right after shapes, so that the cleanup
+ * passes see the backward graph too (see the note above). */
+const char *const pipeline_train[] = {
+    "shapes",
+    "autodiff",
+    "fold",
+    "cse",
+    "dce",
+    "plan",
+};
+const int pipeline_train_len = (int)(sizeof pipeline_train / sizeof pipeline_train[0]);
 
 /* ---- running passes ---- */
 

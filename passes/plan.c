@@ -15,8 +15,10 @@
  *     t1      [=====]            t1 dies after node 2,
  *     t3            [=====]      so t3 reuses its bytes
  *
- * Views (reshape) alias their operand and extend its lifetime; fill
- * constants are compiled into the code and need no storage. Inputs and
+ * Optimiser state is packed into its own region, like parameters; an
+ * assign's result is its target's storage. Views (reshape) alias their
+ * operand and extend its lifetime; fill constants, hyper-parameters and
+ * the batch size are compiled into the code and need no storage. Inputs and
  * outputs are live for the whole run: the runtime writes inputs before and
  * reads outputs after it.
  *
@@ -100,7 +102,7 @@ static int *fill_last_use(const Graph *g) {
 void pass_plan(Graph *g) {
   int *last = fill_last_use(g);
   Pool act = {0}, actn = {0};
-  int64_t wtop = 0;
+  int64_t wtop = 0, stop = 0;
   g->naive_k = g->naive_n = 0;
   for (int i = 0; i < g->nnode; i++) {
     Node *n = &g->node[i];
@@ -110,13 +112,20 @@ void pass_plan(Graph *g) {
       const Node *r = &g->node[root_of(g, i)];
       n->region = r->region;
       n->off = r->off;
-    } else if (n->op == OP_CONST) {
+    } else if (n->op == OP_CONST || n->op == OP_HYPER || n->op == OP_BATCH) {
       n->region = R_NONE;
       n->off = 0;
     } else if (n->op == OP_PARAM) {
       n->region = R_WEIGHT;
       n->off = wtop;
       wtop += size;
+    } else if (n->op == OP_STATE) {
+      n->region = R_STATE;
+      n->off = stop;
+      stop += size;
+    } else if (n->op == OP_ASSIGN) { /* its result is the target's storage */
+      n->region = g->node[n->in[0]].region;
+      n->off = g->node[n->in[0]].off;
     } else {
       Pool *p = bytes.sym ? &actn : &act;
       pool_release_dead(p, last, i);
@@ -127,6 +136,7 @@ void pass_plan(Graph *g) {
   }
   for (int r = 0; r < R_COUNT; r++) g->region_k[r] = g->region_n[r] = 0;
   g->region_k[R_WEIGHT] = wtop;
+  g->region_k[R_STATE] = stop;
   g->region_k[R_ACT] = act.top;
   g->region_n[R_ACTN] = actn.top;
   free(act.b);

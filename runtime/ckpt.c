@@ -27,7 +27,6 @@
 static const unsigned char magic[8] = {0x89, 'D', 'L', 'C', '\r', '\n', 0x1a, '\n'};
 
 enum {
-  HEADER_BYTES = 32,        /* magic .. metadata count */
   DATA_ALIGN = 64,          /* array data starts at a multiple of this */
   NAME_MAX_LEN = 63,        /* dlrt_array.name, dlrt_kv.key, model */
   VALUE_MAX_LEN = 255,      /* dlrt_kv.value */

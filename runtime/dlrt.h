@@ -39,8 +39,13 @@ enum {
   DLRT_R_WEIGHT,  /* parameters */
   DLRT_R_ACT,     /* batch-independent temporaries */
   DLRT_R_ACTN,    /* batch-proportional tensors: offset = off * N */
+  DLRT_R_STATE,   /* optimiser state (moments, accumulators) */
   DLRT_REGIONS
 };
+
+/* Runtime scalars of a training step, indexed like the compiler's
+ * HyperSlot (ir/ir.h); the manifest's `hyper` lines name each slot used. */
+enum { DLRT_HYPERS = 16 };
 
 /* What a generated kernel sees: the base address of each region and the
  * batch size of this call. A tensor planned at (region r, offset off) lives
@@ -49,6 +54,9 @@ enum {
 typedef struct dlrt_frame {
   char *base[DLRT_REGIONS];
   int64_t N;
+  float hyper[DLRT_HYPERS];  /* learning rate etc. for this step */
+  int64_t step;              /* training steps done before this one */
+  uint64_t seed;             /* run seed (dropout masks) */
 } dlrt_frame;
 
 /* A kernel body over the half-open range [lo, hi) of its outermost loop. */

@@ -115,7 +115,7 @@ static bool read_header(Idx *r, dlrt_array *a, const IdxType **t) {
 
 /* Read exactly n bytes of data into a buffer grown as the data arrives. */
 static bool read_raw(Idx *r, uint64_t n, unsigned char **out) {
-  uint64_t start = r->off, have = 0, cap = n < (1u << 24) ? n : (1u << 24);
+  uint64_t start = r->off, have = 0, cap = n < (1u << 16) ? n : (1u << 16);
   unsigned char *buf = malloc(cap ? cap : 1);
   while (buf && have < n) {
     if (have == cap) {
@@ -180,6 +180,14 @@ static bool convert(Idx *r, const IdxType *t, const unsigned char *raw,
   a->dtype = as_int ? DLRT_I32 : DLRT_F32;
   float *f = a->data;
   int32_t *o = a->data;
+  if (t->code == 0x08) {   /* bytes, the common case: no checks needed */
+    for (int64_t i = 0; i < numel; i++)
+      if (as_int)
+        o[i] = raw[i];
+      else
+        f[i] = raw[i];
+    return true;
+  }
   for (int64_t i = 0; i < numel; i++) {
     double v = element(t, raw, i);
     uint64_t at = off + (uint64_t)i * (uint64_t)t->size;
@@ -234,6 +242,7 @@ bool dlrt_idx_load(const char *path, bool as_int, dlrt_array *a, char *err) {
              errno ? strerror(errno) : "out of memory");
     return false;
   }
+  gzbuffer(r.g, 1 << 17);
   bool ok = load_idx(&r, as_int, a);
   gzclose(r.g);
   if (!ok)

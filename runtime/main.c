@@ -160,6 +160,7 @@ static void usage(const Prog *p, FILE *out) {
     "  init [--seed S] -o FILE   initialise the parameters, save a checkpoint\n"
     "  predict --weights FILE --input [NAME=]FILE ... [FLAGS]\n"
     "                            run the model on NPY or IDX (.gz) data\n"
+    "                            (--weights: not for a model without parameters)\n"
     "      -o FILE               write the output as NPY instead of printing it\n"
     "      --output NAME         the output to use (default: the first)\n"
     "      --batch B             samples per forward call (default 256)\n"
@@ -211,12 +212,12 @@ static void info_tensors(const char *title, const dlrt_tensor *t, int n) {
 static void info_memory(const dlrt_model *m) {
   static const char *const names[DLRT_REGIONS] = {
     [DLRT_R_WEIGHT] = "weights", [DLRT_R_ACT] = "activations",
-    [DLRT_R_ACTN] = "batch activations"};
+    [DLRT_R_ACTN] = "batch activations", [DLRT_R_STATE] = "optimiser state"};
   int64_t k = 0, n = 0;
   printf("memory (bytes, N = batch size)\n");
   for (int r = DLRT_R_NONE + 1; r < DLRT_REGIONS; r++) {
-    printf("  %-18s %" PRId64 " + %" PRId64 "*N\n", names[r], m->region_k[r],
-           m->region_n[r]);
+    printf("  %-18s %" PRId64 " + %" PRId64 "*N\n", names[r] ? names[r] : "other",
+           m->region_k[r], m->region_n[r]);
     k += m->region_k[r];
     n += m->region_n[r];
   }
@@ -284,12 +285,14 @@ static int cmd_init(Prog *p, int argc, char **argv) {
 
 /* ---- predict: inputs ----------------------------------------------------- */
 
-/* A data file bound to a model input, converted to the input's dtype. */
+/* A data file bound to a model input, converted to the input's dtype. An
+ * input with a batch dimension (first: [kN, ...]) gets samples [b, b+n) of
+ * the file in each batch; one without gets the whole file every time. */
 typedef struct Feed {
   const dlrt_tensor *t;
   const char *path;
   dlrt_array a;
-  int64_t per;     /* elements per sample */
+  int64_t per;     /* elements per sample; 0: no batch dimension */
   int64_t count;   /* samples in the file */
 } Feed;
 
@@ -300,10 +303,12 @@ typedef struct Predict {
   Feed feed[MAX_LIST];
   int nfeed;
   const dlrt_tensor *out;  /* the selected output */
-  int64_t per_out;         /* its elements per sample */
+  bool whole;              /* one batch of all samples: the output is not
+                              [N, ...], so batches would not concatenate */
+  int64_t per_out;         /* output elements per sample (not whole) */
   int64_t S;               /* samples to run */
   dlrt_array labels;       /* i32, when --labels */
-  char *result;            /* -o: S * per_out elements */
+  char *result;            /* -o: every output element */
   int64_t correct;
 } Predict;
 
@@ -352,15 +357,16 @@ static bool convert_feed(Feed *fd, double scale) {
   return true;
 }
 
-/* Sample count of a file whose samples have `per` elements: the first
- * dimension when the others multiply to per, or 1 when the whole file is
- * one sample. -1 when neither. */
-static int64_t sample_count(const dlrt_array *a, int64_t per) {
+/* Sample count of a file for a tensor [kN, ...] whose samples have `per`
+ * elements: the first dimension / k when it is a multiple of k and the
+ * rest make up the sample, or 1 when the whole file is one sample; -1
+ * when neither. */
+static int64_t sample_count(const dlrt_array *a, int64_t k, int64_t per) {
   int64_t n = dlrt_array_numel(a);
-  if (a->rank >= 1 && a->dim[0] > 0 && n / a->dim[0] == per)
-    return a->dim[0];
   if (a->rank >= 1 && a->dim[0] == 0)
     return 0;
+  if (a->rank >= 1 && a->dim[0] % k == 0 && n / a->dim[0] * k == per)
+    return a->dim[0] / k;
   return n == per ? 1 : -1;
 }
 
@@ -373,13 +379,18 @@ static const char *array_shape(const dlrt_array *a, char *buf, size_t cap) {
 static bool load_feed(Feed *fd, double scale) {
   char err[DLRT_ERR_LEN], s1[128], s2[128];
   const dlrt_tensor *t = fd->t;
-  if (t->rank < 1 || t->dim[0] != -1)
-    return fail("input '%s' %s: predict needs the batch dimension N first",
-                 t->name, shape_str(t, s1, sizeof s1));
+  bool batched = t->rank >= 1 && t->dim[0] < 0;
+  for (int i = 1; i < t->rank; i++)
+    if (t->dim[i] < 0)
+      return fail("input '%s' %s: predict needs the batch dimension first",
+                  t->name, shape_str(t, s1, sizeof s1));
   if (!dlrt_array_load(fd->path, t->dtype == DLRT_I32, &fd->a, err))
     return fail("%s", err);
-  fd->per = dlrt_numel(t, 1);
-  fd->count = sample_count(&fd->a, fd->per);
+  fd->per = batched ? dlrt_numel(t, 1) : 0;
+  fd->count = batched ? sample_count(&fd->a, -t->dim[0], fd->per) : 1;
+  if (!batched && dlrt_array_numel(&fd->a) != dlrt_numel(t, 1))
+    return fail("%s: shape %s does not match input '%s' %s", fd->path,
+                array_shape(&fd->a, s2, sizeof s2), t->name, shape_str(t, s1, sizeof s1));
   if (fd->count < 0)
     return fail("%s: shape %s does not hold samples of input '%s' %s (%" PRId64
                  " values each)", fd->path, array_shape(&fd->a, s2, sizeof s2),
@@ -453,22 +464,26 @@ static bool load_feeds(Predict *pr, double scale) {
   for (int i = 0; i < pr->nfeed; i++)
     if (!load_feed(&pr->feed[i], scale))
       return false;
-  pr->S = pr->feed[0].count;
-  for (int i = 1; i < pr->nfeed; i++)
-    if (pr->feed[i].count != pr->S)
-      return fail("%s has %" PRId64 " samples but %s has %" PRId64,
-                  pr->feed[i].path, pr->feed[i].count, pr->feed[0].path, pr->S);
+  const Feed *first = NULL;
+  for (int i = 0; i < pr->nfeed; i++) {
+    const Feed *fd = &pr->feed[i];
+    if (fd->per && !first)
+      first = fd;
+    else if (fd->per && fd->count != first->count)
+      return fail("%s has %" PRId64 " samples but %s has %" PRId64, fd->path,
+                  fd->count, first->path, first->count);
+  }
+  pr->S = first ? first->count : 1;
   if (pr->limit > 0 && pr->limit < pr->S)
     pr->S = pr->limit;
   if (pr->S == 0)
-    return fail("%s: no samples", pr->feed[0].path);
+    return fail("%s: no samples", first->path);
   return true;
 }
 
 /* ---- predict: outputs ---------------------------------------------------- */
 
 static bool select_output(Predict *pr, const dlrt_model *m) {
-  char s[128];
   if (m->noutputs == 0)
     return fail("predict: the model has no outputs");
   pr->out = &m->outputs[0];
@@ -480,27 +495,42 @@ static bool select_output(Predict *pr, const dlrt_model *m) {
     if (!pr->out)
       return fail("predict: the model has no output '%s'", pr->output);
   }
-  if (pr->out->rank < 1 || pr->out->dim[0] != -1)
-    return fail("output '%s' %s: predict needs the batch dimension N first",
-                pr->out->name, shape_str(pr->out, s, sizeof s));
-  pr->per_out = dlrt_numel(pr->out, 1);
+  return true;
+}
+
+/* Batches of --batch samples (default 256) when the output is [N, ...] and
+ * every batched input [N, ...]; otherwise one batch of all samples. */
+static bool plan_batches(Predict *pr) {
+  char s[128];
+  const dlrt_tensor *o = pr->out;
+  pr->whole = o->rank < 1 || o->dim[0] != -1;
+  for (int i = 0; i < pr->nfeed; i++)
+    pr->whole |= pr->feed[i].per && pr->feed[i].t->dim[0] != -1;
+  if (pr->whole && pr->batch && pr->batch < pr->S)
+    return fail("predict: output '%s' %s is not one row per sample, so the %" PRId64
+                " samples must run as one batch: drop --batch", o->name,
+                shape_str(o, s, sizeof s), pr->S);
+  if (!pr->batch || pr->whole)
+    pr->batch = pr->whole ? pr->S : 256;
+  pr->per_out = pr->whole ? 0 : dlrt_numel(o, 1);
   return true;
 }
 
 /* Labels for accuracy: one integer per sample, at least S of them, each a
  * class of the (rank-2) output. */
 static bool load_labels(Predict *pr) {
-  char err[DLRT_ERR_LEN];
+  char err[DLRT_ERR_LEN], s[128];
   const char *path = pr->labels_path;
-  if (pr->out->rank != 2)
+  if (pr->out->rank != 2 || pr->out->dim[0] != -1)
     return fail("predict: --labels needs an output of class scores [N, C]; "
-                "'%s' has rank %d", pr->out->name, pr->out->rank);
+                "'%s' is %s", pr->out->name, shape_str(pr->out, s, sizeof s));
   if (!dlrt_array_load(path, true, &pr->labels, err))
     return fail("%s", err);
   dlrt_array *a = &pr->labels;
-  int64_t n = sample_count(a, 1), C = pr->out->dim[1];
+  int64_t n = sample_count(a, 1, 1), C = pr->out->dim[1];
   if (n < 0 || a->dtype != DLRT_I32)
-    return fail("%s: labels must be one integer per sample", path);
+    return fail("%s: labels must be one integer per sample (got %s data, shape %s)",
+                path, a->src_type, array_shape(a, s, sizeof s));
   if (n < pr->S)
     return fail("%s: %" PRId64 " labels for %" PRId64 " samples", path, n, pr->S);
   for (int64_t i = 0; i < pr->S; i++) {
@@ -526,16 +556,10 @@ static int64_t argmax(const dlrt_tensor *t, const void *v, int64_t n, double *be
   return k < 0 ? 0 : k;
 }
 
-static void print_sample(const Predict *pr, int64_t g, const void *y) {
-  const dlrt_tensor *t = pr->out;
-  double best;
-  if (t->rank == 2) {
-    int64_t k = argmax(t, y, pr->per_out, &best);
-    printf("%" PRId64 ": class %" PRId64 "  (value %.6g)\n", g, k, best);
-    return;
-  }
+/* "g: v0 v1 ..." for n values of type t. */
+static void print_values(const dlrt_tensor *t, int64_t g, const void *y, int64_t n) {
   printf("%" PRId64 ":", g);
-  for (int64_t i = 0; i < pr->per_out; i++)
+  for (int64_t i = 0; i < n; i++)
     if (t->dtype == DLRT_I32)
       printf(" %d", ((const int32_t *)y)[i]);
     else
@@ -543,9 +567,41 @@ static void print_sample(const Predict *pr, int64_t g, const void *y) {
   printf("\n");
 }
 
-/* Handle the outputs of samples [b, b + n): keep, print, score. */
+/* Sample g: its class for class scores [N, C], else its values. */
+static void print_sample(const Predict *pr, int64_t g, const void *y) {
+  const dlrt_tensor *t = pr->out;
+  double best;
+  if (t->rank == 2) {
+    int64_t k = argmax(t, y, pr->per_out, &best);
+    printf("%" PRId64 ": class %" PRId64 "  (value %.6g)\n", g, k, best);
+  } else {
+    print_values(t, g, y, pr->per_out);
+  }
+}
+
+/* Elements of the whole output for the S samples; -1 on overflow. */
+static int64_t output_elems(const Predict *pr) {
+  int64_t n = 1;
+  for (int i = 0; i < pr->out->rank; i++) {
+    int64_t d = pr->out->dim[i];
+    if ((d < 0 && __builtin_mul_overflow(-d, pr->S, &d)) || __builtin_mul_overflow(n, d, &n))
+      return -1;
+  }
+  return n;
+}
+
+/* Handle the outputs of samples [b, b + n): keep, print, score. An output
+ * of the whole run prints one line per row of its last dimension. */
 static void take_outputs(Predict *pr, const dlrt_frame *f, int64_t b, int64_t n) {
   const char *y = dlrt_tensor_addr(f, pr->out);
+  if (pr->whole) {
+    int64_t total = output_elems(pr), row = pr->out->rank ? pr->out->dim[pr->out->rank - 1] : 1;
+    if (pr->result)
+      memcpy(pr->result, y, (size_t)total * 4);
+    for (int64_t r = 0; !pr->result && r < total / row; r++)
+      print_values(pr->out, r, y + (size_t)(r * row) * 4, row);
+    return;
+  }
   size_t bytes = (size_t)pr->per_out * 4;
   if (pr->result)
     memcpy(pr->result + (size_t)b * bytes, y, (size_t)n * bytes);
@@ -577,8 +633,12 @@ static void run_batches(Predict *pr, Prog *p, dlrt_frame *f) {
     for (int i = 0; i < pr->nfeed; i++) {
       const Feed *fd = &pr->feed[i];
       size_t bytes = (size_t)fd->per * 4;
-      memcpy(dlrt_tensor_addr(f, fd->t), (char *)fd->a.data + (size_t)b * bytes,
-             (size_t)n * bytes);
+      if (fd->per)
+        memcpy(dlrt_tensor_addr(f, fd->t), (char *)fd->a.data + (size_t)b * bytes,
+               (size_t)n * bytes);
+      else
+        memcpy(dlrt_tensor_addr(f, fd->t), fd->a.data,
+               (size_t)dlrt_array_numel(&fd->a) * 4);
     }
     p->forward(f);
     take_outputs(pr, f, b, n);
@@ -603,8 +663,8 @@ static bool check_writable(const char *path) {
 static bool write_result(const Predict *pr) {
   char err[DLRT_ERR_LEN], s[128];
   dlrt_array a = {.dtype = pr->out->dtype, .rank = pr->out->rank, .data = pr->result};
-  memcpy(a.dim, pr->out->dim, sizeof a.dim);
-  a.dim[0] = pr->S;
+  for (int i = 0; i < a.rank; i++)
+    a.dim[i] = pr->out->dim[i] < 0 ? -pr->out->dim[i] * pr->S : pr->out->dim[i];
   if (!dlrt_npy_save(pr->out_path, &a, err))
     return fail("%s", err);
   printf("wrote %s: output '%s' %s %s\n", pr->out_path, pr->out->name,
@@ -617,21 +677,22 @@ static bool write_result(const Predict *pr) {
 static bool predict(Predict *pr, Prog *p, dlrt_ckpt *c, dlrt_frame *f) {
   char err[DLRT_ERR_LEN];
   double scale, t0;
-  if (!dlrt_ckpt_load(pr->weights, c, err) ||
-      !dlrt_ckpt_check_model(&p->m, c, pr->weights, err))
+  if (pr->weights && (!dlrt_ckpt_load(pr->weights, c, err) ||
+                      !dlrt_ckpt_check_model(&p->m, c, pr->weights, err)))
     return fail("%s", err);
   if (!select_output(pr, &p->m) || !data_scale(&p->m, &scale) ||
-      !bind_inputs(pr, &p->m) || !load_feeds(pr, scale) ||
+      !bind_inputs(pr, &p->m) || !load_feeds(pr, scale) || !plan_batches(pr) ||
       (pr->labels_path && !load_labels(pr)))
     return false;
-  int64_t rbytes;
+  int64_t nout = output_elems(pr);
   if (pr->out_path && !check_writable(pr->out_path))
     return false;
-  if (pr->out_path && (__builtin_mul_overflow(pr->S, pr->per_out * 4, &rbytes) ||
-                       !(pr->result = malloc((size_t)rbytes))))
-    return fail("predict: out of memory for %" PRId64 " outputs", pr->S);
+  if (pr->out_path && (nout < 0 || nout > INT64_MAX / 4 ||
+                       !(pr->result = malloc(nout ? (size_t)nout * 4 : 1))))
+    return fail("predict: out of memory for %" PRId64 " samples of output '%s'",
+                pr->S, pr->out->name);
   if (!dlrt_frame_alloc(f, &p->m, pr->batch < pr->S ? pr->batch : pr->S, err) ||
-      !dlrt_frame_load_weights(f, &p->m, c, pr->weights, err))
+      (pr->weights && !dlrt_frame_load_weights(f, &p->m, c, pr->weights, err)))
     return fail("%s", err);
   dlrt_pool_init((int)pr->threads);
   t0 = now();
@@ -648,7 +709,7 @@ static bool predict(Predict *pr, Prog *p, dlrt_ckpt *c, dlrt_frame *f) {
 }
 
 static int cmd_predict(Prog *p, int argc, char **argv) {
-  Predict pr = {.batch = 256};
+  Predict pr = {.batch = 0};   /* 0: not given */
   Flag flags[] = {
     {.name = "--weights", .kind = F_STR, .dst = &pr.weights},
     {.name = "--input", .kind = F_LIST, .dst = &pr.inputs},
@@ -661,8 +722,9 @@ static int cmd_predict(Prog *p, int argc, char **argv) {
   };
   if (!parse_flags("predict", argc, argv, flags, sizeof flags / sizeof flags[0]))
     return 1;
-  if (!pr.weights)
-    return error("predict: --weights FILE is required");
+  if (!pr.weights && p->m.nparams > 0)
+    return error("predict: --weights FILE is required (the model has %d parameters)",
+                 p->m.nparams);
   if (pr.inputs.n == 0)
     return error("predict: --input FILE is required");
   dlrt_ckpt c = {0};

@@ -69,6 +69,7 @@ run no_args 0 "$prog" && grep -q '^usage: ' out.txt && pass no_args
 run unknown_command 2 "$prog" frobnicate && grep -q "^error: unknown command 'frobnicate'" err.txt &&
   pass unknown_command || fail unknown_command "$(head -2 err.txt)"
 if run info 0 "$prog" info && grep -q '^signature  0123456789abcdef$' out.txt &&
+   grep -q '^  total  *f32 \[4\]$' out.txt &&
    grep -q '^  x  *f32 \[N, 4\]$' out.txt && grep -q '^  s  *f32 \[2, 3\]  *6  xavier_uniform$' out.txt &&
    grep -q 'total  *10 values, 40 bytes' out.txt && grep -q 'N=1: 164    N=64: 2432' out.txt; then
   pass info
@@ -97,13 +98,24 @@ run predict_labels 0 "$prog" predict --weights w.ckpt --input x.idx --labels lab
 if grep -q '^accuracy: 0.8571 (6/7)$' out.txt; then pass predict_accuracy; else fail predict_accuracy "$(tail -2 out.txt)"; fi
 if run predict_npy 0 "$prog" predict --weights w.ckpt --input x.idx -o out.npy &&
    [ "$(head -c 6 out.npy | od -An -c | tr -d ' ')" = '223NUMPY' ] &&
-   [ "$(wc -c <out.npy)" -eq $((128 + 7 * 16)) ] && grep -q "'shape': (7, 4)" out.npy &&
+   [ "$(wc -c <out.npy)" -eq $((128 + 7 * 16)) ] && grep -aq "'shape': (7, 4)" out.npy &&
    [ "$(od -An -t f4 -j 128 -N 16 out.npy | tr -s ' ')" = " 2.25 0.25 0.65 1.05" ]; then
   pass predict_writes_npy
 else fail predict_writes_npy "$(od -An -c out.npy | head -5)" "$(od -An -t f4 -j 128 -N 16 out.npy)"; fi
 # The NPY output read back as input (f32, not scaled): y = 2 * 2.25 + 0.25 = 4.75.
 run predict_npy_in 0 "$prog" predict --weights w.ckpt --input out.npy --limit 1 &&
   grep -q '^0: class 0  (value 4.75)$' out.txt && pass predict_npy_input || fail predict_npy_input "$(cat out.txt)"
+
+# An output that is not one row per sample (the sum over the batch) runs as
+# one batch; column 0: 7 * 0.25 + 2 * (1 + 128/255 + 16/255) = 4.87941...
+run predict_whole 0 "$prog" predict --weights w.ckpt --input x.idx --output total &&
+  grep -q '^0: 4.87941 5.0049 4.52647 5.05196$' out.txt && pass predict_whole_batch_output ||
+  fail predict_whole_batch_output "$(cat out.txt)"
+run predict_whole_npy 0 "$prog" predict --weights w.ckpt --input x.idx --output total -o total.npy &&
+  grep -aq "'shape': (4,)" total.npy && [ "$(wc -c <total.npy)" -eq $((128 + 16)) ] &&
+  pass predict_whole_batch_npy || fail predict_whole_batch_npy "$(head -c 80 total.npy | tr -d '\0')"
+expect_error whole_with_batch "output 'total' \[4\] is not one row per sample" \
+  "$prog" predict --weights w.ckpt --input x.idx --output total --batch 2
 
 # ---- predict: bad input, each a clear error naming the file ----
 expect_error missing_weights "nope.ckpt: cannot open" "$prog" predict --weights nope.ckpt --input x.idx

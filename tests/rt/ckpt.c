@@ -242,6 +242,16 @@ static void test_crafted(void) {
   check("ckpt_refuses_huge_array_without_allocating",
         refused(f, n, "truncated: array 'a' data needs 4611686018427387904 bytes", err),
         "%s", err);
+  /* Duplicate metadata keys (the writer refuses them, so patch a file). */
+  dlrt_kv kv[2] = {{"ka", "1"}, {"kb", "2"}};
+  dlrt_ckpt cm = {.model = "m", .meta = kv, .nmeta = 2};
+  dlrt_ckpt_save(tpath("meta.ckpt"), &cm, err);
+  unsigned char *h = read_file(tpath("meta.ckpt"), &n);
+  ((unsigned char *)memmem(h, n, "kb", 2))[1] = 'a';
+  recrc(h, n);
+  check("ckpt_refuses_duplicate_meta_keys",
+        refused(h, n, "byte 37: duplicate metadata key 'ka'", err), "%s", err);
+  free(h);
   /* Extra bytes between the last array and the checksum. */
   free(f);
   f = small(false, &n);

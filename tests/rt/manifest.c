@@ -87,7 +87,7 @@ static const Bad bad[] = {
   {"missing_signature", 3, NULL, 3, "missing 'signature' line"},
   {"order", 8, "param Z f32 1 1 1 3200 zeros 0 0 0 0", 9, "'input' line after 'param'"},
   {"duplicate_region", 6, "region 1 10 0", 6, "region 1 is declared twice"},
-  {"region_number", 6, "region 4 0 0", 6, "4 is out of range"},
+  {"region_number", 6, "region 99 0 0", 6, "99 is out of range"},
   {"region_negative", 6, "region 2 -5 0", 6, "-5 is out of range"},
   {"region_absurd", 7, "region 3 0 1125899906842625", 7, "out of range"},
   {"region_overflow", 7, "region 3 0 1099511627776", 7, "overflows"},

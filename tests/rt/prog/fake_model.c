@@ -9,10 +9,12 @@
  *   input  x: f32[N, 4]            ACTN, offset 0  (16 bytes per sample)
  *   label  lab: i32[N] classes 4   ACTN, offset 16 (4 bytes per sample)
  *   output y: f32[N, 4]            ACTN, offset 20 (16 bytes per sample)
+ *   output total: f32[4]           ACT, offset 16: the sum of y over the batch
  *   param  w: f32[4]   const 0.25  weights, offset 0
  *   param  s: f32[2,3] xavier      weights, offset 16 (unused by forward)
  *   y = 2 x + w, computed through a copy of w in the ACT region, over the
- *   samples with dlrt_parallel.
+ *   samples with dlrt_parallel; total couples the samples (predict must
+ *   run it as one batch).
  */
 #include <string.h>
 
@@ -37,6 +39,7 @@ const char dlrt_manifest[] =
   "input x f32 data 0 2 -1 4 3 0\n"
   "input lab i32 label 4 1 -1 3 16\n"
   "output y f32 2 -1 4 3 20\n"
+  "output total f32 1 4 2 16\n"
   "param w f32 1 4 1 0 const 0.25 0 0 0\n"
   "param s f32 2 2 3 1 16 xavier_uniform 0 0 2 3\n"
   "train data.scale 0.00392156862745098\n"
@@ -57,4 +60,11 @@ void dlrt_forward(const dlrt_frame *f);
 void dlrt_forward(const dlrt_frame *f) {
   memcpy(f->base[DLRT_R_ACT], f->base[DLRT_R_WEIGHT], 16);
   dlrt_parallel(kernel, f, f->N);
+  const float *y = (const float *)(f->base[DLRT_R_ACTN] + 20 * f->N);
+  float *total = (float *)(f->base[DLRT_R_ACT] + 16);
+  for (int j = 0; j < 4; j++) {
+    total[j] = 0;
+    for (int64_t i = 0; i < f->N; i++)
+      total[j] += y[i * 4 + j];
+  }
 }

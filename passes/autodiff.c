@@ -1,0 +1,462 @@
+/* autodiff.c — reverse-mode automatic differentiation as a graph pass.
+ *
+ * Problem: turn a forward graph with a scalar loss into a training step:
+ * the loss, the gradient of the loss with respect to every parameter, and
+ * the optimiser's update of every parameter, all as ordinary IR that the
+ * rest of the pipeline optimises and compiles like any other graph.
+ *
+ * Approach: the classic reverse sweep. Seed dL/dL = 1, then visit nodes
+ * from the loss back to the sources; each op's gradient rule (the `grad`
+ * column of ops.def, defined here) reads the gradient of its result and
+ * adds nodes for the gradient of each operand. Gradients that reach one
+ * node along several paths are summed. Only nodes on a path from a
+ * parameter to the loss are visited:
+ *
+ *      W ─┐                      dW = x^T · dh
+ *   x ─ matmul ─ h ─ relu ─ L     dh = dy * (h > 0)
+ *                                 dy = 1
+ *
+ * Every node a rule creates carries the Loc of the forward node, so a
+ * message about a gradient points at the line that caused it. Broadcasting
+ * in the forward pass becomes a sum over the broadcast axes (sum_to).
+ *
+ * Then the optimiser (optim.c) appends, for each parameter, the update as
+ * IR: new state and new weights, written back with `assign`.
+ *
+ * Cost: O(nodes) rules, each adding a few nodes.
+ */
+#include "passes.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- helpers for gradient rules ---- */
+
+static Loc here;  /* Loc of the forward node whose rule runs */
+
+static int add_node(Graph *g, Op op, const int *in, int nin, Attrs a) {
+  char why[256];
+  int i = ir_add(g, op, in, nin, &a, here, why);
+  if (i < 0) die("autodiff built an invalid %s: %s", op_info[op].name, why);
+  return i;
+}
+
+static int un(Graph *g, Op op, int x) { return add_node(g, op, &x, 1, (Attrs){0}); }
+static int bin(Graph *g, Op op, int x, int y) {
+  return add_node(g, op, (int[]){x, y}, 2, (Attrs){0});
+}
+
+static int scalar(Graph *g, double v) {
+  return ir_const(g, DT_F32, (Shape){0}, v, NULL, here);
+}
+
+static int shaped(Graph *g, Op op, int x, Shape s) {
+  char why[256];
+  int i = ir_add_shaped(g, op, &x, 1, NULL, g->node[x].dtype, s, here, why);
+  if (i < 0) die("autodiff built an invalid %s: %s", op_info[op].name, why);
+  return i;
+}
+
+static int reshape_to(Graph *g, int x, Shape s) {
+  if (shape_equal(&g->node[x].shape, &s)) return x;
+  return shaped(g, OP_RESHAPE, x, s);
+}
+
+/* Sum x (a gradient of the broadcast shape) down to shape s, undoing numpy
+ * broadcasting: leading axes are summed away, size-1 axes summed keeping
+ * their place. */
+static int sum_to(Graph *g, int x, Shape s) {
+  Shape xs = g->node[x].shape;
+  if (shape_equal(&xs, &s)) return x;
+  Attrs a = {.ints = {1}, .nints = 1};  /* keepdims */
+  int lead = xs.rank - s.rank;
+  for (int i = 0; i < xs.rank; i++) {
+    int j = i - lead;
+    if (j < 0 || (s.d[j] == 1 && xs.d[i] != 1)) a.ints[a.nints++] = i;
+  }
+  int r = a.nints > 1 ? add_node(g, OP_SUM, &x, 1, a) : x;
+  return reshape_to(g, r, s);
+}
+
+/* A value of shape s broadcast from x, which has the shape of a reduction
+ * result (keepdims or not): reshape to keepdims form, then broadcast. */
+static int unreduce(Graph *g, int x, const Node *red, Shape s) {
+  Shape k = s;
+  bool all = red->a.nints <= 1;
+  for (int i = 0; i < s.rank; i++) {
+    bool r = all;
+    for (int j = 1; j < red->a.nints; j++) r |= red->a.ints[j] == i;
+    if (r) k.d[i] = 1;
+  }
+  return shaped(g, OP_BROADCAST, reshape_to(g, x, k), s);
+}
+
+/* ---- gradient rules ----
+ * A rule gets the forward node n (index i) and dy, the gradient of its
+ * result, and reports the gradient of operand k with acc(ad, k, dx). */
+
+typedef struct AD {
+  Graph *g;
+  int *grad;      /* gradient node of each forward node, or -1 */
+  bool *needs;    /* node depends on a parameter */
+  int node;       /* the forward node whose rule runs */
+} AD;
+
+static void acc(AD *ad, int k, int dx) {
+  Graph *g = ad->g;
+  int x = g->node[ad->node].in[k];
+  if (!ad->needs[x]) return;
+  dx = sum_to(g, dx, g->node[x].shape);
+  ad->grad[x] = ad->grad[x] < 0 ? dx : bin(g, OP_ADD, ad->grad[x], dx);
+}
+
+#define N_(ad) (&(ad)->g->node[(ad)->node])
+#define IN(ad, k) (N_(ad)->in[k])
+
+static void grad_none(AD *ad, int dy) { (void)ad, (void)dy; }
+
+static void grad_neg(AD *ad, int dy) { acc(ad, 0, un(ad->g, OP_NEG, dy)); }
+
+static void grad_exp(AD *ad, int dy) { acc(ad, 0, bin(ad->g, OP_MUL, dy, ad->node)); }
+
+static void grad_log(AD *ad, int dy) { acc(ad, 0, bin(ad->g, OP_DIV, dy, IN(ad, 0))); }
+
+static void grad_sqrt(AD *ad, int dy) {  /* dy / (2 sqrt x) */
+  Graph *g = ad->g;
+  acc(ad, 0, bin(g, OP_DIV, bin(g, OP_MUL, dy, scalar(g, 0.5)), ad->node));
+}
+
+/* d|x| = sign(x) = (x > 0) - (x < 0) */
+static void grad_abs(AD *ad, int dy) {
+  Graph *g = ad->g;
+  int x = IN(ad, 0), z = scalar(g, 0);
+  int sign = bin(g, OP_SUB, bin(g, OP_GT, x, z), bin(g, OP_GT, z, x));
+  acc(ad, 0, bin(g, OP_MUL, dy, sign));
+}
+
+static void grad_relu(AD *ad, int dy) {
+  Graph *g = ad->g;
+  acc(ad, 0, bin(g, OP_MUL, dy, bin(g, OP_GT, IN(ad, 0), scalar(g, 0))));
+}
+
+/* slope 1 where x > 0, alpha elsewhere: alpha + (1 - alpha) * (x > 0) */
+static void grad_leaky_relu(AD *ad, int dy) {
+  Graph *g = ad->g;
+  double alpha = N_(ad)->a.f[0];
+  int step = bin(g, OP_GT, IN(ad, 0), scalar(g, 0));
+  int slope = bin(g, OP_ADD, bin(g, OP_MUL, step, scalar(g, 1 - alpha)), scalar(g, alpha));
+  acc(ad, 0, bin(g, OP_MUL, dy, slope));
+}
+
+static void grad_sigmoid(AD *ad, int dy) {  /* dy * y * (1 - y) */
+  Graph *g = ad->g;
+  int y = ad->node;
+  acc(ad, 0, bin(g, OP_MUL, dy, bin(g, OP_MUL, y, bin(g, OP_SUB, scalar(g, 1), y))));
+}
+
+static void grad_tanh(AD *ad, int dy) {  /* dy * (1 - y^2) */
+  Graph *g = ad->g;
+  int y = ad->node;
+  acc(ad, 0, bin(g, OP_MUL, dy, bin(g, OP_SUB, scalar(g, 1), bin(g, OP_MUL, y, y))));
+}
+
+static void grad_add(AD *ad, int dy) {
+  acc(ad, 0, dy);
+  acc(ad, 1, dy);
+}
+
+static void grad_sub(AD *ad, int dy) {
+  acc(ad, 0, dy);
+  acc(ad, 1, un(ad->g, OP_NEG, dy));
+}
+
+static void grad_mul(AD *ad, int dy) {
+  acc(ad, 0, bin(ad->g, OP_MUL, dy, IN(ad, 1)));
+  acc(ad, 1, bin(ad->g, OP_MUL, dy, IN(ad, 0)));
+}
+
+/* d(a/b) = dy/b, -dy * (a/b) / b */
+static void grad_div(AD *ad, int dy) {
+  Graph *g = ad->g;
+  int b = IN(ad, 1);
+  acc(ad, 0, bin(g, OP_DIV, dy, b));
+  acc(ad, 1, un(g, OP_NEG, bin(g, OP_DIV, bin(g, OP_MUL, dy, ad->node), b)));
+}
+
+/* The gradient goes to the operand that was chosen: a where a >= b (ties
+ * to the first operand, as the result equals it). */
+static void grad_maximum(AD *ad, int dy) {
+  Graph *g = ad->g;
+  int pick = bin(g, OP_GE, IN(ad, 0), IN(ad, 1));
+  acc(ad, 0, bin(g, OP_MUL, dy, pick));
+  acc(ad, 1, bin(g, OP_MUL, dy, bin(g, OP_SUB, scalar(g, 1), pick)));
+}
+
+static void grad_minimum(AD *ad, int dy) {
+  Graph *g = ad->g;
+  int pick = bin(g, OP_GE, IN(ad, 1), IN(ad, 0));
+  acc(ad, 0, bin(g, OP_MUL, dy, pick));
+  acc(ad, 1, bin(g, OP_MUL, dy, bin(g, OP_SUB, scalar(g, 1), pick)));
+}
+
+static void grad_sum(AD *ad, int dy) {
+  acc(ad, 0, unreduce(ad->g, dy, N_(ad), ad->g->node[IN(ad, 0)].shape));
+}
+
+/* The number of elements a mean averaged, as a graph scalar: static part
+ * times the batch size when a reduced axis depends on N. */
+static int mean_count(Graph *g, const Node *n, const Shape *xs) {
+  int64_t k = 1;
+  bool sym = false;
+  for (int i = 0; i < xs->rank; i++) {
+    bool r = n->a.nints <= 1;
+    for (int j = 1; j < n->a.nints; j++) r |= n->a.ints[j] == i;
+    if (!r) continue;
+    k *= xs->d[i] < 0 ? -xs->d[i] : xs->d[i];
+    sym |= xs->d[i] < 0;
+  }
+  int c = scalar(g, (double)k);
+  if (sym) c = bin(g, OP_MUL, c, add_node(g, OP_BATCH, NULL, 0, (Attrs){0}));
+  return c;
+}
+
+static void grad_mean(AD *ad, int dy) {
+  Graph *g = ad->g;
+  Shape xs = g->node[IN(ad, 0)].shape;
+  int cnt = mean_count(g, N_(ad), &xs);
+  acc(ad, 0, unreduce(g, bin(g, OP_DIV, dy, cnt), N_(ad), xs));
+}
+
+/* The gradient flows to every element equal to the maximum. */
+static void grad_max(AD *ad, int dy) {
+  Graph *g = ad->g;
+  Shape xs = g->node[IN(ad, 0)].shape;
+  int y = unreduce(g, ad->node, N_(ad), xs);
+  int hit = bin(g, OP_GE, IN(ad, 0), y);
+  acc(ad, 0, bin(g, OP_MUL, unreduce(g, dy, N_(ad), xs), hit));
+}
+
+/* softmax: dx = y * (dy - sum(dy * y, axis)) */
+static void grad_softmax(AD *ad, int dy) {
+  Graph *g = ad->g;
+  int y = ad->node;
+  Attrs a = {.ints = {1, N_(ad)->a.ints[0]}, .nints = 2};
+  int dot = bin(g, OP_MUL, dy, y);
+  int s = add_node(g, OP_SUM, &dot, 1, a);
+  acc(ad, 0, bin(g, OP_MUL, y, bin(g, OP_SUB, dy, s)));
+}
+
+/* log_softmax: dx = dy - exp(y) * sum(dy, axis) */
+static void grad_log_softmax(AD *ad, int dy) {
+  Graph *g = ad->g;
+  Attrs a = {.ints = {1, N_(ad)->a.ints[0]}, .nints = 2};
+  int s = add_node(g, OP_SUM, &dy, 1, a);
+  acc(ad, 0, bin(g, OP_SUB, dy, bin(g, OP_MUL, un(g, OP_EXP, ad->node), s)));
+}
+
+static void grad_reshape(AD *ad, int dy) {
+  acc(ad, 0, reshape_to(ad->g, dy, ad->g->node[IN(ad, 0)].shape));
+}
+
+static void grad_broadcast(AD *ad, int dy) { acc(ad, 0, dy); /* acc sums to shape */ }
+
+static void grad_transpose(AD *ad, int dy) {
+  const Node *n = N_(ad);
+  Attrs inv = {.nints = n->a.nints};
+  for (int i = 0; i < n->a.nints; i++) inv.ints[n->a.ints[i]] = i;
+  acc(ad, 0, add_node(ad->g, OP_TRANSPOSE, &dy, 1, inv));
+}
+
+static void grad_concat(AD *ad, int dy) {
+  const Node *n = N_(ad);
+  int64_t axis = n->a.ints[0], start = 0;
+  for (int k = 0; k < n->nin; k++) {
+    int64_t len = ad->g->node[n->in[k]].shape.d[axis];
+    Attrs a = {.ints = {axis, start, start + len}, .nints = 3};
+    acc(ad, k, add_node(ad->g, OP_SLICE, &dy, 1, a));
+    start += len;
+    n = N_(ad);  /* the node array may have moved */
+  }
+}
+
+static int swap_last(Graph *g, int x) {
+  int r = g->node[x].shape.rank;
+  Attrs a = {.nints = r};
+  for (int i = 0; i < r; i++) a.ints[i] = i;
+  a.ints[r - 2] = r - 1;
+  a.ints[r - 1] = r - 2;
+  return add_node(g, OP_TRANSPOSE, &x, 1, a);
+}
+
+/* C = A B: dA = dC B^T, dB = A^T dC. When A has more dims than B (rows of
+ * a [.., M, K] tensor times a [K, P] matrix), dB contracts over every row:
+ * the rows are flattened first. */
+static void grad_matmul(AD *ad, int dy) {
+  Graph *g = ad->g;
+  int a = IN(ad, 0), b = IN(ad, 1);
+  acc(ad, 0, bin(g, OP_MATMUL, dy, swap_last(g, b)));
+  Shape as = g->node[a].shape, bs = g->node[b].shape;
+  if (bs.rank == 2 && as.rank > 2) {
+    Shape rows = {.rank = 2, .d = {0, as.d[as.rank - 1]}};
+    Size nr = shape_numel(&as);
+    rows.d[0] = (nr.sym ? -1 : 1) * (nr.k / as.d[as.rank - 1]);
+    Shape drows = {.rank = 2, .d = {rows.d[0], bs.d[1]}};
+    a = reshape_to(g, a, rows);
+    dy = reshape_to(g, dy, drows);
+  }
+  acc(ad, 1, bin(g, OP_MATMUL, swap_last(g, a), dy));
+}
+
+/* slice: the gradient is dy placed in its window of zeros. */
+static void grad_slice(AD *ad, int dy) {
+  Graph *g = ad->g;
+  const Node *n = N_(ad);
+  int64_t axis = n->a.ints[0], lo = n->a.ints[1], hi = n->a.ints[2];
+  Shape xs = g->node[IN(ad, 0)].shape;
+  int parts[3], np = 0;
+  Shape z = xs;
+  if (lo > 0) {
+    z.d[axis] = lo;
+    parts[np++] = ir_const(g, DT_F32, z, 0, NULL, here);
+  }
+  parts[np++] = dy;
+  if (hi < xs.d[axis]) {
+    z.d[axis] = xs.d[axis] - hi;
+    parts[np++] = ir_const(g, DT_F32, z, 0, NULL, here);
+  }
+  Attrs a = {.ints = {axis}, .nints = 1};
+  acc(ad, 0, np > 1 ? add_node(g, OP_CONCAT, parts, np, a) : dy);
+}
+
+/* cross_entropy(logits, labels) per sample: dlogits = dy * (softmax - onehot) */
+static void grad_cross_entropy(AD *ad, int dy) {
+  Graph *g = ad->g;
+  const Node *n = N_(ad);
+  int logits = n->in[0], labels = n->in[1];
+  Shape ls = g->node[logits].shape;
+  int axis = ls.rank - 1;
+  int sm = add_node(g, OP_SOFTMAX, &logits, 1, (Attrs){.ints = {axis}, .nints = 1});
+  int oh = add_node(g, OP_ONE_HOT, &labels, 1, (Attrs){.ints = {ls.d[axis]}, .nints = 1});
+  Shape k = ls;
+  k.d[axis] = 1;
+  int d = shaped(g, OP_BROADCAST, reshape_to(g, dy, k), ls);
+  acc(ad, 0, bin(g, OP_MUL, d, bin(g, OP_SUB, sm, oh)));
+}
+
+/* dropout is linear in x with a fixed mask: its gradient is the same
+ * dropout (same salt, so the same mask) applied to dy. */
+static void grad_dropout(AD *ad, int dy) {
+  acc(ad, 0, add_node(ad->g, OP_DROPOUT, &dy, 1, N_(ad)->a));
+}
+
+typedef void GradFn(AD *ad, int dy);
+static GradFn *const grad_rule[] = {
+#define OP(id, nm, nin, fc, fl, ints, floats, shape, grad, ...) [OP_##id] = grad,
+#include "ops.def"
+#undef OP
+};
+_Static_assert(sizeof grad_rule / sizeof grad_rule[0] == OP_COUNT,
+               "every op has a gradient column");
+
+/* ---- the pass ---- */
+
+/* needs[i]: node i depends on a parameter (so its gradient matters). */
+static bool *fill_needs(const Graph *g) {
+  bool *needs = calloc((size_t)g->nnode + 1, 1);
+  for (int i = 0; i < g->nnode; i++) {
+    const Node *n = &g->node[i];
+    needs[i] = n->op == OP_PARAM;
+    if (op_info[n->op].flags & F_NOGRAD) continue;
+    for (int k = 0; k < n->nin; k++) needs[i] |= needs[n->in[k]];
+  }
+  return needs;
+}
+
+/* Nodes on the path from a parameter to the loss whose op has no gradient
+ * rule: report each (at its source line) before anything is built. */
+static bool check_rules(const Graph *g, const bool *needs, const bool *live) {
+  bool ok = true;
+  for (int i = 0; i < g->nnode; i++) {
+    const Node *n = &g->node[i];
+    if (!needs[i] || !live[i] || n->op == OP_PARAM || grad_rule[n->op] != grad_none) continue;
+    if (op_info[n->op].flags & F_NOGRAD) continue;
+    diag_error(n->loc, "%s has no gradient, but the loss depends on parameters through it",
+               op_info[n->op].name);
+    ok = false;
+  }
+  return ok;
+}
+
+/* live[i]: the loss depends on node i. */
+static bool *fill_live(const Graph *g, int loss) {
+  bool *live = calloc((size_t)g->nnode + 1, 1);
+  live[loss] = true;
+  for (int i = loss; i >= 0; i--)
+    if (live[i])
+      for (int k = 0; k < g->node[i].nin; k++) live[g->node[i].in[k]] = true;
+  return live;
+}
+
+int *ad_gradients(Graph *g, int loss) {
+  if (loss < 0 || g->node[loss].shape.rank != 0)
+    die("autodiff needs a scalar loss node");
+  int n0 = g->nnode;
+  AD ad = {.g = g, .needs = fill_needs(g)};
+  bool *live = fill_live(g, loss);
+  int *grad = NULL;
+  if (check_rules(g, ad.needs, live)) {
+    ad.grad = malloc(sizeof(int) * (size_t)(n0 + 1));
+    for (int i = 0; i < n0; i++) ad.grad[i] = -1;
+    here = g->node[loss].loc;
+    ad.grad[loss] = scalar(g, 1.0);
+    for (int i = loss; i >= 0; i--) {
+      if (ad.grad[i] < 0 || !ad.needs[i] || g->node[i].op == OP_PARAM) continue;
+      ad.node = i;
+      here = g->node[i].loc;
+      grad_rule[g->node[i].op](&ad, ad.grad[i]);
+    }
+    grad = ad.grad;
+  }
+  free(ad.needs);
+  free(live);
+  return grad;
+}
+
+/* requires: g->loss; provides: the training step (gradients, update,
+ * output "loss"); invalidates: plan. */
+void pass_autodiff(Graph *g) {
+  if (g->loss < 0) {
+    diag_error((Loc){0}, "the model has no loss: add `loss = ...` to its train section");
+    return;
+  }
+  OptimSpec o;
+  if (!optim_spec(g, &o)) {
+    diag_error((Loc){0}, "unknown optimizer in the train section");
+    return;
+  }
+  int *grad = ad_gradients(g, g->loss);
+  if (!grad) return;
+  optim_append(g, &o, grad);
+  free(grad);
+  g->nout = 0; /* the step's only result is its loss */
+  ir_output(g, "loss", g->loss, g->node[g->loss].loc);
+}
+
+/* Dropout is the identity outside training. */
+static void drop_dropout(Graph *g) {
+  for (int i = 0; i < g->nnode; i++)
+    if (g->node[i].op == OP_DROPOUT) ir_replace_uses(g, i, g->node[i].in[0]);
+}
+
+/* requires: nothing; provides: a graph without training-only nodes. */
+void pass_inference(Graph *g) {
+  drop_dropout(g);
+  g->loss = -1;
+}
+
+/* requires: nothing; provides: outputs plus "loss" (when there is one). */
+void pass_evaluation(Graph *g) {
+  drop_dropout(g);
+  if (g->loss >= 0 && ir_find_output(g, "loss") < 0)
+    ir_output(g, "loss", g->loss, g->node[g->loss].loc);
+}

@@ -1,0 +1,3 @@
+# The element types are f32 and i32.
+input x: f64[N, 784]
+output y = x
