@@ -103,7 +103,7 @@ $(BUILD)/libdlrt.a: $(RUNTIME_OBJ)
 
 # ---- test tools --------------------------------------------------------------
 
-TOOLS := $(BUILD)/tools/npycmp
+TOOLS := $(BUILD)/tools/npycmp $(BUILD)/tools/ckptcmp $(BUILD)/tools/ckptdump
 $(BUILD)/tools: $(TOOLS)
 $(BUILD)/tools/%: tests/tools/%.c $(BUILD)/libdlrt.a
 	@mkdir -p $(dir $@)
@@ -129,7 +129,10 @@ $(BUILD)/rt/%: tests/rt/%.c $(RT_FAKE) $(BUILD)/libdlrt.a
 # linked with the runtime's main(), driven by tests/e2e/runtime_cli.sh.
 # They live in rtprog/, not rt/, because every program in rt/ is run as a
 # test. fake_other is another model, for wrong-checkpoint tests.
-RT_PROG := $(BUILD)/rtprog/fake_prog $(BUILD)/rtprog/fake_other
+# fake_train and fake_adam have all three entries (a hand-written softmax
+# regression with SGD+momentum or Adam), for tests/e2e/train_cli.sh.
+RT_PROG := $(BUILD)/rtprog/fake_prog $(BUILD)/rtprog/fake_other \
+           $(BUILD)/rtprog/fake_train $(BUILD)/rtprog/fake_adam
 RT_BIN  += $(RT_PROG)
 $(BUILD)/rtprog/fake_prog: tests/rt/prog/fake_model.c $(BUILD)/libdlrt.a
 	@mkdir -p $(dir $@)
@@ -137,6 +140,12 @@ $(BUILD)/rtprog/fake_prog: tests/rt/prog/fake_model.c $(BUILD)/libdlrt.a
 $(BUILD)/rtprog/fake_other: tests/rt/prog/fake_model.c $(BUILD)/libdlrt.a
 	@mkdir -p $(dir $@)
 	$(CC) $(BASEFLAGS) $(WARN) -DFAKE_OTHER -Iruntime -o $@ $< $(BUILD)/libdlrt.a -lz -lm -lpthread
+$(BUILD)/rtprog/fake_train: tests/rt/prog/fake_train.c $(BUILD)/libdlrt.a
+	@mkdir -p $(dir $@)
+	$(CC) $(BASEFLAGS) $(WARN) -Iruntime -o $@ $< $(BUILD)/libdlrt.a -lz -lm -lpthread
+$(BUILD)/rtprog/fake_adam: tests/rt/prog/fake_train.c $(BUILD)/libdlrt.a
+	@mkdir -p $(dir $@)
+	$(CC) $(BASEFLAGS) $(WARN) -DFAKE_ADAM -Iruntime -o $@ $< $(BUILD)/libdlrt.a -lz -lm -lpthread
 
 # ---- the two commands --------------------------------------------------------
 

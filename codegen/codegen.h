@@ -72,9 +72,30 @@ typedef struct KBuf {
   bool written;
 } KBuf;
 
+/* A matrix product as one statement, so that each backend can implement it
+ * with its own register blocking (LLVM: a 6x16 AVX2 micro-kernel; CUDA:
+ * shared-memory tiles) instead of a naive loop nest:
+ *
+ *   for b < batch:  C[b] = A'[b] B[b]    (C[b] += ... when accumulate)
+ *
+ * with A'(i, k) = A[b*sa + i*a_rs + k*a_ks] (any strides, so a transposed
+ * operand needs no copy), B row-major with row stride ldb, C row-major with
+ * row stride ldc. The kernel's parallel variable runs over column panels
+ * of nr columns (per batch); the backend blocks K and rows inside. */
+enum { GEMM_MR = 6 };
+
+typedef struct KGemm {
+  int a, b, c;                    /* buffers */
+  KExpr *M, *N, *K;               /* C is M x N, K the inner dimension */
+  KExpr *a_rs, *a_ks, *ldb, *ldc; /* strides in elements */
+  KExpr *batch, *sa, *sb, *sc;    /* batch count and strides */
+  int nr;                         /* panel width (columns per parallel unit) */
+} KGemm;
+
 /* One kernel: body runs for var 0 over [lo, hi) of [0, extent). Variable 0
  * is the parallel loop variable; other variables are inner loop variables
- * or scalar locals (typed by vartype). */
+ * or scalar locals (typed by vartype). A kernel with gemm set has no body:
+ * the backend implements the product. */
 typedef struct Kernel {
   const char *name;     /* unique symbol, e.g. k3_matmul */
   Loc loc;              /* source op it came from */
@@ -87,6 +108,7 @@ typedef struct Kernel {
   KStmt **body;
   int nbody, capbody;
   double work;          /* estimated flops per unit of extent (scheduling) */
+  KGemm *gemm;          /* a matrix-product kernel, or NULL */
 } Kernel;
 
 typedef struct Program {
@@ -173,6 +195,10 @@ bool cg_llvm_emit(const Entry *e, int n, const char *manifest, const BuildOption
                   const char *obj_path, BuildStats *st);
 /* Print the LLVM IR (before optimisation if opt_level is 0). */
 bool cg_llvm_print(FILE *f, const Entry *e, int n, const char *manifest, int opt_level);
+
+/* The panel width of matrix products on the host: two vectors of the
+ * widest float vectors the CPU has (16 with AVX2, 32 with AVX-512). */
+int cg_gemm_nr(void);
 
 /* ---- link.c: the final link ---------------------------------------------- */
 

@@ -318,6 +318,25 @@ void kir_print(FILE *f, const Program *p) {
       if (kb->region != R_NONE) fprintf(f, "+%lld", (long long)kb->off);
       fprintf(f, "%s\n", kb->written ? " (out)" : "");
     }
+    if (k->gemm) {
+      const KGemm *gm = k->gemm;
+      fprintf(f, "  gemm b%d = b%d x b%d: M=", gm->c, gm->a, gm->b);
+      print_expr(f, k, gm->M);
+      fprintf(f, " N=");
+      print_expr(f, k, gm->N);
+      fprintf(f, " K=");
+      print_expr(f, k, gm->K);
+      fprintf(f, " a_strides=(");
+      print_expr(f, k, gm->a_rs);
+      fprintf(f, ", ");
+      print_expr(f, k, gm->a_ks);
+      fprintf(f, ") batch=");
+      print_expr(f, k, gm->batch);
+      fprintf(f, "\n  panels of %d columns: ", gm->nr);
+      print_expr(f, k, k->extent);
+      fprintf(f, "\n\n");
+      continue;
+    }
     fprintf(f, "  parallel v0 in [0, ");
     print_expr(f, k, k->extent);
     fprintf(f, ") {\n");

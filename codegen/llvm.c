@@ -212,6 +212,274 @@ static void add_attr(Gen *g, LLVMValueRef fn, unsigned idx, const char *name) {
   LLVMAddAttributeAtIndex(fn, idx, LLVMCreateEnumAttribute(g->ctx, kind, 0));
 }
 
+/* ---- matrix products: packed panels and a register-blocked micro-kernel ----
+ *
+ * For each column panel of nr = 2 vectors (16 floats with AVX2, 32 with
+ * AVX-512) and each block of KC rows of B, the panel is copied into a
+ * contiguous, zero-padded buffer on the stack (so the micro-kernel's loads
+ * are sequential, full-width and L1-resident), then every block of up to
+ * six rows of C is computed by ukr<mr>:
+ *
+ *     for k < kc:  b0, b1 = Bp[k][0:VW], Bp[k][VW:2VW]
+ *                  for i < mr:  a = broadcast A'(i, k)
+ *                               acc[i][0] += a * b0;  acc[i][1] += a * b1
+ *
+ * twelve accumulators held in registers over the whole block
+ * (llvm.fmuladd -> vfmadd231ps); C is loaded (after the first K block) and
+ * stored with masks where the panel is narrower than nr. */
+
+static int vector_width = 0;  /* floats per vector: 8 or 16 */
+
+int cg_gemm_nr(void) {
+  if (!vector_width) {
+    char *f = LLVMGetHostCPUFeatures();
+    vector_width = f && strstr(f, "+avx512f") ? 16 : 8;
+    LLVMDisposeMessage(f);
+  }
+  return 2 * vector_width;
+}
+
+static LLVMTypeRef vecf(Gen *g) { return LLVMVectorType(g->t_f32, (unsigned)vector_width); }
+
+static LLVMValueRef vload(Gen *g, LLVMValueRef ptr, LLVMValueRef mask, unsigned align) {
+  LLVMTypeRef vt = vecf(g), vp = LLVMPointerType(vt, 0);
+  LLVMValueRef p = LLVMBuildBitCast(g->b, ptr, vp, "");
+  if (!mask) {
+    LLVMValueRef l = LLVMBuildLoad2(g->b, vt, p, "");
+    LLVMSetAlignment(l, align);
+    return l;
+  }
+  LLVMTypeRef tys[2] = {vt, vp};
+  unsigned id = LLVMLookupIntrinsicID("llvm.masked.load", 16);
+  LLVMValueRef fn = LLVMGetIntrinsicDeclaration(g->mod, id, tys, 2);
+  LLVMValueRef args[4] = {p, LLVMConstInt(g->t_i32, 4, 0), mask, LLVMConstNull(vt)};
+  return LLVMBuildCall2(g->b, LLVMIntrinsicGetType(g->ctx, id, tys, 2), fn, args, 4, "");
+}
+
+static void vstore(Gen *g, LLVMValueRef v, LLVMValueRef ptr, LLVMValueRef mask, unsigned align) {
+  LLVMTypeRef vt = vecf(g), vp = LLVMPointerType(vt, 0);
+  LLVMValueRef p = LLVMBuildBitCast(g->b, ptr, vp, "");
+  if (!mask) {
+    LLVMSetAlignment(LLVMBuildStore(g->b, v, p), align);
+    return;
+  }
+  LLVMTypeRef tys[2] = {vt, vp};
+  unsigned id = LLVMLookupIntrinsicID("llvm.masked.store", 17);
+  LLVMValueRef fn = LLVMGetIntrinsicDeclaration(g->mod, id, tys, 2);
+  LLVMValueRef args[4] = {v, p, LLVMConstInt(g->t_i32, 4, 0), mask};
+  LLVMBuildCall2(g->b, LLVMIntrinsicGetType(g->ctx, id, tys, 2), fn, args, 4, "");
+}
+
+static LLVMValueRef ci(Gen *g, int64_t v) { return LLVMConstInt(g->t_i64, (unsigned long long)v, 1); }
+
+static LLVMValueRef gep_f(Gen *g, LLVMValueRef p, LLVMValueRef idx) {
+  return LLVMBuildInBoundsGEP2(g->b, g->t_f32, p, &idx, 1, "");
+}
+
+static LLVMValueRef splat(Gen *g, LLVMValueRef x) {
+  unsigned w = (unsigned)vector_width;
+  LLVMValueRef v = LLVMBuildInsertElement(g->b, LLVMGetUndef(vecf(g)), x,
+                                          LLVMConstInt(g->t_i32, 0, 0), "");
+  return LLVMBuildShuffleVector(g->b, v, LLVMGetUndef(vecf(g)),
+                                LLVMConstNull(LLVMVectorType(g->t_i32, w)), "");
+}
+
+/* lane < n for lanes first..first+VW-1, as a vector of i1. */
+static LLVMValueRef lane_mask(Gen *g, LLVMValueRef n, int first) {
+  unsigned w = (unsigned)vector_width;
+  LLVMValueRef lanes[16];
+  for (unsigned i = 0; i < w; i++) lanes[i] = ci(g, first + (int)i);
+  LLVMTypeRef vi = LLVMVectorType(g->t_i64, w);
+  LLVMValueRef nv = LLVMBuildInsertElement(g->b, LLVMGetUndef(vi), n, LLVMConstInt(g->t_i32, 0, 0), "");
+  nv = LLVMBuildShuffleVector(g->b, nv, LLVMGetUndef(vi), LLVMConstNull(LLVMVectorType(g->t_i32, w)), "");
+  return LLVMBuildICmp(g->b, LLVMIntSLT, LLVMConstVector(lanes, w), nv, "");
+}
+
+/* A counted loop for i in [0, n): body(g, i, ctx) builds the body. */
+typedef void LoopBody(Gen *g, LLVMValueRef i, void *ctx);
+static void counted_loop(Gen *g, LLVMValueRef n, LoopBody *body, void *ctx) {
+  LLVMValueRef iv = LLVMBuildAlloca(g->b, g->t_i64, "");
+  LLVMBasicBlockRef cond = LLVMAppendBasicBlockInContext(g->ctx, g->fn, "loop");
+  LLVMBasicBlockRef bb = LLVMAppendBasicBlockInContext(g->ctx, g->fn, "body");
+  LLVMBasicBlockRef done = LLVMAppendBasicBlockInContext(g->ctx, g->fn, "done");
+  LLVMBuildStore(g->b, ci(g, 0), iv);
+  LLVMBuildBr(g->b, cond);
+  LLVMPositionBuilderAtEnd(g->b, cond);
+  LLVMValueRef i = LLVMBuildLoad2(g->b, g->t_i64, iv, "");
+  LLVMBuildCondBr(g->b, LLVMBuildICmp(g->b, LLVMIntSLT, i, n, ""), bb, done);
+  LLVMPositionBuilderAtEnd(g->b, bb);
+  body(g, i, ctx);
+  LLVMBuildStore(g->b, LLVMBuildNSWAdd(g->b, i, ci(g, 1), ""), iv);
+  LLVMBuildBr(g->b, cond);
+  LLVMPositionBuilderAtEnd(g->b, done);
+}
+
+typedef struct Ukr {
+  int mr;
+  LLVMValueRef A, ars, aks, Bp, acc[GEMM_MR][2];
+} Ukr;
+
+static void ukr_step(Gen *g, LLVMValueRef k, void *ctx) {
+  Ukr *u = ctx;
+  LLVMValueRef brow = gep_f(g, u->Bp, LLVMBuildMul(g->b, k, ci(g, 2 * vector_width), ""));
+  LLVMValueRef bv[2] = {vload(g, brow, NULL, 64),
+                        vload(g, gep_f(g, brow, ci(g, vector_width)), NULL, 64)};
+  LLVMValueRef acol = gep_f(g, u->A, LLVMBuildMul(g->b, k, u->aks, ""));
+  for (int i = 0; i < u->mr; i++) {
+    LLVMValueRef ap = gep_f(g, acol, LLVMBuildMul(g->b, ci(g, i), u->ars, ""));
+    LLVMValueRef av = splat(g, LLVMBuildLoad2(g->b, g->t_f32, ap, ""));
+    for (int h = 0; h < 2; h++) {
+      LLVMValueRef args[3] = {av, bv[h], LLVMBuildLoad2(g->b, vecf(g), u->acc[i][h], "")};
+      LLVMBuildStore(g->b, intrinsic(g, "llvm.fmuladd", vecf(g), args, 3), u->acc[i][h]);
+    }
+  }
+}
+
+/* void ukr<mr>(float *C, i64 ldc, float *A, i64 a_rs, i64 a_ks, float *Bp,
+ * i64 kc, i64 nc, i64 accumulate): C[0:mr, 0:nc] (+)= A' Bp. */
+static LLVMValueRef ukr(Gen *g, int mr) {
+  char name[32];
+  snprintf(name, sizeof name, "dlc.ukr%d", mr);
+  LLVMValueRef fn = LLVMGetNamedFunction(g->mod, name);
+  if (fn) return fn;
+  LLVMTypeRef fp = LLVMPointerType(g->t_f32, 0);
+  LLVMTypeRef pt[9] = {fp, g->t_i64, fp, g->t_i64, g->t_i64, fp, g->t_i64, g->t_i64, g->t_i64};
+  fn = LLVMAddFunction(g->mod, name, LLVMFunctionType(g->t_void, pt, 9, 0));
+  LLVMSetLinkage(fn, LLVMInternalLinkage);
+  add_attr(g, fn, LLVMAttributeFunctionIndex, "nounwind");
+  add_attr(g, fn, LLVMAttributeFunctionIndex, "noinline"); /* one copy per module */
+  static const unsigned ptr_args[3] = {1, 3, 6};          /* C, A, Bp (1-based) */
+  for (int i = 0; i < 3; i++) add_attr(g, fn, ptr_args[i], "noalias");
+  LLVMBasicBlockRef saved = LLVMGetInsertBlock(g->b);
+  LLVMValueRef saved_fn = g->fn;
+  g->fn = fn;
+  LLVMPositionBuilderAtEnd(g->b, LLVMAppendBasicBlockInContext(g->ctx, fn, "entry"));
+  LLVMValueRef arg[9];
+  for (int i = 0; i < 9; i++) arg[i] = LLVMGetParam(fn, (unsigned)i);
+  Ukr u = {.mr = mr, .A = arg[2], .ars = arg[3], .aks = arg[4], .Bp = arg[5]};
+  LLVMValueRef m[2] = {lane_mask(g, arg[7], 0), lane_mask(g, arg[7], vector_width)};
+  LLVMValueRef acc_on = LLVMBuildICmp(g->b, LLVMIntNE, arg[8], ci(g, 0), "");
+  for (int i = 0; i < mr; i++) {
+    LLVMValueRef crow = gep_f(g, arg[0], LLVMBuildMul(g->b, ci(g, i), arg[1], ""));
+    for (int h = 0; h < 2; h++) {
+      u.acc[i][h] = LLVMBuildAlloca(g->b, vecf(g), "");
+      LLVMValueRef c = vload(g, gep_f(g, crow, ci(g, h * vector_width)), m[h], 4);
+      LLVMBuildStore(g->b, LLVMBuildSelect(g->b, acc_on, c, LLVMConstNull(vecf(g)), ""), u.acc[i][h]);
+    }
+  }
+  counted_loop(g, arg[6], ukr_step, &u);
+  for (int i = 0; i < mr; i++) {
+    LLVMValueRef crow = gep_f(g, arg[0], LLVMBuildMul(g->b, ci(g, i), arg[1], ""));
+    for (int h = 0; h < 2; h++)
+      vstore(g, LLVMBuildLoad2(g->b, vecf(g), u.acc[i][h], ""),
+             gep_f(g, crow, ci(g, h * vector_width)), m[h], 4);
+  }
+  LLVMBuildRetVoid(g->b);
+  g->fn = saved_fn;
+  if (saved) LLVMPositionBuilderAtEnd(g->b, saved);
+  return fn;
+}
+
+/* The state of one panel of a gemm kernel while its loops are built. */
+typedef struct Panel {
+  const KGemm *gm;
+  LLVMValueRef M, K, ars, aks, ldb, ldc;
+  LLVMValueRef C, A, B;      /* this panel's corners (batch applied) */
+  LLVMValueRef nc, Bp;       /* panel width, packed buffer */
+  LLVMValueRef k0, kc;       /* current K block */
+  LLVMValueRef mask[2];
+} Panel;
+
+static void pack_row(Gen *g, LLVMValueRef k, void *ctx) {
+  Panel *pn = ctx;
+  LLVMValueRef src = gep_f(g, pn->B, LLVMBuildMul(g->b, LLVMBuildAdd(g->b, pn->k0, k, ""), pn->ldb, ""));
+  LLVMValueRef dst = gep_f(g, pn->Bp, LLVMBuildMul(g->b, k, ci(g, 2 * vector_width), ""));
+  for (int h = 0; h < 2; h++)
+    vstore(g, vload(g, gep_f(g, src, ci(g, h * vector_width)), pn->mask[h], 4),
+           gep_f(g, dst, ci(g, h * vector_width)), NULL, 64);
+}
+
+/* One block of rows: C[i0:i0+mr, panel] (+)= A'[i0:, k0:k0+kc] Bp. */
+static void row_block(Gen *g, LLVMValueRef rb, void *ctx) {
+  Panel *pn = ctx;
+  LLVMValueRef i0 = LLVMBuildMul(g->b, rb, ci(g, GEMM_MR), "");
+  LLVMValueRef left = LLVMBuildSub(g->b, pn->M, i0, "");
+  LLVMValueRef mr = LLVMBuildSelect(g->b, LLVMBuildICmp(g->b, LLVMIntSLT, left, ci(g, GEMM_MR), ""),
+                                    left, ci(g, GEMM_MR), "");
+  LLVMValueRef args[9] = {
+      gep_f(g, pn->C, LLVMBuildMul(g->b, i0, pn->ldc, "")), pn->ldc,
+      gep_f(g, pn->A, LLVMBuildAdd(g->b, LLVMBuildMul(g->b, i0, pn->ars, ""),
+                                   LLVMBuildMul(g->b, pn->k0, pn->aks, ""), "")),
+      pn->ars, pn->aks, pn->Bp, pn->kc, pn->nc,
+      LLVMBuildZExt(g->b, LLVMBuildICmp(g->b, LLVMIntSGT, pn->k0, ci(g, 0), ""), g->t_i64, "")};
+  LLVMBasicBlockRef next = LLVMAppendBasicBlockInContext(g->ctx, g->fn, "rb_next");
+  LLVMValueRef sw = LLVMBuildSwitch(g->b, mr, next, GEMM_MR);
+  for (int h = 1; h <= GEMM_MR; h++) {
+    LLVMBasicBlockRef cb = LLVMAppendBasicBlockInContext(g->ctx, g->fn, "mr");
+    LLVMAddCase(sw, ci(g, h), cb);
+    LLVMPositionBuilderAtEnd(g->b, cb);
+    LLVMValueRef f = ukr(g, h);
+    LLVMBuildCall2(g->b, LLVMGlobalGetValueType(f), f, args, 9, "");
+    LLVMBuildBr(g->b, next);
+  }
+  LLVMPositionBuilderAtEnd(g->b, next);
+}
+
+/* One K block of a panel: pack, then every row block. */
+static void k_block(Gen *g, LLVMValueRef kb, void *ctx) {
+  Panel *pn = ctx;
+  int kcmax = 8192 / (2 * vector_width);
+  pn->k0 = LLVMBuildMul(g->b, kb, ci(g, kcmax), "");
+  LLVMValueRef left = LLVMBuildSub(g->b, pn->K, pn->k0, "");
+  pn->kc = LLVMBuildSelect(g->b, LLVMBuildICmp(g->b, LLVMIntSLT, left, ci(g, kcmax), ""), left,
+                           ci(g, kcmax), "");
+  counted_loop(g, pn->kc, pack_row, pn);
+  LLVMValueRef rblocks = LLVMBuildSDiv(g->b, LLVMBuildAdd(g->b, pn->M, ci(g, GEMM_MR - 1), ""),
+                                       ci(g, GEMM_MR), "");
+  counted_loop(g, rblocks, row_block, pn);
+}
+
+/* The panel loop of a gemm kernel body: for t in [lo, hi), t = batch *
+ * panels + panel. */
+static void gen_gemm_panels(Gen *g, const KGemm *gm, LLVMValueRef lo, LLVMValueRef hi) {
+  cg_gemm_nr();
+  Panel pn = {.gm = gm, .M = gen_expr(g, gm->M), .K = gen_expr(g, gm->K),
+              .ars = gen_expr(g, gm->a_rs), .aks = gen_expr(g, gm->a_ks),
+              .ldb = gen_expr(g, gm->ldb), .ldc = gen_expr(g, gm->ldc)};
+  LLVMValueRef Ncols = gen_expr(g, gm->N);
+  LLVMValueRef sa = gen_expr(g, gm->sa), sb = gen_expr(g, gm->sb), sc = gen_expr(g, gm->sc);
+  int nr = 2 * vector_width, kcmax = 8192 / nr;
+  LLVMTypeRef buft = LLVMArrayType(g->t_f32, (unsigned)(kcmax * nr));
+  LLVMValueRef buf = LLVMBuildAlloca(g->b, buft, "Bp");
+  LLVMSetAlignment(buf, 64);
+  pn.Bp = LLVMBuildBitCast(g->b, buf, LLVMPointerType(g->t_f32, 0), "");
+  LLVMValueRef panels = LLVMBuildSDiv(g->b, LLVMBuildAdd(g->b, Ncols, ci(g, nr - 1), ""), ci(g, nr), "");
+  LLVMValueRef kblocks = LLVMBuildSDiv(g->b, LLVMBuildAdd(g->b, pn.K, ci(g, kcmax - 1), ""), ci(g, kcmax), "");
+  LLVMValueRef tv = LLVMBuildAlloca(g->b, g->t_i64, "t");
+  LLVMBasicBlockRef cond = LLVMAppendBasicBlockInContext(g->ctx, g->fn, "panel");
+  LLVMBasicBlockRef body = LLVMAppendBasicBlockInContext(g->ctx, g->fn, "pbody");
+  LLVMBasicBlockRef done = LLVMAppendBasicBlockInContext(g->ctx, g->fn, "pdone");
+  LLVMBuildStore(g->b, lo, tv);
+  LLVMBuildBr(g->b, cond);
+  LLVMPositionBuilderAtEnd(g->b, cond);
+  LLVMValueRef t = LLVMBuildLoad2(g->b, g->t_i64, tv, "");
+  LLVMBuildCondBr(g->b, LLVMBuildICmp(g->b, LLVMIntSLT, t, hi, ""), body, done);
+  LLVMPositionBuilderAtEnd(g->b, body);
+  LLVMValueRef bt = LLVMBuildSDiv(g->b, t, panels, ""), p = LLVMBuildSRem(g->b, t, panels, "");
+  LLVMValueRef j0 = LLVMBuildMul(g->b, p, ci(g, nr), "");
+  LLVMValueRef nleft = LLVMBuildSub(g->b, Ncols, j0, "");
+  pn.nc = LLVMBuildSelect(g->b, LLVMBuildICmp(g->b, LLVMIntSLT, nleft, ci(g, nr), ""), nleft, ci(g, nr), "");
+  pn.mask[0] = lane_mask(g, pn.nc, 0);
+  pn.mask[1] = lane_mask(g, pn.nc, vector_width);
+  pn.C = gep_f(g, g->buf[gm->c], LLVMBuildAdd(g->b, LLVMBuildMul(g->b, bt, sc, ""), j0, ""));
+  pn.A = gep_f(g, g->buf[gm->a], LLVMBuildMul(g->b, bt, sa, ""));
+  pn.B = gep_f(g, g->buf[gm->b], LLVMBuildAdd(g->b, LLVMBuildMul(g->b, bt, sb, ""), j0, ""));
+  counted_loop(g, kblocks, k_block, &pn);
+  LLVMBuildStore(g->b, LLVMBuildNSWAdd(g->b, t, ci(g, 1), ""), tv);
+  LLVMBuildBr(g->b, cond);
+  LLVMPositionBuilderAtEnd(g->b, done);
+}
+
 /* The body: void name.body(T* noalias b0, ..., i64 N, i64 lo, i64 hi,
  * frame*): buffers as arguments, so that noalias can say they are
  * distinct; the frame for runtime scalars. */
@@ -239,8 +507,11 @@ static LLVMValueRef gen_body(Gen *g, const Kernel *k, const char *entry) {
   g->N = LLVMGetParam(fn, (unsigned)nb);
   g->frame = LLVMGetParam(fn, (unsigned)nb + 3);
   for (int v = 0; v < k->nvar; v++) g->var[v] = LLVMBuildAlloca(g->b, ktype(g, k->vartype[v]), "");
-  gen_loop(g, g->var[0], LLVMGetParam(fn, (unsigned)nb + 1), LLVMGetParam(fn, (unsigned)nb + 2),
-           k->body, k->nbody);
+  if (k->gemm)
+    gen_gemm_panels(g, k->gemm, LLVMGetParam(fn, (unsigned)nb + 1), LLVMGetParam(fn, (unsigned)nb + 2));
+  else
+    gen_loop(g, g->var[0], LLVMGetParam(fn, (unsigned)nb + 1), LLVMGetParam(fn, (unsigned)nb + 2),
+             k->body, k->nbody);
   LLVMBuildRetVoid(g->b);
   free(g->buf);
   free(g->var);

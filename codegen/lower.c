@@ -146,12 +146,56 @@ static KExpr *scalar_op(Program *p, const Node *nd, KExpr *a, KExpr *b, KExpr *i
  * [1, 4096] tensor, and one unit-stride loop for the vectorizer. */
 enum { FLAT_BLOCK = 4096 };
 
+/* Whether every value the kernel of nd loads (through fused operands, see
+ * passes/fuse.c) has nd's shape or is a scalar: then one flat loop serves. */
 static bool flat_ok(Program *p, const Node *nd) {
   for (int k = 0; k < nd->nin; k++) {
     const Node *x = &p->g->node[nd->in[k]];
-    if (!scalar_source(p, nd->in[k]) && !shape_equal(&x->shape, &nd->shape)) return false;
+    if (nd->op == OP_ASSIGN && k == 0) continue;
+    if (x->into) {
+      if (!flat_ok(p, x)) return false;
+    } else if (!scalar_source(p, nd->in[k]) && !shape_equal(&x->shape, &nd->shape)) {
+      return false;
+    }
   }
   return true;
+}
+
+/* How a kernel indexes tensors: one flat index over equal shapes, or a loop
+ * nest with broadcasting. */
+typedef struct Access {
+  KExpr *flat;     /* linear index, or NULL */
+  const Nest *nest;
+} Access;
+
+/* The value of node j at the access point: a fused node's expression
+ * (recursively), a scalar source, or a load. idx is the linear index of
+ * the element of the consumer's shape (dropout's mask position). */
+static KExpr *value_at(Program *p, Kernel *k, int j, const Access *a, KExpr *idx) {
+  const Node *x = &p->g->node[j];
+  if (x->into) {
+    KExpr *v[2] = {0};
+    for (int m = 0; m < x->nin && m < 2; m++) v[m] = value_at(p, k, x->in[m], a, idx);
+    return scalar_op(p, x, v[0], v[1], idx);
+  }
+  KExpr *s = scalar_source(p, j);
+  if (s) return s;
+  int b = kir_buf(p, k, j, false);
+  return kir_load(p, k, b, a->flat ? a->flat : bcast_index(p, k, &x->shape, a->nest));
+}
+
+/* The value node computes at the access point, and the buffer it goes to:
+ * its own, or for an assign the target's. */
+static KExpr *result(Program *p, Kernel *k, int node, const Access *a, KExpr *idx, int *out) {
+  const Node *nd = &p->g->node[node];
+  if (nd->op == OP_ASSIGN) {
+    *out = kir_buf(p, k, nd->in[0], true);
+    return value_at(p, k, nd->in[1], a, idx);
+  }
+  KExpr *v[2] = {0};
+  for (int j = 0; j < nd->nin && j < 2; j++) v[j] = value_at(p, k, nd->in[j], a, idx);
+  *out = kir_buf(p, k, node, true);
+  return scalar_op(p, nd, v[0], v[1], idx);
 }
 
 static void lower_flat(Program *p, Kernel *k, int node) {
@@ -164,14 +208,10 @@ static void lower_flat(Program *p, Kernel *k, int node) {
   KExpr *hi = kir_bin(p, K_MIN, kir_iadd(p, lo, kir_const_i(p, FLAT_BLOCK)), numel);
   int i = kir_var(p, k, KT_I64);
   KStmt *loop = kir_loop(p, k, NULL, i, lo, hi);
-  KExpr *v[2] = {0};
-  for (int j = 0; j < nd->nin; j++) {
-    v[j] = scalar_source(p, nd->in[j]);
-    if (!v[j]) v[j] = kir_load(p, k, kir_buf(p, k, nd->in[j], false), kir_var_ref(p, k, i));
-  }
-  int out = kir_buf(p, k, node, true);
-  kir_store(p, k, loop, out, kir_var_ref(p, k, i),
-            scalar_op(p, nd, v[0], v[1], kir_var_ref(p, k, i)));
+  Access a = {.flat = kir_var_ref(p, k, i)};
+  int out;
+  KExpr *val = result(p, k, node, &a, a.flat, &out);
+  kir_store(p, k, loop, out, a.flat, val);
   k->work = FLAT_BLOCK;
 }
 
@@ -183,11 +223,11 @@ static void lower_elemwise(Program *p, int node) {
     return;
   }
   Nest n = nest_over(p, k, &nd->shape);
-  KExpr *a = operand(p, k, nd->in[0], &n);
-  KExpr *b = nd->nin > 1 ? operand(p, k, nd->in[1], &n) : NULL;
-  int out = kir_buf(p, k, node, true);
+  Access ac = {.nest = &n};
   KExpr *idx = bcast_index(p, k, &nd->shape, &n);
-  kir_store(p, k, n.inner, out, idx, scalar_op(p, nd, a, b, idx));
+  int out;
+  KExpr *val = result(p, k, node, &ac, idx, &out);
+  kir_store(p, k, n.inner, out, idx, val);
   k->work = (double)numel_eval(&nd->shape, 1) / (double)(nd->shape.rank ? llabs(nd->shape.d[0]) : 1);
 }
 
@@ -323,40 +363,79 @@ static void lower_concat(Program *p, int node) {
   }
 }
 
-/* matmul: C[r, :] = sum_k A[r, k] * B[k, :] for each row r of the flattened
- * [..., M] rows. The k-then-p order keeps the innermost loop unit-stride in
- * B and C, so it vectorizes to FMAs without reassociation. */
+/* A transpose of a matrix whose only users read it as the left operand of
+ * a 2-D matmul: the product reads through it with swapped strides, so it
+ * needs no kernel of its own. */
+static bool folded_transpose(const Graph *g, int t) {
+  const Node *n = &g->node[t];
+  if (n->op != OP_TRANSPOSE || n->shape.rank != 2) return false;
+  for (int o = 0; o < g->nout; o++)
+    if (g->out[o].node == t) return false;
+  bool used = false;
+  for (int i = t + 1; i < g->nnode; i++)
+    for (int k = 0; k < g->node[i].nin; k++)
+      if (g->node[i].in[k] == t) {
+        if (g->node[i].op != OP_MATMUL || k != 0 || g->node[i].shape.rank != 2) return false;
+        used = true;
+      }
+  return used;
+}
+
+static KExpr *numel_of(Program *p, const Shape *s) {
+  Size z = shape_numel(s);
+  return kir_imul(p, kir_const_i(p, z.k), z.sym ? kir_n(p) : kir_const_i(p, 1));
+}
+
+/* matmul as a KGemm: a[..., M, K] x b[K, P] (rows of a flattened) or
+ * batched a[B..., M, K] x b[B..., K, P]. */
 static void lower_matmul(Program *p, int node) {
   const Node *nd = &p->g->node[node];
   const Node *a = &p->g->node[nd->in[0]], *b = &p->g->node[nd->in[1]];
   Kernel *k = kir_kernel(p, "matmul", node, nd->loc);
+  KGemm *gm = arena_alloc(p->arena, sizeof *gm);
+  k->gemm = gm;
   int ra = a->shape.rank, rb = b->shape.rank;
-  int64_t M = a->shape.d[ra - 2], K = a->shape.d[ra - 1], P = b->shape.d[rb - 1];
-  Shape rows = a->shape;
-  rows.rank--;
-  Size nrows = shape_numel(&rows);
-  k->extent = kir_imul(p, kir_const_i(p, nrows.k), nrows.sym ? kir_n(p) : kir_const_i(p, 1));
-  int ia = kir_buf(p, k, nd->in[0], false), ib = kir_buf(p, k, nd->in[1], false);
-  int ic = kir_buf(p, k, node, true);
-  KExpr *r = kir_var_ref(p, k, 0);
-  KExpr *eK = kir_dim(p, K), *eP = kir_dim(p, P);
-  KExpr *bbase = kir_const_i(p, 0);
-  if (rb > 2) /* batched: batch index = r / M */
-    bbase = kir_imul(p, kir_bin(p, K_DIV, r, kir_dim(p, M)), kir_imul(p, eK, eP));
-  int vp = kir_var(p, k, KT_I64), vk = kir_var(p, k, KT_I64), vp2 = kir_var(p, k, KT_I64);
-  KStmt *zero = kir_loop(p, k, NULL, vp, kir_const_i(p, 0), eP);
-  KExpr *crow = kir_imul(p, r, eP);
-  kir_store(p, k, zero, ic, kir_iadd(p, crow, kir_var_ref(p, k, vp)), kir_const_f(p, 0));
-  KStmt *lk = kir_loop(p, k, NULL, vk, kir_const_i(p, 0), eK);
-  int av = kir_var(p, k, KT_F32);
-  kir_set(p, k, lk, av, kir_load(p, k, ia, kir_iadd(p, kir_imul(p, r, eK), kir_var_ref(p, k, vk))));
-  KStmt *lp = kir_loop(p, k, lk, vp2, kir_const_i(p, 0), eP);
-  KExpr *cidx = kir_iadd(p, crow, kir_var_ref(p, k, vp2));
-  KExpr *bidx = kir_iadd(p, bbase, kir_iadd(p, kir_imul(p, kir_var_ref(p, k, vk), eP),
-                                            kir_var_ref(p, k, vp2)));
-  kir_store(p, k, lp, ic, cidx,
-            kir_fma(p, kir_var_ref(p, k, av), kir_load(p, k, ib, bidx), kir_load(p, k, ic, cidx)));
-  k->work = 2.0 * (double)llabs(K) * (double)llabs(P);
+  int64_t K = a->shape.d[ra - 1], P = b->shape.d[rb - 1];
+  gm->K = kir_dim(p, K);
+  gm->N = kir_dim(p, P);
+  if (folded_transpose(p->g, nd->in[0])) { /* A' = X^T, X stored [K, M] */
+    gm->a = kir_buf(p, k, a->in[0], false);
+    gm->M = kir_dim(p, a->shape.d[0]);
+    gm->a_rs = kir_const_i(p, 1);
+    gm->a_ks = gm->M;
+  } else {
+    gm->a = kir_buf(p, k, nd->in[0], false);
+    gm->a_rs = gm->K;
+    gm->a_ks = kir_const_i(p, 1);
+  }
+  gm->b = kir_buf(p, k, nd->in[1], false);
+  gm->c = kir_buf(p, k, node, true);
+  gm->ldb = gm->N;
+  gm->ldc = gm->N;
+  if (rb > 2) {
+    Shape bd = {.rank = rb - 2};
+    for (int i = 0; i < rb - 2; i++) bd.d[i] = b->shape.d[i];
+    gm->batch = numel_of(p, &bd);
+    if (!gm->M) gm->M = kir_dim(p, a->shape.d[ra - 2]);
+    gm->sa = kir_imul(p, gm->M, gm->K);
+    gm->sb = kir_imul(p, gm->K, gm->N);
+    gm->sc = kir_imul(p, gm->M, gm->N);
+  } else {
+    if (!gm->M) { /* every row of a's leading dimensions */
+      Shape rows = a->shape;
+      rows.rank--;
+      gm->M = numel_of(p, &rows);
+    }
+    gm->batch = kir_const_i(p, 1);
+    gm->sa = gm->sb = gm->sc = kir_const_i(p, 0);
+  }
+  gm->nr = cg_gemm_nr();
+  KExpr *panels = kir_bin(p, K_DIV, kir_iadd(p, gm->N, kir_const_i(p, gm->nr - 1)),
+                          kir_const_i(p, gm->nr));
+  k->extent = kir_imul(p, gm->batch, panels);
+  /* flops per panel, taking a batch-dependent M or K as 64 */
+  int64_t m = gm->M->op == K_CONST ? gm->M->i : 64;
+  k->work = 2.0 * (double)m * gm->nr * (double)(K < 0 ? 64 * -K : K);
 }
 
 static void lower_slice(Program *p, int node) {
@@ -426,23 +505,9 @@ static void lower_cross_entropy(Program *p, int node) {
             (double)(y->shape.rank ? llabs(y->shape.d[0]) : 1);
 }
 
-/* assign: copy the value into the target's storage (a param or a state). */
-static void lower_assign(Program *p, int node) {
-  const Node *nd = &p->g->node[node];
-  Kernel *k = kir_kernel(p, "assign", node, nd->loc);
-  Size sz = shape_numel(&nd->shape);
-  KExpr *numel = kir_imul(p, kir_const_i(p, sz.k), sz.sym ? kir_n(p) : kir_const_i(p, 1));
-  k->extent = kir_bin(p, K_DIV, kir_iadd(p, numel, kir_const_i(p, FLAT_BLOCK - 1)),
-                      kir_const_i(p, FLAT_BLOCK));
-  KExpr *lo = kir_imul(p, kir_var_ref(p, k, 0), kir_const_i(p, FLAT_BLOCK));
-  KExpr *hi = kir_bin(p, K_MIN, kir_iadd(p, lo, kir_const_i(p, FLAT_BLOCK)), numel);
-  int i = kir_var(p, k, KT_I64);
-  KStmt *loop = kir_loop(p, k, NULL, i, lo, hi);
-  KExpr *v = scalar_source(p, nd->in[1]);
-  if (!v) v = kir_load(p, k, kir_buf(p, k, nd->in[1], false), kir_var_ref(p, k, i));
-  kir_store(p, k, loop, kir_buf(p, k, nd->in[0], true), kir_var_ref(p, k, i), v);
-  k->work = FLAT_BLOCK;
-}
+/* assign: the value (with its fused chain) stored into the target's
+ * storage, a param or a state. */
+static void lower_assign(Program *p, int node) { lower_elemwise(p, node); }
 
 static void lower_source(Program *p, int node) { (void)p, (void)node; }
 static void lower_reshape(Program *p, int node) { (void)p, (void)node; }
@@ -460,7 +525,8 @@ Program *cg_lower(const Graph *g) {
   Program *p = arena_alloc(a, sizeof *p);
   p->arena = a;
   p->g = g;
-  for (int i = 0; i < g->nnode; i++) lower_fn[g->node[i].op](p, i);
+  for (int i = 0; i < g->nnode; i++)
+    if (!folded_transpose(g, i) && !g->node[i].into) lower_fn[g->node[i].op](p, i);
   return p;
 }
 

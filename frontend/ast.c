@@ -152,9 +152,10 @@ Stmt *fe_param(Parse *p, const char *name, Loc nloc, TypeExpr *t, Expr *init,
   return s;
 }
 
-Stmt *fe_assign(Parse *p, const char *name, Expr *e, Loc loc) {
+Stmt *fe_assign(Parse *p, const char *name, Expr *e, Loc loc, Loc vloc) {
   Stmt *s = new_stmt(p, S_ASSIGN, name, loc, loc);
   s->e = e;
+  s->vloc = vloc;
   return s;
 }
 

@@ -7,7 +7,10 @@
  * (sig.c), so a builder only checks what is particular to it (axes in
  * range, element counts) and adds nodes. A layer row gets a name such as
  * dense1 (or the name= argument) under which it creates its parameters;
- * conv2d or lstm will be one row and one builder each.
+ * conv2d or lstm will be one row and one builder each. A loss function is
+ * a row too: its builder checks the operands (with messages that name the
+ * loss, not the ops it expands to) and adds the nodes of its formula,
+ * ending with the mean over every element.
  */
 #include "frontend.h"
 
@@ -31,7 +34,8 @@ struct Builtin {
 
 static BuildFn build_unary, build_leaky_relu, build_binary, build_axis,
     build_reduce, build_matmul, build_reshape, build_flatten,
-    build_transpose, build_concat, build_dense;
+    build_transpose, build_slice, build_concat, build_dropout,
+    build_one_hot, build_cross_entropy, build_mse, build_bce, build_dense;
 
 static const Builtin builtins[] = {
   /* elementwise; on a number they fold at compile time */
@@ -67,6 +71,19 @@ static const Builtin builtins[] = {
    build_transpose},
   {"concat", OP_CONCAT, false, "xs: tensors..., axis: int = -1",
    build_concat},
+  {"slice", OP_SLICE, false, "x: tensor, axis: int, start: int, end: int",
+   build_slice},
+  /* training: dropout is the identity outside training */
+  {"dropout", OP_DROPOUT, false, "x: tensor, rate: frac = 0.5",
+   build_dropout},
+  /* labels and losses; a loss is the mean over every element */
+  {"one_hot", OP_ONE_HOT, false, "labels: tensor, classes: count = none",
+   build_one_hot},
+  {"cross_entropy", OP_CROSS_ENTROPY, false, "logits: tensor, labels: tensor",
+   build_cross_entropy},
+  {"mse", OP_MEAN, false, "pred: tensor, target: tensor", build_mse},
+  {"binary_cross_entropy", OP_MEAN, false, "logits: tensor, target: tensor",
+   build_bce},
   /* layers */
   {"dense", OP_MATMUL, true,
    "x: tensor, units: count, bias: bool = true, init: init = xavier_uniform, "
@@ -447,6 +464,20 @@ static Value build_transpose(Lower *L, const Builtin *b, const Expr *call,
   return add_node(L, b->op, &x, 1, &a, call->loc);
 }
 
+/* slice(x, axis, start, end): elements start <= i < end along axis; the
+ * shape rule checks the range. */
+static Value build_slice(Lower *L, const Builtin *b, const Expr *call,
+                         ArgVal *arg, const char *layer) {
+  (void)layer;
+  int x = arg[0].v.node;
+  int64_t ax = (int64_t)arg[1].v.num;
+  if (!norm_axis(L, b->name, &ax, x, arg[1].loc))
+    return fe_poison(call->loc);
+  Attrs a = {.ints = {ax, (int64_t)arg[2].v.num, (int64_t)arg[3].v.num},
+             .nints = 3};
+  return add_node(L, b->op, &x, 1, &a, call->loc);
+}
+
 static Value build_concat(Lower *L, const Builtin *b, const Expr *call,
                           ArgVal *arg, const char *layer) {
   (void)layer;
@@ -459,6 +490,198 @@ static Value build_concat(Lower *L, const Builtin *b, const Expr *call,
     return fe_poison(call->loc);
   Attrs a = {.ints = {ax}, .nints = 1};
   return add_node(L, b->op, in, xs->nitem, &a, call->loc);
+}
+
+/* ---- training and losses ------------------------------------------------ */
+
+/* Each dropout node gets the next salt, so that the masks of two dropouts
+ * (two calls, or two expansions of one block) are independent. */
+static Value build_dropout(Lower *L, const Builtin *b, const Expr *call,
+                           ArgVal *arg, const char *layer) {
+  (void)layer;
+  Attrs a = {.ints = {L->nsalt + 1}, .nints = 1, .f = {arg[1].v.num}};
+  Value v = add_node(L, b->op, &arg[0].v.node, 1, &a, call->loc);
+  if (v.kind == V_TENSOR)
+    L->nsalt++;
+  return v;
+}
+
+/* The label input that node is, possibly reshaped; -1 if none. */
+static int label_input(Lower *L, int node) {
+  while (L->g->node[node].op == OP_RESHAPE)
+    node = L->g->node[node].in[0];
+  const Node *n = &L->g->node[node];
+  return n->op == OP_INPUT && n->ikind == IN_LABEL ? node : -1;
+}
+
+/* A class count that disagrees with the one declared on the label input
+ * behind labels (if any): reported at loc as "<what>, but label 'y' is
+ * declared with classes K", what giving the other count. */
+static bool check_classes(Lower *L, int64_t classes, const char *what,
+                          int labels, Loc loc) {
+  int in = label_input(L, labels);
+  if (in < 0 || L->g->node[in].classes == 0 ||
+      L->g->node[in].classes == classes)
+    return true;
+  const Node *y = &L->g->node[in];
+  if (fe_error(L, loc, "%s, but label '%s' is declared with classes %lld",
+               what, y->name, (long long)y->classes))
+    diag_note(y->loc, "'%s' is declared here", y->name);
+  return false;
+}
+
+/* one_hot(labels, classes): classes defaults to the count declared on the
+ * label input. */
+static Value build_one_hot(Lower *L, const Builtin *b, const Expr *call,
+                           ArgVal *arg, const char *layer) {
+  (void)layer;
+  int y = arg[0].v.node, in = label_input(L, y);
+  int64_t k = in >= 0 ? L->g->node[in].classes : 0;
+  if (arg[1].given) {
+    k = (int64_t)arg[1].v.num;
+    if (!check_classes(L, k, arena_printf(L->a, "%s: classes = %lld",
+                       b->name, (long long)k), y, arg[1].loc))
+      return fe_poison(call->loc);
+  } else if (k == 0 && L->g->node[y].dtype == DT_I32) {
+    if (fe_error(L, call->loc, "one_hot: the number of classes is not known "
+                 "for %s", fe_type_str(L, y)))
+      diag_hint("give it: one_hot(labels, classes = 10), or declare the "
+                "label with 'classes 10'");
+    return fe_poison(call->loc);
+  }
+  Attrs a = {.ints = {k}, .nints = 1};
+  return add_node(L, b->op, &y, 1, &a, call->loc);
+}
+
+/* The mean of every element of a loss tensor: the scalar a loss returns. */
+static Value mean_all(Lower *L, Value v, Loc loc) {
+  if (v.kind != V_TENSOR || L->g->node[v.node].shape.rank == 0)
+    return v;
+  int r = L->g->node[v.node].shape.rank;
+  Attrs a = {.nints = 1 + r};
+  for (int i = 0; i < r; i++)
+    a.ints[1 + i] = i;
+  return add_node(L, OP_MEAN, &v.node, 1, &a, loc);
+}
+
+/* Labels of class indices where f32 values are expected, or the other way
+ * round: the loss that fits. */
+static void hint_loss(Lower *L, int node) {
+  if (L->g->node[node].dtype == DT_I32)
+    diag_hint("class indices go with cross_entropy(logits, labels)");
+  else
+    diag_hint("declare class indices as i32, e.g. 'label y: i32[N] classes "
+              "10'; f32 targets go with mse or binary_cross_entropy");
+}
+
+static Value build_cross_entropy(Lower *L, const Builtin *b, const Expr *call,
+                                 ArgVal *arg, const char *layer) {
+  (void)layer;
+  int x = arg[0].v.node, y = arg[1].v.node;
+  const Node *nx = &L->g->node[x], *ny = &L->g->node[y];
+  int64_t c = nx->shape.rank > 0 ? nx->shape.d[nx->shape.rank - 1] : 0;
+  if (nx->dtype != DT_F32 || c <= 0) {
+    fe_error(L, arg[0].loc, "cross_entropy: the logits must be f32 with the "
+             "classes on a fixed last axis, got %s", fe_type_str(L, x));
+    return fe_poison(call->loc);
+  }
+  if (ny->dtype != DT_I32) {
+    if (fe_error(L, arg[1].loc, "cross_entropy: the labels must be i32 class "
+                 "indices, got %s", fe_type_str(L, y)))
+      hint_loss(L, y);
+    return fe_poison(call->loc);
+  }
+  bool fit = ny->shape.rank == nx->shape.rank - 1;
+  for (int i = 0; fit && i < ny->shape.rank; i++)
+    fit = ny->shape.d[i] == nx->shape.d[i];
+  if (!fit) {
+    if (fe_error(L, call->loc, "cross_entropy: the labels must have the "
+                 "logits' shape without the class axis: logits %s, labels %s",
+                 fe_type_str(L, x), fe_type_str(L, y)))
+      diag_hint("one class index per row of logits: logits f32[N,C] go with "
+                "labels i32[N]");
+    return fe_poison(call->loc);
+  }
+  if (!check_classes(L, c, arena_printf(L->a, "%s: the logits %s have %lld "
+                     "classes", b->name, fe_type_str(L, x), (long long)c),
+                     y, call->loc))
+    return fe_poison(call->loc);
+  int in[2] = {x, y};
+  return mean_all(L, add_node(L, b->op, in, 2, NULL, call->loc), call->loc);
+}
+
+/* Both operands of mse and binary_cross_entropy are f32 of one shape: a
+ * loss compares element by element and does not broadcast silently. */
+static bool check_pair(Lower *L, const Builtin *b, const Expr *call,
+                       const ArgVal *arg) {
+  for (int k = 0; k < 2; k++) {
+    int n = arg[k].v.node;
+    if (L->g->node[n].dtype == DT_F32)
+      continue;
+    if (fe_error(L, arg[k].loc, "%s: expected f32 values, got %s", b->name,
+                 fe_type_str(L, n)))
+      hint_loss(L, n);
+    return false;
+  }
+  const Node *p = &L->g->node[arg[0].v.node], *t = &L->g->node[arg[1].v.node];
+  if (shape_equal(&p->shape, &t->shape))
+    return true;
+  if (fe_error(L, call->loc, "%s: the two operands must have the same "
+               "shape, got %s and %s", b->name, fe_type_str(L, arg[0].v.node),
+               fe_type_str(L, arg[1].v.node))) {
+    Size a = shape_numel(&p->shape), z = shape_numel(&t->shape);
+    char dims[160];
+    dims_str(dims, sizeof dims, &p->shape);
+    if (a.k == z.k && a.sym == z.sym && call->args && call->args->next)
+      diag_hint("a loss does not broadcast; reshape one of them, e.g. "
+                "reshape(%s, %s)", fe_expr_str(L->a, call->args->next->e),
+                dims);
+    else
+      diag_hint("a loss compares its operands element by element; it does "
+                "not broadcast");
+  }
+  return false;
+}
+
+static Value unop(Lower *L, Op op, Value x, Loc loc) {
+  return x.kind == V_TENSOR ? add_node(L, op, &x.node, 1, NULL, loc) : x;
+}
+
+static Value binop(Lower *L, Op op, Value x, Value y, Loc loc) {
+  if (x.kind != V_TENSOR || y.kind != V_TENSOR)
+    return fe_poison(loc);
+  int in[2] = {x.node, y.node};
+  return add_node(L, op, in, 2, NULL, loc);
+}
+
+/* mse(pred, target) = mean((pred - target)^2) */
+static Value build_mse(Lower *L, const Builtin *b, const Expr *call,
+                       ArgVal *arg, const char *layer) {
+  (void)layer;
+  if (!check_pair(L, b, call, arg))
+    return fe_poison(call->loc);
+  Loc at = call->loc;
+  Value d = binop(L, OP_SUB, arg[0].v, arg[1].v, at);
+  return mean_all(L, binop(L, OP_MUL, d, d, at), at);
+}
+
+/* binary_cross_entropy(x, t) with logits x and targets t in [0, 1]:
+ * mean(-t log sigmoid(x) - (1 - t) log(1 - sigmoid(x))), computed in the
+ * stable form mean(relu(x) - x t + log(1 + exp(-|x|))) that never takes
+ * the exp of a large positive number (PyTorch's BCEWithLogitsLoss). */
+static Value build_bce(Lower *L, const Builtin *b, const Expr *call,
+                       ArgVal *arg, const char *layer) {
+  (void)layer;
+  if (!check_pair(L, b, call, arg))
+    return fe_poison(call->loc);
+  Loc at = call->loc;
+  Value x = arg[0].v, t = arg[1].v;
+  Value lin = binop(L, OP_SUB, unop(L, OP_RELU, x, at),
+                    binop(L, OP_MUL, x, t, at), at);
+  Value e = unop(L, OP_EXP, unop(L, OP_NEG, unop(L, OP_ABS, x, at), at), at);
+  Value one = fe_tensor(ir_const(L->g, DT_F32, (Shape){0}, 1, NULL, at), at);
+  Value soft = unop(L, OP_LOG, binop(L, OP_ADD, one, e, at), at);
+  return mean_all(L, binop(L, OP_ADD, lin, soft, at), at);
 }
 
 /* ---- layers -------------------------------------------------------------- */

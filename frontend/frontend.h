@@ -98,6 +98,7 @@ struct Stmt {
   Loc name_loc;
   TypeExpr *type;    /* S_INPUT, S_LABEL, S_PARAM */
   Expr *e;           /* value, classes or init; NULL when omitted */
+  Loc vloc;          /* S_ASSIGN: the value's first token (a '(' too) */
   Arg *params;       /* S_BLOCK */
   Stmt *body;        /* S_BLOCK, S_TRAIN */
   Loc end;           /* S_BLOCK, S_TRAIN: the closing '}' */
@@ -164,7 +165,7 @@ Stmt *fe_label(Parse *p, const char *name, Loc nloc, TypeExpr *t,
                Expr *classes, Loc loc);
 Stmt *fe_param(Parse *p, const char *name, Loc nloc, TypeExpr *t,
                Expr *init, Loc loc);
-Stmt *fe_assign(Parse *p, const char *name, Expr *e, Loc loc);
+Stmt *fe_assign(Parse *p, const char *name, Expr *e, Loc loc, Loc vloc);
 Stmt *fe_output(Parse *p, const char *name, Loc nloc, Expr *e, Loc loc);
 Stmt *fe_return(Parse *p, Expr *e, Loc loc);
 Stmt *fe_block(Parse *p, const char *name, Loc nloc, Arg *params,
@@ -282,6 +283,9 @@ typedef struct Lower {
   Binding *outputs;  /* output names, for duplicate checks */
   const Stmt *model; /* the first model statement and train section */
   const Stmt *train;
+  int nsalt;         /* dropout nodes made so far: the next salt is
+                        nsalt + 1, so salts are 1, 2, ... in creation
+                        order and unique in the graph */
 } Lower;
 
 /* The error channel of lowering: diag_error at loc, unless this exact
@@ -333,6 +337,7 @@ typedef enum ArgKind {
   A_STR,      /* string */
   A_INIT,     /* init: an initializer */
   A_INTS,     /* ints: a whole number or a list of them */
+  A_FLOATS,   /* floats: a number or a list of numbers */
   A_DIMS,     /* dims: a list of positive whole numbers and k*N */
   A_KIND_COUNT
 } ArgKind;
@@ -377,9 +382,9 @@ const char *fe_sig_str(Lower *L, const Sig *s);
  * Returns false after an error or when an argument is poison. */
 bool fe_bind(Lower *L, const Sig *s, const Expr *call, const Value *vals,
              ArgVal *out);
-/* Check (and normalise: a number for ints becomes a list) v against kind
- * k; what names the value in messages ("argument 'axis' of 'softmax'").
- * Reports at v->loc and returns false on mismatch. */
+/* Check (and normalise: a number for ints or floats becomes a list) v
+ * against kind k; what names the value in messages ("argument 'axis' of
+ * 'softmax'"). Reports at v->loc and returns false on mismatch. */
 bool fe_convert(Lower *L, ArgKind k, const char *what, Value *v);
 /* The i-th integer of an A_INTS value. */
 int64_t fe_int(const Value *v);
@@ -421,7 +426,10 @@ int fe_count_call(Lower *L, const char *name);
 
 /* ---- train.c: the train section ----------------------------------------- */
 
-/* Check the train section and store its keys with ir_train_kv. */
+/* Check the train section and store its keys with ir_train_kv. The loss
+ * expression is evaluated in the top-level scope (after every top-level
+ * statement, so names mean their final bindings) and g->loss is set to
+ * its node, which must be a scalar f32 tensor. */
 void fe_lower_train(Lower *L, const Stmt *train);
 
 #endif

@@ -125,7 +125,7 @@ type
   ;
 
 assign
-  : NAME '=' expr              { $$ = fe_assign(p, $1, $3, @1); }
+  : NAME '=' expr              { $$ = fe_assign(p, $1, $3, @1, @3); }
   ;
 
 output_stmt
@@ -192,7 +192,7 @@ train_lines
   ;
 
 train_item
-  : NAME '=' expr              { $$ = fe_assign(p, $1, $3, @1); }
+  : NAME '=' expr              { $$ = fe_assign(p, $1, $3, @1, @3); }
   ;
 
 model_stmt

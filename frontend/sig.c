@@ -31,6 +31,7 @@ static const struct {
   [A_STR] = {"string", "a string"},
   [A_INIT] = {"init", "an initializer"},
   [A_INTS] = {"ints", "a whole number or a list of them"},
+  [A_FLOATS] = {"floats", "a number or a list of numbers"},
   [A_DIMS] = {"dims", "a list of dimensions"},
 };
 
@@ -159,6 +160,7 @@ static bool item_fits(ArgKind k, const Value *v) {
   switch (k) {
   case A_TENSORS: return v->kind == V_TENSOR;
   case A_INTS: return v->kind == V_NUM && whole(v->num);
+  case A_FLOATS: return v->kind == V_NUM;
   default:  /* A_DIMS */
     return v->kind == V_DIM ||
            (v->kind == V_NUM && whole(v->num) && v->num >= 1);
@@ -174,6 +176,7 @@ static bool convert_list(Lower *L, ArgKind k, const char *what, Value *v) {
     if (!item_fits(k, it)) {
       const char *want = k == A_TENSORS ? "a tensor"
                        : k == A_INTS ? "a whole number"
+                       : k == A_FLOATS ? "a number"
                        : "a positive whole number or a multiple of N";
       fe_error(L, it->loc, "item %d of %s must be %s, got %s", i + 1, what,
                want, fe_describe(L, it));
@@ -201,7 +204,8 @@ bool fe_convert(Lower *L, ArgKind k, const char *what, Value *v) {
       return convert_list(L, k, what, v);
     break;
   case A_INTS:
-    if (v->kind == V_NUM && whole(v->num)) {
+  case A_FLOATS:
+    if (v->kind == V_NUM && (k == A_FLOATS || whole(v->num))) {
       Value *one = arena_alloc(L->a, sizeof *one);
       *one = *v;
       *v = (Value){.kind = V_LIST, .item = one, .nitem = 1, .loc = v->loc};

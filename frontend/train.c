@@ -1,13 +1,18 @@
 /* train.c — the train section: checked key = value pairs, stored in the
- * graph as canonical text for the training code (ir_train_kv).
+ * graph as canonical text for the training code (ir_train_kv), and the
+ * loss, lowered into graph nodes (g->loss).
  *
  * The one idea: one table row per key says how its value is checked — a
  * number or flag of some kind, one of a few named choices with keyword
  * arguments (optimizers, schedules, data formats: each a signature), or
  * the loss expression. Values are stored in a normal form: numbers folded
  * and printed shortest, choices as `name(k=v, ...)` with only the
- * arguments written, in signature order. `data = idx(...)` becomes the
- * keys data.format, data.images, data.labels, data.scale.
+ * arguments written, in signature order (the compiler applies the
+ * defaults: passes/optim.c). A data source becomes several keys,
+ * data.format and one per argument of its format with defaults applied
+ * (data.images, data.labels for idx; data.path, data.label_column,
+ * data.skip_header for csv), but scale and normalisation only when
+ * written.
  */
 #include "frontend.h"
 
@@ -18,13 +23,17 @@ typedef struct Choice {
   const char *sig;
 } Choice;
 
+/* The defaults are PyTorch's (torch.optim), and passes/optim.c applies
+ * the same ones; they are here for messages and hints. */
 static const Choice optimizers[] = {
   {"sgd", "lr: pos = 0.01, momentum: frac = 0, nesterov: bool = false"},
   {"adagrad", "lr: pos = 0.01, eps: pos = 1e-10"},
-  {"rmsprop", "lr: pos = 0.001, rho: frac = 0.9, eps: pos = 1e-8, "
+  {"rmsprop", "lr: pos = 0.001, rho: frac = 0.99, eps: pos = 1e-8, "
               "momentum: frac = 0"},
   {"adam", "lr: pos = 0.001, beta1: frac = 0.9, beta2: frac = 0.999, "
            "eps: pos = 1e-8"},
+  {"adamw", "lr: pos = 0.001, beta1: frac = 0.9, beta2: frac = 0.999, "
+            "eps: pos = 1e-8, weight_decay: nonneg = 0.01"},
 };
 
 static const Choice schedules[] = {
@@ -34,16 +43,24 @@ static const Choice schedules[] = {
   {"cosine", "min_lr: nonneg = 0"},
 };
 
+/* Every format ends with the normalisation arguments (NORM), which
+ * store_data handles apart from the others. */
+#define NORM ", normalize: floats = none, mean: floats = none, " \
+             "std: floats = none"
 static const Choice formats[] = {
-  {"idx", "images: string, labels: string, scale: float = 1"},
+  {"idx", "images: string, labels: string, scale: float = 1" NORM},
+  {"csv", "path: string, label_column: int = -1, scale: float = 1, "
+          "skip_header: bool = true" NORM},
+  {"npy", "images: string, labels: string, scale: float = 1" NORM},
 };
+#undef NORM
+enum { NNORM = 3 };  /* normalize, mean, std: the last three parameters */
 
-/* Functions a loss may call besides the built-ins and blocks. */
-static const Choice losses[] = {
-  {"cross_entropy", "logits: tensor, labels: tensor"},
-  {"mse", "pred: tensor, target: tensor"},
-  {"binary_cross_entropy", "pred: tensor, target: tensor"},
+/* The loss functions (rows of builtins.c), for hints. */
+static const char *const losses[] = {
+  "cross_entropy", "mse", "binary_cross_entropy",
 };
+enum { NLOSS = sizeof losses / sizeof losses[0] };
 
 typedef enum How { T_LOSS, T_CHOICE, T_DATA, T_VALUE } How;
 
@@ -56,15 +73,15 @@ typedef struct Key {
   const char *what;       /* the choices' name: "optimizer" */
 } Key;
 
-#define CHOICES(c, what) T_CHOICE, 0, c, sizeof c / sizeof c[0], what
+#define CHOICES(c, what) 0, c, sizeof c / sizeof c[0], what
 static const Key keys[] = {
   {"loss", T_LOSS, 0, NULL, 0, NULL},
-  {"optimizer", CHOICES(optimizers, "optimizer")},
-  {"lr_schedule", CHOICES(schedules, "schedule")},
+  {"optimizer", T_CHOICE, CHOICES(optimizers, "optimizer")},
+  {"lr_schedule", T_CHOICE, CHOICES(schedules, "schedule")},
   {"batch", T_VALUE, A_COUNT, NULL, 0, NULL},
   {"epochs", T_VALUE, A_COUNT, NULL, 0, NULL},
-  {"data", T_DATA, 0, formats, 1, "data format"},
-  {"test", T_DATA, 0, formats, 1, "data format"},
+  {"data", T_DATA, CHOICES(formats, "data format")},
+  {"test", T_DATA, CHOICES(formats, "data format")},
   {"validation_split", T_VALUE, A_FRAC, NULL, 0, NULL},
   {"early_stopping", T_VALUE, A_NAT, NULL, 0, NULL},
   {"l1", T_VALUE, A_NONNEG, NULL, 0, NULL},
@@ -136,10 +153,20 @@ static int eval_choice(Lower *L, const Key *k, const Expr *e, Sig *sig,
   return fe_bind(L, sig, &call, vals, arg) ? i : -1;
 }
 
+/* Nesterov momentum without momentum is no update rule at all (PyTorch
+ * refuses it too). */
+static bool check_choice(Lower *L, const Sig *sig, const ArgVal *arg) {
+  if (strcmp(sig->fname, "sgd") != 0 || !arg[2].v.num || arg[1].v.num > 0)
+    return true;
+  if (fe_error(L, arg[2].loc, "sgd: nesterov needs momentum > 0"))
+    diag_hint("e.g. sgd(lr = 0.01, momentum = 0.9, nesterov = true)");
+  return false;
+}
+
 static void store_choice(Lower *L, const Key *k, const Stmt *s) {
   Sig sig;
   ArgVal arg[MAX_PARAMS];
-  if (eval_choice(L, k, s->e, &sig, arg) < 0)
+  if (eval_choice(L, k, s->e, &sig, arg) < 0 || !check_choice(L, &sig, arg))
     return;
   Str b = {0};
   str_printf(&b, "%s(", sig.fname);
@@ -155,20 +182,123 @@ static void store_choice(Lower *L, const Key *k, const Stmt *s) {
   str_free(&b);
 }
 
-/* data = idx(images, labels, scale = s): four keys under "data.". */
+/* "0.5,0.25,0.125": a list of numbers as stored. */
+static const char *numbers_str(Lower *L, const Value *list) {
+  Str b = {0};
+  for (int i = 0; i < list->nitem; i++)
+    str_printf(&b, "%s%s", i ? "," : "", fe_num_str(L->a, list->item[i].num));
+  const char *r = arena_strdup(L->a, b.s ? b.s : "");
+  str_free(&b);
+  return r;
+}
+
+/* The model's first input, or -1: what a data source's samples feed (the
+ * targets feed the second). */
+static int data_input(Lower *L) {
+  for (int i = 0; i < L->g->nnode; i++)
+    if (L->g->node[i].op == OP_INPUT)
+      return i;
+  return -1;
+}
+
+/* Per-channel values must come one per channel: axis 1 of the first input
+ * ([N, C, H, W] images, [N, F] features). */
+static bool check_channels(Lower *L, const char *fname, const char *what,
+                           const ArgVal *a) {
+  int x = data_input(L);
+  if (a->v.nitem == 1 || x < 0 || L->g->node[x].shape.rank < 2 ||
+      L->g->node[x].shape.d[1] == a->v.nitem)
+    return true;
+  fe_error(L, a->loc, "%s: %s has %d values, one per channel, but axis 1 of "
+           "input '%s' %s has size %lld", fname, what, a->v.nitem,
+           L->g->node[x].name, fe_type_str(L, x),
+           (long long)L->g->node[x].shape.d[1]);
+  return false;
+}
+
+/* normalize = [mean, std], or mean = [...] and std = [...] (the last NNORM
+ * arguments of every format): checked, then stored as the keys
+ * <key>.mean and <key>.std. */
+static bool check_norm(Lower *L, const Sig *sig, ArgVal *arg, Value *mean,
+                       Value *std, Loc *at) {
+  const char *f = sig->fname;
+  ArgVal *norm = &arg[sig->n - NNORM], *m = norm + 1, *d = norm + 2;
+  *mean = *std = (Value){.kind = V_POISON};
+  if (norm->given && (m->given || d->given)) {
+    fe_error(L, (m->given ? m : d)->loc, "%s: give normalize = [mean, std] "
+             "or mean = [...] and std = [...], not both", f);
+    return false;
+  }
+  if (norm->given && norm->v.nitem != 2) {
+    if (fe_error(L, norm->loc, "%s: normalize takes two numbers, [mean, "
+                 "std], got %d", f, norm->v.nitem))
+      diag_hint("for one value per channel write mean = [...] and "
+                "std = [...]");
+    return false;
+  }
+  if (m->given != d->given) {
+    fe_error(L, (m->given ? m : d)->loc, "%s: %s needs %s too", f,
+             m->given ? "mean" : "std", m->given ? "std" : "mean");
+    return false;
+  }
+  if (norm->given) {
+    *mean = (Value){.kind = V_LIST, .item = &norm->v.item[0], .nitem = 1};
+    *std = (Value){.kind = V_LIST, .item = &norm->v.item[1], .nitem = 1};
+    *at = norm->loc;
+  } else if (m->given) {
+    if (m->v.nitem != d->v.nitem) {
+      fe_error(L, d->loc, "%s: mean has %d values, but std has %d", f,
+               m->v.nitem, d->v.nitem);
+      return false;
+    }
+    if (!check_channels(L, f, "mean", m))
+      return false;
+    *mean = m->v;
+    *std = d->v;
+    *at = m->loc;
+  }
+  for (int i = 0; i < std->nitem && std->kind == V_LIST; i++)
+    if (!(std->item[i].num > 0)) {
+      fe_error(L, std->item[i].loc, "%s: a standard deviation must be "
+               "positive, got %s", f, fe_num_str(L->a, std->item[i].num));
+      return false;
+    }
+  return true;
+}
+
+/* data = FORMAT(...): the keys <key>.format and <key>.<argument> for every
+ * argument of the format, defaults included, except scale, then <key>.mean
+ * and <key>.std when normalisation is asked for. Scale and normalisation
+ * are stored only when written: the test set takes the training set's
+ * when it has none of its own (runtime/data.c). Strings are stored
+ * without quotes and scale with %.17g. */
 static void store_data(Lower *L, const Key *k, const Stmt *s) {
   Sig sig;
   ArgVal arg[MAX_PARAMS];
-  if (eval_choice(L, k, s->e, &sig, arg) < 0)
+  Value mean, std;
+  Loc at;
+  if (eval_choice(L, k, s->e, &sig, arg) < 0 ||
+      !check_norm(L, &sig, arg, &mean, &std, &at))
     return;
   const char *key = k->key;
   ir_train_kv(L->g, arena_printf(L->a, "%s.format", key), sig.fname, s->loc);
-  ir_train_kv(L->g, arena_printf(L->a, "%s.images", key), arg[0].v.str,
-              arg[0].loc);
-  ir_train_kv(L->g, arena_printf(L->a, "%s.labels", key), arg[1].v.str,
-              arg[1].loc);
-  ir_train_kv(L->g, arena_printf(L->a, "%s.scale", key),
-              arena_printf(L->a, "%.17g", arg[2].v.num), s->loc);
+  for (int i = 0; i < sig.n - NNORM; i++) {
+    const Value *v = &arg[i].v;
+    if (strcmp(sig.p[i].name, "scale") == 0 && arg[i].dflt)
+      continue;
+    const char *text = v->kind == V_STR ? v->str
+                     : sig.p[i].kind == A_FLOAT
+                         ? arena_printf(L->a, "%.17g", v->num)
+                         : value_str(L, v);
+    ir_train_kv(L->g, arena_printf(L->a, "%s.%s", key, sig.p[i].name), text,
+                arg[i].loc);
+  }
+  if (mean.kind != V_LIST)
+    return;
+  ir_train_kv(L->g, arena_printf(L->a, "%s.mean", key),
+              numbers_str(L, &mean), at);
+  ir_train_kv(L->g, arena_printf(L->a, "%s.std", key), numbers_str(L, &std),
+              at);
 }
 
 static void store_value(Lower *L, const Key *k, const Stmt *s) {
@@ -179,27 +309,14 @@ static void store_value(Lower *L, const Key *k, const Stmt *s) {
 
 /* ---- the loss ------------------------------------------------------------ */
 
-static int find_loss(const char *name) {
-  for (size_t i = 0; i < sizeof losses / sizeof losses[0]; i++)
-    if (strcmp(losses[i].name, name) == 0)
-      return (int)i;
-  return -1;
-}
-
-static bool simple_args(const Expr *call) {
-  for (const Arg *a = call->args; a; a = a->next)
-    if (a->e->kind != E_NAME && a->e->kind != E_NUM)
-      return false;
-  return true;
-}
-
+/* A loss written as a call of an unknown function: the loss functions
+ * come first among the suggestions. */
 static void unknown_loss(Lower *L, const Expr *e) {
   int nb;
   const char *const *builtin = fe_builtin_names(L, &nb);
-  enum { NLOSS = sizeof losses / sizeof losses[0] };
   const char **cand = arena_alloc(L->a, sizeof *cand * (size_t)(nb + NLOSS));
   for (int i = 0; i < NLOSS; i++)
-    cand[i] = losses[i].name;
+    cand[i] = losses[i];
   for (int i = 0; i < nb; i++)
     cand[NLOSS + i] = builtin[i];
   const char *near = fe_closest(e->str, cand, nb + NLOSS);
@@ -208,42 +325,39 @@ static void unknown_loss(Lower *L, const Expr *e) {
               near ? near : "cross_entropy, mse and binary_cross_entropy");
 }
 
-/* The loss is lowered by the training code; here its names and functions
- * are checked, and a loss call with plain names as arguments is checked
- * against its signature. */
-static bool check_loss(Lower *L, const Expr *e) {
-  if (!e)
-    return true;
-  if (e->kind == E_NAME)
-    return fe_eval(L, e).kind != V_POISON;
-  if (e->kind == E_CALL) {
-    int k = find_loss(e->str);
-    if (k < 0 && !fe_is_builtin(e->str) && !fe_find_block(L, e->str)) {
-      unknown_loss(L, e);
-      return false;
-    }
-    bool ok = true;
-    for (const Arg *a = e->args; a; a = a->next)
-      ok = check_loss(L, a->e) && ok;
-    if (ok && k >= 0 && simple_args(e)) {
-      Sig sig;
-      ArgVal arg[MAX_PARAMS];
-      Value vals[MAX_PARAMS + 1];
-      int n = 0;
-      fe_parse_sig(&sig, losses[k].name, "loss function", losses[k].sig);
-      for (const Arg *a = e->args; a && n <= MAX_PARAMS; a = a->next, n++) {
-        vals[n] = fe_eval(L, a->e);
-        vals[n].loc = a->vloc;
-      }
-      ok = fe_bind(L, &sig, e, vals, arg);
-    }
-    return ok;
+/* loss = EXPR: evaluated like any expression, in the top-level scope; the
+ * result must be a scalar f32 tensor, and becomes g->loss. The text is
+ * kept too (the key "loss"), for reading the IR and the manifest. */
+static void lower_loss(Lower *L, const Stmt *s) {
+  const Expr *e = s->e;
+  if (e->kind == E_CALL && !fe_is_builtin(e->str) &&
+      !fe_find_block(L, e->str)) {
+    unknown_loss(L, e);
+    return;
   }
-  bool ok = check_loss(L, e->lhs);
-  ok = check_loss(L, e->rhs) && ok;
-  for (const Arg *a = e->args; a; a = a->next)
-    ok = check_loss(L, a->e) && ok;
-  return ok;
+  Value v = fe_eval(L, e);
+  Loc at = s->vloc;  /* the start of the expression */
+  if (v.kind == V_POISON)
+    return;
+  if (v.kind != V_TENSOR) {
+    if (fe_error(L, at, "the loss must be computed by the model, got %s",
+                 fe_describe(L, &v)))
+      diag_hint("e.g. loss = cross_entropy(logits, y)");
+    return;
+  }
+  const Node *n = &L->g->node[v.node];
+  if (n->shape.rank != 0) {
+    if (fe_error(L, at, "the loss must be a scalar, got %s",
+                 fe_type_str(L, v.node)))
+      diag_hint("take the mean, e.g. mean(...)");
+    return;
+  }
+  if (n->dtype != DT_F32) {
+    fe_error(L, at, "the loss must be f32, got %s", fe_type_str(L, v.node));
+    return;
+  }
+  L->g->loss = v.node;
+  ir_train_kv(L->g, "loss", fe_expr_str(L->a, e), s->loc);
 }
 
 /* ---- the section --------------------------------------------------------- */
@@ -292,8 +406,7 @@ void fe_lower_train(Lower *L, const Stmt *train) {
     switch (k->how) {
     case T_LOSS:
       loss = true;
-      if (check_loss(L, s->e))
-        ir_train_kv(L->g, "loss", fe_expr_str(L->a, s->e), s->loc);
+      lower_loss(L, s);
       break;
     case T_CHOICE: store_choice(L, k, s); break;
     case T_DATA: store_data(L, k, s); break;

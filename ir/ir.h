@@ -208,6 +208,8 @@ typedef struct Node {
   Loc loc;           /* .dlm (or .ir) position this node came from */
   /* Analyses, valid after the pass that fills them: */
   int uses;          /* operand references + output references (ir_fill_uses) */
+  int into;          /* passes/fuse.c: the node whose kernel computes this one
+                        inline (always a later node), or 0 if none */
   Region region;     /* storage, passes/plan.c */
   int64_t off;       /* bytes (per sample for R_ACTN), passes/plan.c */
 } Node;

@@ -2,8 +2,9 @@
  *
  * The one idea: the parser is a thin scanner over the graph builders. Each
  * line is scanned by hand and its node rebuilt with ir_add_shaped, ir_input,
- * ir_param or ir_const, so the shape rules that check the frontend check the
- * text too, and the written type must equal the inferred one.
+ * ir_param, ir_const, ir_state or ir_hyper, so the shape rules that check
+ * the frontend check the text too, and the written type must equal the
+ * inferred one.
  *
  * Errors use panic mode per line: fail_at() reports at the offending token
  * and longjmps back to the line loop, which goes on with the next line. A
@@ -88,10 +89,10 @@ typedef struct Parser {
   int lineno;
   Graph *g;
   NameMap vals;              /* %name -> node index, or POISON */
-  NameMap inputs, params, outputs; /* names in use */
+  NameMap inputs, params, states, outputs; /* names in use */
   const char *def;           /* %name this line defines (poisoned on failure) */
   size_t deflen;
-  bool model_seen;
+  bool model_seen, loss_seen;
   int nerr;
   Str buf;                   /* string being decoded */
   double *data;              /* const data being read */
@@ -500,11 +501,12 @@ static int op_node(Parser *P, Op op, const char *opw) {
 }
 
 /* ": type loc" ending a source line; a source shape may depend on N at
- * most once. */
-static Loc source_type(Parser *P, DType *t, Shape *s) {
+ * most once. *tat gets where the type starts (NULL: not wanted). */
+static Loc source_type(Parser *P, DType *t, Shape *s, const char **at) {
   expect(P, ':', "':' before the type");
   const char *tat;
   type(P, t, s, &tat);
+  if (at) *at = tat;
   if (nsym(s) > 1)
     fail_at(P, tat, "only one dimension may depend on the batch size N");
   Loc loc = opt_loc(P);
@@ -517,6 +519,7 @@ static const char *source_name(Parser *P, NameMap *used, const char *kind) {
   skip_ws(P);
   const char *at = P->p;
   const char *name = string(P, "a quoted name");
+  if (!*name) fail_at(P, at, "%s: the name is empty", kind);
   if (map_get(used, name, strlen(name)))
     fail_at(P, at, "duplicate %s name \"%s\"", kind, name);
   return name;
@@ -538,7 +541,7 @@ static int input_node(Parser *P) {
     classes = integer(P, 0, MAX_DIM, "a class count");
   DType t;
   Shape s;
-  Loc loc = source_type(P, &t, &s);
+  Loc loc = source_type(P, &t, &s, NULL);
   int i = ir_input(P->g, name, t, s, kind, classes, loc);
   map_put(&P->inputs, name, strlen(name), i);
   return i;
@@ -577,9 +580,60 @@ static int param_node(Parser *P) {
   if (!seen[0]) fail_at(P, P->p, "param: missing attribute 'init'");
   DType t;
   Shape s;
-  Loc loc = source_type(P, &t, &s);
+  Loc loc = source_type(P, &t, &s, NULL);
   int i = ir_param(P->g, name, t, s, init, loc);
   map_put(&P->params, name, strlen(name), i);
+  return i;
+}
+
+/* state "name" : f32[...] — optimiser state, zero before the first step. */
+static int state_node(Parser *P) {
+  const char *name = source_name(P, &P->states, "state");
+  DType t;
+  Shape s;
+  const char *tat;
+  Loc loc = source_type(P, &t, &s, &tat);
+  if (t != DT_F32) fail_at(P, tat, "state: optimizer state is f32, not %s", dtype_name[t]);
+  int i = ir_state(P->g, name, s, loc);
+  map_put(&P->states, name, strlen(name), i);
+  return i;
+}
+
+/* hyper ["name"] [slot=K] : f32[] — a runtime scalar; the name and the
+ * slot each say which, and must agree when both are written. */
+static int hyper_node(Parser *P) {
+  skip_ws(P);
+  const char *nat = P->p, *name = peek(P, '"') ? string(P, "a quoted name") : NULL;
+  int slot = -1;
+  if (name) {
+    for (int k = 0; k < H_COUNT; k++)
+      if (strcmp(name, hyper_name[k]) == 0) slot = k;
+    if (slot < 0) {
+      error_at(P, nat, "hyper: unknown hyper-parameter \"%.40s\"", name);
+      Str b = {0};
+      for (int k = 0; k < H_COUNT; k++) str_printf(&b, "%s%s", k ? ", " : "", hyper_name[k]);
+      diag_hint("the hyper-parameters are %s", b.s);
+      str_free(&b);
+      abandon(P);
+    }
+  }
+  static const char *const names[] = {"slot"};
+  bool seen[1] = {0};
+  if (next_attr(P, "hyper", names, 1, seen) >= 0) {
+    skip_ws(P);
+    const char *sat = P->p;
+    int k = (int)integer(P, 0, H_COUNT - 1, "a hyper-parameter slot");
+    if (name && k != slot)
+      fail_at(P, sat, "hyper: slot %d is \"%s\", not \"%s\"", k, hyper_name[k], name);
+    slot = k;
+  }
+  if (slot < 0) fail_at(P, P->p, "hyper: needs a name or slot=K");
+  DType t;
+  Shape s;
+  const char *tat;
+  Loc loc = source_type(P, &t, &s, &tat);
+  int i = ir_hyper(P->g, (HyperSlot)slot, loc);
+  check_type(P, i, t, &s, tat);
   return i;
 }
 
@@ -615,7 +669,7 @@ static int const_node(Parser *P) {
     fail_at(P, P->p, "const: needs value=v or data=[...]");
   DType t;
   Shape s;
-  Loc loc = source_type(P, &t, &s);
+  Loc loc = source_type(P, &t, &s, NULL);
   if (seen[1]) {
     Size z = shape_numel(&s);
     if (z.sym) fail_at(P, at, "const: data needs a static shape");
@@ -678,6 +732,8 @@ static void node_line(Parser *P) {
   int i = op == OP_INPUT ? input_node(P)
         : op == OP_PARAM ? param_node(P)
         : op == OP_CONST ? const_node(P)
+        : op == OP_STATE ? state_node(P)
+        : op == OP_HYPER ? hyper_node(P)
         : op_node(P, (Op)op, w);
   map_put(&P->vals, name, len, i);
   P->def = NULL;
@@ -687,6 +743,7 @@ static void output_line(Parser *P) {
   skip_ws(P);
   const char *at = P->p;
   const char *name = string(P, "a quoted output name");
+  if (!*name) fail_at(P, at, "output: the name is empty");
   if (map_get(&P->outputs, name, strlen(name)))
     fail_at(P, at, "duplicate output name \"%s\"", name);
   int node = operand(P);
@@ -694,6 +751,26 @@ static void output_line(Parser *P) {
   end_of_line(P);
   ir_output(P->g, name, node, loc);
   map_put(&P->outputs, name, strlen(name), node);
+}
+
+/* loss %x [loc]: the location printed is the loss node's; on input it is
+ * optional and not kept (the node has its own). */
+static void loss_line(Parser *P, const char *w) {
+  skip_ws(P);
+  const char *at = P->p;
+  int node = operand(P);
+  int len = (int)(P->p - at > 40 ? 40 : P->p - at);
+  opt_loc(P);
+  end_of_line(P);
+  if (P->loss_seen) fail_at(P, w, "the loss is given twice");
+  const Node *n = &P->g->node[node];
+  if (n->dtype != DT_F32 || n->shape.rank != 0) {
+    char b[128];
+    shape_str(b, sizeof b, n->dtype, &n->shape);
+    fail_at(P, at, "the loss must be a scalar f32 node, %.*s is %s", len, at, b);
+  }
+  P->loss_seen = true;
+  P->g->loss = node;
 }
 
 static void train_line(Parser *P) {
@@ -724,11 +801,13 @@ static void parse_line(Parser *P) {
     model_line(P, w);
   else if (word_is(w, n, "output"))
     output_line(P);
+  else if (word_is(w, n, "loss"))
+    loss_line(P, w);
   else if (word_is(w, n, "train"))
     train_line(P);
   else {
     P->p = w;
-    fail_at(P, w, "expected %%name, 'model', 'output' or 'train', found %s",
+    fail_at(P, w, "expected %%name, 'model', 'output', 'loss' or 'train', found %s",
             describe(P));
   }
 }
@@ -760,6 +839,7 @@ static void free_parser(Parser *P) {
   map_free(&P->vals);
   map_free(&P->inputs);
   map_free(&P->params);
+  map_free(&P->states);
   map_free(&P->outputs);
   str_free(&P->buf);
   free(P->data);

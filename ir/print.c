@@ -4,7 +4,7 @@
  * in a form that parse.c reads back exactly, so print(parse(print(g))) is
  * byte-identical to print(g). Operator attributes print generically from the
  * ints/floats columns of ops.def, so a new op needs no code here; only the
- * three sources (input, param, const) have forms of their own.
+ * sources (input, param, const, state, hyper) have forms of their own.
  */
 #include "ir.h"
 
@@ -145,18 +145,7 @@ static void put_const(Str *b, const Node *n) {
   str_putc(b, ']');
 }
 
-static void put_source(Str *b, const Node *n) {
-  if (n->op == OP_CONST) {
-    put_const(b, n);
-    return;
-  }
-  str_putc(b, ' ');
-  put_string(b, n->name);
-  if (n->op == OP_INPUT) {
-    str_printf(b, " %s", n->ikind == IN_LABEL ? "label" : "data");
-    if (n->classes) str_printf(b, " classes=%lld", (long long)n->classes);
-    return;
-  }
+static void put_param(Str *b, const Node *n) {
   const Init *in = &n->init;
   str_printf(b, " init=%s a=",
              in->kind >= 0 && in->kind < INIT_COUNT ? init_name[in->kind] : "?");
@@ -165,6 +154,39 @@ static void put_source(Str *b, const Node *n) {
   put_double(b, in->b);
   str_printf(b, " fan_in=%lld fan_out=%lld", (long long)in->fan_in,
              (long long)in->fan_out);
+}
+
+/* Each source has its own attributes; batch_size has none. */
+static void put_source(Str *b, const Node *n) {
+  switch (n->op) {
+  case OP_CONST:
+    put_const(b, n);
+    return;
+  case OP_INPUT:
+    str_putc(b, ' ');
+    put_string(b, n->name);
+    str_printf(b, " %s", n->ikind == IN_LABEL ? "label" : "data");
+    if (n->classes) str_printf(b, " classes=%lld", (long long)n->classes);
+    return;
+  case OP_PARAM:
+    str_putc(b, ' ');
+    put_string(b, n->name);
+    put_param(b, n);
+    return;
+  case OP_STATE:
+    str_putc(b, ' ');
+    put_string(b, n->name);
+    return;
+  case OP_HYPER: {
+    int64_t slot = n->a.nints ? n->a.ints[0] : -1;
+    str_putc(b, ' ');
+    put_string(b, slot >= 0 && slot < H_COUNT ? hyper_name[slot] : n->name);
+    str_printf(b, " slot=%lld", (long long)slot);
+    return;
+  }
+  default:
+    return;
+  }
 }
 
 static void put_node(Str *b, const Node *n, int i) {
@@ -194,6 +216,11 @@ char *ir_print_str(const Graph *g) {
     put_string(&b, g->out[o].name);
     str_printf(&b, " %%%d", g->out[o].node);
     put_loc(&b, g->out[o].loc);
+    str_putc(&b, '\n');
+  }
+  if (g->loss >= 0 && g->loss < g->nnode) {
+    str_printf(&b, "loss %%%d", g->loss);
+    put_loc(&b, g->node[g->loss].loc);
     str_putc(&b, '\n');
   }
   for (int t = 0; t < g->ntrain; t++) {

@@ -224,6 +224,13 @@ static void check_outputs(Verifier *v) {
       head(v);
       fprintf(stderr, "train entry %d has no key or value\n", t);
     }
+  if (g->loss >= g->nnode || g->loss < -1) {
+    head(v);
+    fprintf(stderr, "loss node %%%d does not exist\n", g->loss);
+  } else if (g->loss >= 0 && (g->node[g->loss].dtype != DT_F32 || g->node[g->loss].shape.rank != 0)) {
+    head(v);
+    fprintf(stderr, "loss node %%%d is not a scalar f32\n", g->loss);
+  }
 }
 
 bool ir_verify(const Graph *g, const char *after) {

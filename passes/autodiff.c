@@ -294,7 +294,8 @@ static int swap_last(Graph *g, int x) {
 static void grad_matmul(AD *ad, int dy) {
   Graph *g = ad->g;
   int a = IN(ad, 0), b = IN(ad, 1);
-  acc(ad, 0, bin(g, OP_MATMUL, dy, swap_last(g, b)));
+  if (ad->needs[a]) acc(ad, 0, bin(g, OP_MATMUL, dy, swap_last(g, b)));
+  if (!ad->needs[b]) return;
   Shape as = g->node[a].shape, bs = g->node[b].shape;
   if (bs.rank == 2 && as.rank > 2) {
     Shape rows = {.rank = 2, .d = {0, as.d[as.rank - 1]}};

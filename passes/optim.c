@@ -102,11 +102,13 @@ bool optim_spec(const Graph *g, OptimSpec *o) {
   }
   o->l1 = kv(g, "l1") != NULL;
   o->l2 = kv(g, "l2") != NULL;
-  o->clip = kv(g, "clip_norm") != NULL;
+  o->clip = o->hyper[H_CLIP] > 0;
   return true;
 }
 
-/* Clip every gradient by the global norm: g * clip / max(norm, clip). */
+/* Clip every gradient by the global norm, as torch.nn.utils.
+ * clip_grad_norm_: scale = min(1, clip / (norm + 1e-6)); a clip of 0 at run
+ * time (--clip-norm 0) turns clipping off instead of zeroing gradients. */
 static void clip_all(Graph *g, int *grads, int n, int hyper_clip) {
   int total = -1;
   for (int i = 0; i < n; i++) {
@@ -115,7 +117,9 @@ static void clip_all(Graph *g, int *grads, int n, int hyper_clip) {
     total = total < 0 ? s : ADD(total, s);
   }
   int norm = node(g, OP_SQRT, total, -1);
-  int scale = DIV(hyper_clip, node(g, OP_MAXIMUM, norm, hyper_clip));
+  int coef = node(g, OP_MINIMUM, k(g, 1), DIV(hyper_clip, ADD(norm, k(g, 1e-6))));
+  int on = node(g, OP_GT, hyper_clip, k(g, 0));
+  int scale = SUB(k(g, 1), MUL(on, SUB(k(g, 1), coef)));
   for (int i = 0; i < n; i++) grads[i] = MUL(grads[i], scale);
 }
 

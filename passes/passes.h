@@ -113,6 +113,13 @@ bool optim_spec(const Graph *g, OptimSpec *o);
  * by ad_gradients); sets g->hyper and g->hyper_used. */
 void optim_append(Graph *g, const OptimSpec *o, const int *grad);
 
+/* ---- fuse.c: operator fusion ------------------------------------------------ */
+
+/* Mark elementwise nodes that the kernel of their only consumer computes
+ * inline (Node.into): a chain like sub(W, mul(lr, add(mul(mu, v), g)))
+ * becomes one loop with no temporaries. */
+void pass_fuse(Graph *g);
+
 /* ---- plan.c: memory planning --------------------------------------------- */
 
 /* Assign every node a region and offset: params packed in R_WEIGHT; other

@@ -21,6 +21,7 @@ const Pass pass_table[] = {
     {"inference", pass_inference, "drop training-only nodes: dropout off, no loss"},
     {"evaluation", pass_evaluation, "dropout off; the loss becomes the output \"loss\""},
     {"autodiff", pass_autodiff, "append gradients and the optimizer update (training step)"},
+    {"fuse", pass_fuse, "compute elementwise chains inline in their consumer's kernel"},
     {"plan", pass_plan, "assign every tensor an offset in one static arena"},
 };
 const int pass_count = (int)(sizeof pass_table / sizeof pass_table[0]);
@@ -62,6 +63,7 @@ const char *const pipeline_infer[] = {
     "fold",
     "cse",
     "dce",
+    "fuse",
     "plan",
 };
 const int pipeline_infer_len =
@@ -74,6 +76,7 @@ const char *const pipeline_eval[] = {
     "fold",
     "cse",
     "dce",
+    "fuse",
     "plan",
 };
 const int pipeline_eval_len = (int)(sizeof pipeline_eval / sizeof pipeline_eval[0]);
@@ -86,6 +89,7 @@ const char *const pipeline_train[] = {
     "fold",
     "cse",
     "dce",
+    "fuse",
     "plan",
 };
 const int pipeline_train_len = (int)(sizeof pipeline_train / sizeof pipeline_train[0]);

@@ -16,7 +16,8 @@
  *     t3            [=====]      so t3 reuses its bytes
  *
  * Optimiser state is packed into its own region, like parameters; an
- * assign's result is its target's storage. Views (reshape) alias their
+ * assign's result is its target's storage; a node fused into a later
+ * kernel (fuse.c) has no storage at all. Views (reshape) alias their
  * operand and extend its lifetime; fill constants, hyper-parameters and
  * the batch size are compiled into the code and need no storage. Inputs and
  * outputs are live for the whole run: the runtime writes inputs before and
@@ -83,18 +84,23 @@ static int root_of(const Graph *g, int i) {
   return i;
 }
 
-/* last[i]: index of the last node reading i's storage (views count as
- * reads of their root); nnode for outputs and inputs. */
+/* last[i]: index of the last kernel reading i's storage (views count as
+ * reads of their root; a node fused into a later kernel reads its operands
+ * when that kernel runs); nnode for outputs and inputs. */
 static int *fill_last_use(const Graph *g) {
   int *last = malloc(sizeof(int) * (size_t)(g->nnode + 1));
-  if (!last) die("out of memory");
+  int *at = malloc(sizeof(int) * (size_t)(g->nnode + 1));
+  if (!last || !at) die("out of memory");
+  for (int i = g->nnode - 1; i >= 0; i--)
+    at[i] = g->node[i].into ? at[g->node[i].into] : i;
   for (int i = 0; i < g->nnode; i++)
     last[i] = g->node[i].op == OP_INPUT ? g->nnode : i;
   for (int i = 0; i < g->nnode; i++)
     for (int k = 0; k < g->node[i].nin; k++) {
       int r = root_of(g, g->node[i].in[k]);
-      if (last[r] < i) last[r] = i;
+      if (last[r] < at[i]) last[r] = at[i];
     }
+  free(at);
   for (int o = 0; o < g->nout; o++) last[root_of(g, g->out[o].node)] = g->nnode;
   return last;
 }
@@ -112,7 +118,7 @@ void pass_plan(Graph *g) {
       const Node *r = &g->node[root_of(g, i)];
       n->region = r->region;
       n->off = r->off;
-    } else if (n->op == OP_CONST || n->op == OP_HYPER || n->op == OP_BATCH) {
+    } else if (n->op == OP_CONST || n->op == OP_HYPER || n->op == OP_BATCH || n->into) {
       n->region = R_NONE;
       n->off = 0;
     } else if (n->op == OP_PARAM) {

@@ -6,9 +6,13 @@
  *
  *   const char dlrt_manifest[];                 model description (text)
  *   void dlrt_forward(const dlrt_frame *f);     inference, whole batch
+ *   void dlrt_eval(const dlrt_frame *f);        outputs and the loss
+ *   void dlrt_train_step(const dlrt_frame *f);  one optimiser step
  *
- * and the runtime's main() (runtime/main.c) reads the manifest, allocates
- * the blocks it lists, loads data and checkpoints, and calls the entries.
+ * (eval and train_step only for a model with a loss), and the runtime's
+ * main() (runtime/main.c) reads the manifest, allocates the blocks it
+ * lists, loads data and checkpoints, and calls the entries: predict the
+ * forward entry, the trainer (train.c) the train and eval entries.
  *
  * This header includes no compiler header: the runtime is linked into
  * generated programs. The compiler (dlc) also links the runtime's file
@@ -85,13 +89,19 @@ typedef enum { DLRT_F32, DLRT_I32 } dlrt_dtype;
 
 enum { DLRT_MAX_RANK = 6 };
 
-/* A planned tensor. Dimensions: d > 0 static; d < 0 means (-d) * N. */
+/* The entry points a generated object may define; forward always. */
+enum { DLRT_E_FORWARD, DLRT_E_EVAL, DLRT_E_TRAIN, DLRT_ENTRIES };
+typedef void (*dlrt_entry_fn)(const dlrt_frame *f);
+
+/* A tensor of the manifest. Dimensions: d > 0 static; d < 0 means
+ * (-d) * N. Placed tensors (params, state, an entry's inputs and outputs)
+ * live at (region, off). */
 typedef struct dlrt_tensor {
   char name[64];
   dlrt_dtype dtype;
   int rank;
   int64_t dim[DLRT_MAX_RANK];
-  int region;
+  int region;           /* DLRT_R_*; DLRT_R_NONE for the model's inputs */
   int64_t off;          /* bytes; per sample for DLRT_R_ACTN */
   /* inputs: */
   bool label;           /* an input declared as `label` */
@@ -102,6 +112,24 @@ typedef struct dlrt_tensor {
   int64_t fan_in, fan_out;
 } dlrt_tensor;
 
+/* One compiled entry: its activation arena (act_k fixed bytes in region
+ * ACT, act_n bytes per sample in region ACTN) and where it reads each
+ * input and leaves each output. in[i] is a copy of the model's input of
+ * the same name, placed. */
+typedef struct dlrt_entry {
+  bool present;
+  int64_t act_k, act_n;
+  dlrt_tensor *in, *out;
+  int nin, nout;
+} dlrt_entry;
+
+/* A runtime scalar of the train step: frame.hyper[slot]. */
+typedef struct dlrt_hyper {
+  int slot;
+  char name[32];        /* lr momentum beta1 ... bias_correction2 */
+  double value;         /* the default compiled from the train section */
+} dlrt_hyper;
+
 typedef struct dlrt_kv {
   char key[64];
   char value[256];
@@ -111,11 +139,13 @@ typedef struct dlrt_model {
   char name[64];
   uint64_t signature;
   char dlc_version[32];
-  int64_t region_k[DLRT_REGIONS];  /* bytes: fixed part */
-  int64_t region_n[DLRT_REGIONS];  /* bytes per sample */
-  dlrt_tensor *inputs, *outputs, *params;
-  int ninputs, noutputs, nparams;
-  dlrt_kv *train;                  /* train section, key = value */
+  int64_t weight_bytes, state_bytes;  /* regions WEIGHT and STATE */
+  dlrt_tensor *inputs, *params, *states;
+  int ninputs, nparams, nstates;
+  dlrt_hyper *hypers;
+  int nhypers;
+  dlrt_entry entry[DLRT_ENTRIES];
+  dlrt_kv *train;                     /* train section, key = value */
   int ntrain;
 } dlrt_model;
 
@@ -126,6 +156,18 @@ bool dlrt_manifest_parse(dlrt_model *m, const char *text, char *err);
 void dlrt_model_free(dlrt_model *m);
 /* Value of train key, or NULL. */
 const char *dlrt_train_get(const dlrt_model *m, const char *key);
+/* Set train key to value (replacing or adding it): how the command line
+ * overrides the train section. False with a message when the key or value
+ * is too long or memory runs out. */
+bool dlrt_train_set(dlrt_model *m, const char *key, const char *value,
+                    char *err);
+/* "forward", "eval" or "train". */
+const char *dlrt_entry_name(int kind);
+/* The input or output of entry e called name, or NULL. */
+const dlrt_tensor *dlrt_entry_input(const dlrt_entry *e, const char *name);
+const dlrt_tensor *dlrt_entry_output(const dlrt_entry *e, const char *name);
+/* The hyper line called name, or NULL. */
+const dlrt_hyper *dlrt_model_hyper(const dlrt_model *m, const char *name);
 int64_t dlrt_numel(const dlrt_tensor *t, int64_t N);
 /* numel * 4: the bytes of t for batch size N. The manifest parser checks
  * that this does not overflow for N up to DLRT_MAX_BATCH. */
@@ -174,7 +216,7 @@ void dlrt_ckpt_free(dlrt_ckpt *c);
 /* The array called name, or NULL. */
 const dlrt_array *dlrt_ckpt_find(const dlrt_ckpt *c, const char *name);
 
-/* ---- npy.c, idx.c: array files ------------------------------------------- */
+/* ---- npy.c, idx.c, csv.c: array files ------------------------------------------- */
 
 /* All loaders: on failure a is empty and err names the file and the byte
  * offset (of the uncompressed data, for gzip); no input makes them crash
@@ -195,23 +237,33 @@ bool dlrt_idx_load(const char *path, bool as_int, dlrt_array *a, char *err);
 /* NPY when the name ends in .npy or the file starts with the NPY magic;
  * IDX (raw or gzip) otherwise. as_int applies to IDX only. */
 bool dlrt_array_load(const char *path, bool as_int, dlrt_array *a, char *err);
+/* Load a numeric CSV file (raw or gzip) as an f32 array [rows, columns],
+ * skipping the first line when skip_header. Errors read
+ * "PATH:LINE:COLUMN: ..." (1-based). src_type is "csv". */
+bool dlrt_csv_load(const char *path, bool skip_header, dlrt_array *a,
+                   char *err);
 void dlrt_array_free(dlrt_array *a);
 int64_t dlrt_array_numel(const dlrt_array *a);
 
 /* ---- frame.c: the memory of a running model ----------------------------- */
 
-/* Bytes of region r for batch size N (region_k + region_n * N), -1 on
- * overflow. */
-int64_t dlrt_region_bytes(const dlrt_model *m, int r, int64_t N);
-/* Allocate one zeroed, 64-byte-aligned block per region, sized for batch
- * sizes up to N, and set f->N = N. A caller may then lower f->N for a
- * smaller batch (ACTN offsets scale with f->N and stay inside the block).
- * False with a message on failure (f is then empty). Free with
- * dlrt_frame_free. */
+/* Bytes of the activation block that serves every entry of m at batch
+ * sizes up to N: the largest over the entries of align64(act_k) +
+ * act_n * N; -1 on overflow. */
+int64_t dlrt_act_bytes(const dlrt_model *m, int64_t N);
+/* Allocate zeroed, 64-byte-aligned blocks: weights, optimiser state, and
+ * one activation block for every entry at batch sizes up to N; then enter
+ * the forward entry at N (see dlrt_frame_enter). base[ACT] is the start
+ * of the activation block for every entry. False with a message on
+ * failure (f is then empty). Free with dlrt_frame_free. */
 bool dlrt_frame_alloc(dlrt_frame *f, const dlrt_model *m, int64_t N,
                       char *err);
+/* Prepare f for a call of entry `kind` (present in m) on N samples: f->N =
+ * N and base[ACTN] = base[ACT] + align64(act_k) of that entry. N must not
+ * exceed the N given to dlrt_frame_alloc. Touches nothing else. */
+void dlrt_frame_enter(dlrt_frame *f, const dlrt_model *m, int kind, int64_t N);
 void dlrt_frame_free(dlrt_frame *f);
-/* Address of a planned tensor for batch size f->N. */
+/* Address of a placed tensor for batch size f->N. */
 void *dlrt_tensor_addr(const dlrt_frame *f, const dlrt_tensor *t);
 /* Check that c belongs to m: the same signature, and every param present
  * with the model's dtype and shape (extra arrays are ignored). Messages
@@ -221,11 +273,189 @@ bool dlrt_ckpt_check_model(const dlrt_model *m, const dlrt_ckpt *c,
 /* dlrt_ckpt_check_model, then copy the params into f's weight block. */
 bool dlrt_frame_load_weights(dlrt_frame *f, const dlrt_model *m,
                              const dlrt_ckpt *c, const char *path, char *err);
+/* Copy the arrays "<prefix><param>" of c (each checked against its param)
+ * into dst, a buffer laid out like the weight block; prefix "" reads the
+ * params themselves, "best." the best weights a trainer kept. */
+bool dlrt_ckpt_get_params(const dlrt_model *m, const dlrt_ckpt *c,
+                          const char *prefix, char *dst, const char *path,
+                          char *err);
+/* Copy every state tensor of m from c (by name, checked like params) into
+ * f's state block. */
+bool dlrt_frame_load_state(dlrt_frame *f, const dlrt_model *m,
+                           const dlrt_ckpt *c, const char *path, char *err);
 /* Save f's params as a checkpoint of m at path (atomically, see
  * dlrt_ckpt_save), with the given metadata. */
 bool dlrt_frame_save_weights(const dlrt_frame *f, const dlrt_model *m,
                              const dlrt_kv *meta, int nmeta, const char *path,
                              char *err);
+/* Save a trainer's checkpoint: the params, every state tensor (by its
+ * name) and, when best is not NULL, the params found in best (a copy of
+ * the weight block) as arrays "best.<param>"; with the metadata. */
+bool dlrt_frame_save_train(const dlrt_frame *f, const dlrt_model *m,
+                           const char *best, const dlrt_kv *meta, int nmeta,
+                           const char *path, char *err);
+
+/* ---- config.c: the train section as values ----------------------------- */
+
+/* A number: decimal ("0.01", "1e-3") or a quotient ("1/255"), finite. */
+bool dlrt_parse_number(const char *s, double *out);
+
+/* A call `name(a, key = v, ...)` or a bare `name`, as the train section
+ * stores options and a person types them. Values are kept as text (quotes
+ * removed from "..." values, spaces trimmed). */
+enum { DLRT_MAX_ARGS = 8 };
+typedef struct dlrt_call {
+  char name[32];
+  int nargs;
+  char key[DLRT_MAX_ARGS][32];     /* "" for a positional argument */
+  char value[DLRT_MAX_ARGS][256];
+} dlrt_call;
+/* False with a message on a syntax error or over-long parts. */
+bool dlrt_call_parse(dlrt_call *c, const char *text, char *err);
+/* The value of argument `key`, else of the pos-th positional argument
+ * (pos >= 0), else NULL. */
+const char *dlrt_call_arg(const dlrt_call *c, const char *key, int pos);
+
+/* Learning-rate schedules (per epoch, counted from 0):
+ *   constant                 lr0
+ *   step(every=K, gamma=g)   lr0 * g^floor(epoch / K)    (g default 0.1)
+ *   exponential(gamma=g)     lr0 * g^epoch
+ *   cosine(min_lr=m)         m + (lr0 - m) (1 + cos(pi epoch / E)) / 2 */
+typedef enum {
+  DLRT_LR_CONSTANT, DLRT_LR_STEP, DLRT_LR_EXPONENTIAL, DLRT_LR_COSINE
+} dlrt_sched_kind;
+typedef struct dlrt_schedule {
+  dlrt_sched_kind kind;
+  int64_t every;
+  double gamma, min_lr;
+} dlrt_schedule;
+/* Parse text (NULL or empty: constant); false with a message. */
+bool dlrt_schedule_parse(dlrt_schedule *s, const char *text, char *err);
+/* The learning rate of epoch `epoch` of `epochs`. */
+double dlrt_schedule_lr(const dlrt_schedule *s, double lr0, int64_t epoch,
+                        int64_t epochs);
+/* Fill hyper[slot] for every hyper line of m for the train step after
+ * `step` steps: value[slot] (the line's default or an override), except
+ * lr, which is `lr`, and Adam's bias corrections, computed with t = step
+ * + 1 as bias_correction1 = 1 / (1 - beta1^t) and bias_correction2 =
+ * 1 / sqrt(1 - beta2^t) (beta from value[], 0.9 and 0.999 when the model
+ * has no such line). Slots without a line are left alone. */
+void dlrt_hypers_fill(float *hyper, const dlrt_model *m, const double *value,
+                      double lr, int64_t step);
+
+/* ---- data.c: data sets ---------------------------------------------------- */
+
+/* A data set for a model's first two inputs, one row per sample: the
+ * features x (for the first input) and the targets y (for the second, if
+ * the model has one), each in its input's dtype (4-byte elements). */
+typedef struct dlrt_data {
+  int64_t n;                /* samples */
+  int64_t xper, yper;       /* elements per sample; yper 0: no targets */
+  void *x, *y;              /* n * xper and n * yper elements */
+  char source[160];         /* the features' file, for messages */
+} dlrt_data;
+
+/* Load the set described by the train keys "<set>.*" (set "data" for
+ * training, "test"; keys in runtime/data.c and doc/training.txt):
+ * features scaled and normalised, labels checked against the classes of a
+ * label input; at most limit samples (0: all). False with a message that
+ * names the file and, for a bad value, the sample; d is then empty. Free
+ * with dlrt_data_free. */
+bool dlrt_data_load(dlrt_data *d, const dlrt_model *m, const char *set,
+                    int64_t limit, char *err);
+/* The same from the files given (IDX or NPY; ypath NULL when the model
+ * has one input), with the scaling and normalisation keys of set. */
+bool dlrt_data_files(dlrt_data *d, const dlrt_model *m, const char *set,
+                     const char *xpath, const char *ypath, int64_t limit,
+                     char *err);
+/* Normalise n samples x of the model's first input (f32) in place with
+ * the keys of set: x' = (x * scale - mean[c]) / std[c]; without
+ * with_scale, scale is 1 (predict scales byte images itself). Nothing to
+ * do, and true, when the keys give no mean or std and no scale is
+ * wanted. */
+bool dlrt_data_normalise(const dlrt_model *m, const char *set, float *x,
+                         int64_t n, bool with_scale, char *err);
+/* Whether the train keys describe set (any of its images, path, format). */
+bool dlrt_data_configured(const dlrt_model *m, const char *set);
+void dlrt_data_free(dlrt_data *d);
+
+/* ---- score.c: evaluation ------------------------------------------------- */
+
+/* Copy samples idx[b], ..., idx[b + n - 1] (b, ..., b + n - 1 when idx is
+ * NULL) of d into the first two inputs of entry e, for a call with f->N =
+ * n (dlrt_frame_enter first). Inputs the entry does not read are
+ * skipped. */
+void dlrt_data_gather(dlrt_frame *f, const dlrt_entry *e, const dlrt_model *m,
+                      const dlrt_data *d, const int64_t *idx, int64_t b,
+                      int64_t n);
+
+/* How predictions are scored (runtime/score.c explains the choice). */
+typedef enum { DLRT_ACC_NONE, DLRT_ACC_ARGMAX, DLRT_ACC_BINARY } dlrt_acc_kind;
+
+typedef struct dlrt_score {
+  dlrt_acc_kind kind;
+  const dlrt_tensor *out;    /* the output scored, or NULL */
+  int64_t classes;           /* argmax: C; binary: 2 */
+  int64_t n;                 /* samples scored */
+  double loss_sum, loss;     /* loss: loss_sum / n, after dlrt_score_end */
+  int64_t correct;           /* after dlrt_score_end */
+  double threshold;          /* binary: 0.5 (probabilities) or 0 (logits) */
+  int64_t *confusion;        /* classes x classes: [true][predicted] */
+  int64_t *confusion0;       /* binary: the counts at threshold 0 */
+  double lo, hi;             /* binary: range of the outputs */
+} dlrt_score;
+
+/* Decide how the eval entry of m is scored and reset the counts. */
+void dlrt_score_begin(dlrt_score *s, const dlrt_model *m);
+/* Run the eval entry over samples idx[0..n) of d (0..n-1 when idx is
+ * NULL) in batches of at most B, which f was allocated for; accumulate
+ * loss and counts. False when the loss sum is no longer finite. */
+bool dlrt_score_run(dlrt_score *s, dlrt_frame *f, const dlrt_model *m,
+                    dlrt_entry_fn eval, const dlrt_data *d, const int64_t *idx,
+                    int64_t n, int64_t B);
+/* The mean loss, the binary threshold and the correct count. */
+void dlrt_score_end(dlrt_score *s);
+/* correct / n, or NaN when predictions are not scored. */
+double dlrt_score_accuracy(const dlrt_score *s);
+void dlrt_score_free(dlrt_score *s);
+
+/* ---- train.c: the trainer ------------------------------------------------ */
+
+/* What `./model train` was asked to do (main.c parses the flags). */
+typedef struct dlrt_train_opts {
+  dlrt_entry_fn entry[DLRT_ENTRIES];  /* the program's entries, NULL if absent */
+  const char *save, *resume, *log, *plot;  /* files, or NULL */
+  int64_t folds;                      /* k-fold cross-validation; 0: off */
+  int64_t limit;                      /* training samples used; 0: all */
+  int64_t threads;                    /* 0: one per core */
+  bool threads_given, quiet;
+  const dlrt_kv *set;                 /* train keys from the command line, */
+  int nset;                           /* canonical names (dlrt_train_key) */
+} dlrt_train_opts;
+
+/* The i-th train key the command line may set (i = 0, 1, ... until
+ * NULL): hyper-parameters first, then the train section's keys. */
+const char *dlrt_train_key(int i);
+/* Run `train` for m (whose train keys it overrides); messages on stdout
+ * (results) and stderr (progress, errors). Returns the exit status. */
+int dlrt_train(dlrt_model *m, const dlrt_train_opts *o);
+
+/* ---- svg.c: charts ------------------------------------------------------- */
+
+/* A line of a chart: y[i] is the value at x = i + 1 (the epoch); NaN
+ * values leave a gap. */
+typedef struct dlrt_series {
+  const char *name;
+  const double *y;
+  int n;
+} dlrt_series;
+/* Write a line chart of the ns series (axes with round-number ticks, a
+ * grid, a legend, the title and axis labels) as a self-contained SVG file
+ * at path, through a temporary file renamed over it. False with a message
+ * on failure. */
+bool dlrt_svg_plot(const char *path, const char *title, const char *xlabel,
+                   const char *ylabel, const dlrt_series *s, int ns,
+                   char *err);
 
 /* ---- rng.c, init.c: random numbers and parameter initialisation ---------- */
 
@@ -242,6 +472,9 @@ double dlrt_rng_normal(dlrt_rng *r);        /* mean 0, std 1 */
  * change the others. */
 void dlrt_init_param(float *out, const dlrt_tensor *p, int index,
                      uint64_t seed);
+/* Fill every param of m in f's weight block by its init spec from seed
+ * (dlrt_init_param with the param's index). */
+void dlrt_init_weights(dlrt_frame *f, const dlrt_model *m, uint64_t seed);
 /* Whether name is an init kind dlrt_init_param knows (the manifest parser
  * refuses others; an unknown kind would fill zeros). */
 bool dlrt_init_known(const char *name);

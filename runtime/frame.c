@@ -1,12 +1,15 @@
-/* frame.c — the memory of a running model: one block per region.
+/* frame.c — the memory of a running model: one block per lifetime class.
  *
  * The one idea: the compiler's memory planner has already placed every
- * tensor at (region, offset), so the runtime allocates exactly one block
- * per region and never anything per tensor. A region holds k + n*N bytes
- * for batch size N; a block allocated for a capacity N serves every
- * smaller batch too, because the planner's offsets for DLRT_R_ACTN scale
- * with N (off * N) and so stay inside the block. Parameters move between
- * checkpoints and the weight block here, checked by name, dtype and shape.
+ * tensor at (region, offset), so the runtime allocates exactly three
+ * blocks, weights, optimiser state and activations, and never anything
+ * per tensor. Weights and state are shared by every entry; each entry has
+ * its own activation layout of act_k fixed bytes (region ACT) followed by
+ * act_n bytes per sample (region ACTN, offsets scaled by N), so one block
+ * sized for the largest entry at the largest batch serves every entry and
+ * every smaller batch: entering an entry only moves base[ACTN]. Parameters
+ * and state move between checkpoints and the blocks here, checked by name,
+ * dtype and shape.
  */
 #include <stdarg.h>
 #include <stdlib.h>
@@ -24,11 +27,30 @@ static bool fail(char *err, const char *fmt, ...) {
   return false;
 }
 
-int64_t dlrt_region_bytes(const dlrt_model *m, int r, int64_t N) {
-  int64_t b;
-  if (__builtin_mul_overflow(m->region_n[r], N, &b) ||
-      __builtin_add_overflow(b, m->region_k[r], &b))
-    return -1;
+static int64_t align64(int64_t x) {
+  return (x + 63) / 64 * 64;
+}
+
+int64_t dlrt_act_bytes(const dlrt_model *m, int64_t N) {
+  int64_t most = 0, b;
+  for (int e = 0; e < DLRT_ENTRIES; e++) {
+    const dlrt_entry *en = &m->entry[e];
+    if (!en->present)
+      continue;
+    if (__builtin_mul_overflow(en->act_n, N, &b) ||
+        __builtin_add_overflow(b, align64(en->act_k), &b))
+      return -1;
+    most = b > most ? b : most;
+  }
+  return most;
+}
+
+/* A zeroed block of at least `bytes` (>= 0), 64-byte aligned, or NULL. */
+static char *new_block(int64_t bytes) {
+  size_t size = bytes > 0 ? (size_t)align64(bytes) : 64;
+  char *b = aligned_alloc(64, size);
+  if (b)
+    memset(b, 0, size);
   return b;
 }
 
@@ -37,24 +59,30 @@ bool dlrt_frame_alloc(dlrt_frame *f, const dlrt_model *m, int64_t N, char *err) 
   if (N < 1 || N > DLRT_MAX_BATCH)
     return fail(err, "batch size %lld is out of range 1..%lld", (long long)N,
                 (long long)DLRT_MAX_BATCH);
-  for (int r = DLRT_R_NONE + 1; r < DLRT_REGIONS; r++) {
-    int64_t b = dlrt_region_bytes(m, r, N);
-    size_t size = b < 0 ? 0 : ((size_t)b + 63) / 64 * 64;
-    f->base[r] = size ? aligned_alloc(64, size) : aligned_alloc(64, 64);
-    if (b < 0 || !f->base[r]) {
-      dlrt_frame_free(f);
-      return fail(err, "out of memory: region %d needs %lld bytes for batch "
-                  "size %lld", r, (long long)b, (long long)N);
-    }
-    memset(f->base[r], 0, size);
+  int64_t act = dlrt_act_bytes(m, N);
+  f->base[DLRT_R_WEIGHT] = new_block(m->weight_bytes);
+  f->base[DLRT_R_STATE] = new_block(m->state_bytes);
+  f->base[DLRT_R_ACT] = act < 0 ? NULL : new_block(act);
+  if (!f->base[DLRT_R_WEIGHT] || !f->base[DLRT_R_STATE] || !f->base[DLRT_R_ACT]) {
+    dlrt_frame_free(f);
+    return fail(err, "out of memory: %lld bytes of weights, %lld of optimiser "
+                "state and %lld of activations for batch size %lld",
+                (long long)m->weight_bytes, (long long)m->state_bytes,
+                (long long)act, (long long)N);
   }
-  f->N = N;
+  dlrt_frame_enter(f, m, DLRT_E_FORWARD, N);
   return true;
 }
 
+void dlrt_frame_enter(dlrt_frame *f, const dlrt_model *m, int kind, int64_t N) {
+  f->base[DLRT_R_ACTN] = f->base[DLRT_R_ACT] + align64(m->entry[kind].act_k);
+  f->N = N;
+}
+
 void dlrt_frame_free(dlrt_frame *f) {
-  for (int r = 0; r < DLRT_REGIONS; r++)
-    free(f->base[r]);
+  free(f->base[DLRT_R_WEIGHT]);
+  free(f->base[DLRT_R_STATE]);
+  free(f->base[DLRT_R_ACT]);   /* base[ACTN] points into this block */
   memset(f, 0, sizeof *f);
 }
 
@@ -72,8 +100,11 @@ static void format_dims(char *buf, size_t cap, int rank, const int64_t *dim) {
     snprintf(buf + n, cap - n, "]");
 }
 
-static bool check_param(const dlrt_tensor *p, const dlrt_array *a,
-                        const char *path, char *err) {
+/* Whether a (NULL: missing) matches tensor p of the model; what = "param"
+ * or "state tensor", name = the array's name. */
+static bool check_array(const dlrt_tensor *p, const dlrt_array *a,
+                        const char *what, const char *name, const char *path,
+                        char *err) {
   char want[128], got[128];
   bool same = a && a->dtype == p->dtype && a->rank == p->rank;
   for (int i = 0; same && i < p->rank; i++)
@@ -81,11 +112,11 @@ static bool check_param(const dlrt_tensor *p, const dlrt_array *a,
   if (same)
     return true;
   if (!a)
-    return fail(err, "%s: the checkpoint has no array for param '%s'", path, p->name);
+    return fail(err, "%s: the checkpoint has no array for %s '%s'", path, what, name);
   format_dims(want, sizeof want, p->rank, p->dim);
   format_dims(got, sizeof got, a->rank, a->dim);
-  return fail(err, "%s: param '%s' is %s %s in the checkpoint, but the model "
-              "wants %s %s", path, p->name, dlrt_dtype_name(a->dtype), got,
+  return fail(err, "%s: %s '%s' is %s %s in the checkpoint, but the model "
+              "wants %s %s", path, what, name, dlrt_dtype_name(a->dtype), got,
               dlrt_dtype_name(p->dtype), want);
 }
 
@@ -96,22 +127,83 @@ bool dlrt_ckpt_check_model(const dlrt_model *m, const dlrt_ckpt *c,
                 "but this program is model '%s' (signature %016llx)", path,
                 c->model, (unsigned long long)c->signature, m->name,
                 (unsigned long long)m->signature);
-  for (int i = 0; i < m->nparams; i++)
-    if (!check_param(&m->params[i], dlrt_ckpt_find(c, m->params[i].name), path, err))
+  for (int i = 0; i < m->nparams; i++) {
+    const dlrt_tensor *p = &m->params[i];
+    if (!check_array(p, dlrt_ckpt_find(c, p->name), "param", p->name, path, err))
       return false;
+  }
+  return true;
+}
+
+bool dlrt_ckpt_get_params(const dlrt_model *m, const dlrt_ckpt *c,
+                          const char *prefix, char *dst, const char *path,
+                          char *err) {
+  char name[160];
+  for (int i = 0; i < m->nparams; i++) {
+    const dlrt_tensor *p = &m->params[i];
+    snprintf(name, sizeof name, "%s%s", prefix, p->name);
+    const dlrt_array *a = dlrt_ckpt_find(c, name);
+    if (!check_array(p, a, "param", name, path, err))
+      return false;
+    memcpy(dst + p->off, a->data, (size_t)dlrt_tensor_bytes(p, 1));
+  }
   return true;
 }
 
 bool dlrt_frame_load_weights(dlrt_frame *f, const dlrt_model *m,
                              const dlrt_ckpt *c, const char *path, char *err) {
-  if (!dlrt_ckpt_check_model(m, c, path, err))
-    return false;
-  for (int i = 0; i < m->nparams; i++) {
-    const dlrt_tensor *p = &m->params[i];
-    memcpy(dlrt_tensor_addr(f, p), dlrt_ckpt_find(c, p->name)->data,
-           (size_t)dlrt_tensor_bytes(p, 1));
+  return dlrt_ckpt_check_model(m, c, path, err) &&
+         dlrt_ckpt_get_params(m, c, "", f->base[DLRT_R_WEIGHT], path, err);
+}
+
+bool dlrt_frame_load_state(dlrt_frame *f, const dlrt_model *m,
+                           const dlrt_ckpt *c, const char *path, char *err) {
+  for (int i = 0; i < m->nstates; i++) {
+    const dlrt_tensor *s = &m->states[i];
+    const dlrt_array *a = dlrt_ckpt_find(c, s->name);
+    if (!check_array(s, a, "state tensor", s->name, path, err))
+      return false;
+    memcpy(dlrt_tensor_addr(f, s), a->data, (size_t)dlrt_tensor_bytes(s, 1));
   }
   return true;
+}
+
+/* Describe tensor t, whose data is at data, as array a named prefix+name. */
+static bool put_array(dlrt_array *a, const dlrt_tensor *t, const char *prefix,
+                      void *data) {
+  a->dtype = t->dtype;
+  a->rank = t->rank;
+  memcpy(a->dim, t->dim, sizeof a->dim);
+  a->data = data;
+  return snprintf(a->name, sizeof a->name, "%s%s", prefix, t->name) <
+         (int)sizeof a->name;
+}
+
+bool dlrt_frame_save_train(const dlrt_frame *f, const dlrt_model *m,
+                           const char *best, const dlrt_kv *meta, int nmeta,
+                           const char *path, char *err) {
+  dlrt_ckpt c = {.signature = m->signature, .nmeta = nmeta, .meta = (dlrt_kv *)meta};
+  snprintf(c.model, sizeof c.model, "%s", m->name);
+  size_t n = (size_t)m->nparams * (best ? 2 : 1) + (size_t)m->nstates;
+  c.arrays = calloc(n ? n : 1, sizeof *c.arrays);
+  if (!c.arrays)
+    return fail(err, "%s: out of memory", path);
+  bool ok = true;
+  for (int i = 0; i < m->nparams; i++)
+    put_array(&c.arrays[c.narrays++], &m->params[i], "",
+              dlrt_tensor_addr(f, &m->params[i]));
+  for (int i = 0; i < m->nstates; i++)
+    put_array(&c.arrays[c.narrays++], &m->states[i], "",
+              dlrt_tensor_addr(f, &m->states[i]));
+  for (int i = 0; best && ok && i < m->nparams; i++)
+    ok = put_array(&c.arrays[c.narrays++], &m->params[i], "best.",
+                   (char *)best + m->params[i].off);
+  if (!ok)
+    fail(err, "%s: cannot save the best weights: a param name is longer "
+         "than 58 characters", path);
+  ok = ok && dlrt_ckpt_save(path, &c, err);
+  free(c.arrays);
+  return ok;
 }
 
 bool dlrt_frame_save_weights(const dlrt_frame *f, const dlrt_model *m,
@@ -123,15 +215,8 @@ bool dlrt_frame_save_weights(const dlrt_frame *f, const dlrt_model *m,
   c.arrays = calloc(m->nparams ? (size_t)m->nparams : 1, sizeof *c.arrays);
   if (!c.arrays)
     return fail(err, "%s: out of memory", path);
-  for (int i = 0; i < m->nparams; i++) {
-    const dlrt_tensor *p = &m->params[i];
-    dlrt_array *a = &c.arrays[i];
-    snprintf(a->name, sizeof a->name, "%s", p->name);
-    a->dtype = p->dtype;
-    a->rank = p->rank;
-    memcpy(a->dim, p->dim, sizeof a->dim);
-    a->data = dlrt_tensor_addr(f, p);
-  }
+  for (int i = 0; i < m->nparams; i++)
+    put_array(&c.arrays[i], &m->params[i], "", dlrt_tensor_addr(f, &m->params[i]));
   bool ok = dlrt_ckpt_save(path, &c, err);
   free(c.arrays);
   return ok;

@@ -103,3 +103,14 @@ void dlrt_init_param(float *out, const dlrt_tensor *p, int index,
   default: fill_const(out, n, 0.0); break;
   }
 }
+
+/* Contract in dlrt.h. i32 params get their values rounded. */
+void dlrt_init_weights(dlrt_frame *f, const dlrt_model *m, uint64_t seed) {
+  for (int i = 0; i < m->nparams; i++) {
+    const dlrt_tensor *t = &m->params[i];
+    float *v = dlrt_tensor_addr(f, t);
+    dlrt_init_param(v, t, i, seed);
+    for (int64_t j = 0; t->dtype == DLRT_I32 && j < dlrt_numel(t, 1); j++)
+      ((int32_t *)v)[j] = (int32_t)lrintf(v[j]);
+  }
+}

@@ -1,10 +1,14 @@
-/* main.c — the command line of a generated program: info, init, predict.
+/* main.c — the command line of a generated program: info, init, predict,
+ * train, eval.
  *
  * The one idea: a generated program is the compiler's object file (the
  * manifest text and the entry points) plus this file; main() parses the
  * manifest once and everything else is driven by it. This is the only
- * file of the runtime that references the generated symbols, so the
- * compiler, which links libdlrt.a for the file formats, never pulls it in.
+ * file of the runtime that references the generated symbols (it hands the
+ * entries to train.c and score.c as pointers), so the compiler, which
+ * links libdlrt.a for the file formats, never pulls it in. A model without
+ * a loss defines only dlrt_forward: the other entries are weak, NULL when
+ * absent, and the manifest says which exist.
  *
  * Conventions: every command is one cmd_ function; flags are declared in
  * a table per command and parsed by parse_flags; every error goes to
@@ -25,11 +29,13 @@
 /* Defined by the compiler's object file (see dlrt.h). */
 extern const char dlrt_manifest[];
 void dlrt_forward(const dlrt_frame *f);
+void dlrt_eval(const dlrt_frame *f) __attribute__((weak));
+void dlrt_train_step(const dlrt_frame *f) __attribute__((weak));
 
 typedef struct Prog {
   const char *name;                       /* argv[0] */
   dlrt_model m;
-  void (*forward)(const dlrt_frame *f);
+  dlrt_entry_fn entry[DLRT_ENTRIES];      /* NULL where the object has none */
 } Prog;
 
 static void verror(const char *fmt, va_list ap) {
@@ -63,7 +69,7 @@ static bool fail(const char *fmt, ...) {
 
 enum { MAX_LIST = 64 };
 
-typedef enum { F_STR, F_INT, F_U64, F_LIST } FlagKind;
+typedef enum { F_STR, F_INT, F_U64, F_LIST, F_BOOL } FlagKind;
 
 typedef struct StrList {
   const char *v[MAX_LIST];
@@ -71,7 +77,8 @@ typedef struct StrList {
 } StrList;
 
 /* One flag of a command. dst points to a const char * (F_STR), int64_t
- * (F_INT, range lo..hi), uint64_t (F_U64) or StrList (F_LIST, repeatable). */
+ * (F_INT, range lo..hi), uint64_t (F_U64), StrList (F_LIST, repeatable)
+ * or bool (F_BOOL: a flag without a value). */
 typedef struct Flag {
   const char *name;     /* "--seed" */
   const char *alias;    /* "-o", or NULL */
@@ -112,6 +119,7 @@ static bool set_flag(Flag *f, const char *value) {
   case F_STR: *(const char **)f->dst = value; return true;
   case F_INT: return parse_int(f->name, value, f->lo, f->hi, f->dst);
   case F_U64: return parse_u64(f->name, value, f->dst);
+  case F_BOOL: *(bool *)f->dst = true; return true;
   case F_LIST: {
     StrList *l = f->dst;
     if (l->n == MAX_LIST)
@@ -123,8 +131,14 @@ static bool set_flag(Flag *f, const char *value) {
   return false;
 }
 
-/* Parse argv[0..argc) as "--flag value", "--flag=value" or "-o value".
- * Every argument must be a flag of the table. */
+/* Whether the first len characters of arg spell name. */
+static bool spells(const char *arg, size_t len, const char *name) {
+  return name && strlen(name) == len && strncmp(arg, name, len) == 0;
+}
+
+/* Parse argv[0..argc) as "--flag value", "--flag=value" or "-o value"
+ * (a flag's name or its alias); F_BOOL flags take no value. Every
+ * argument must be a flag of the table. */
 static bool parse_flags(const char *cmd, int argc, char **argv, Flag *flags,
                         int nflags) {
   for (int i = 0; i < argc; i++) {
@@ -132,13 +146,15 @@ static bool parse_flags(const char *cmd, int argc, char **argv, Flag *flags,
     size_t len = eq && arg[0] == '-' && arg[1] == '-' ? (size_t)(eq - arg) : strlen(arg);
     Flag *f = NULL;
     for (int k = 0; k < nflags && !f; k++)
-      if ((strlen(flags[k].name) == len && strncmp(arg, flags[k].name, len) == 0) ||
-          (flags[k].alias && strcmp(arg, flags[k].alias) == 0))
+      if (spells(arg, len, flags[k].name) || spells(arg, len, flags[k].alias))
         f = &flags[k];
     if (!f)
       return fail("%s: unknown %s '%s' (see 'help')", cmd,
                   arg[0] == '-' ? "flag" : "argument", arg);
-    const char *value = len < strlen(arg) ? arg + len + 1 : i + 1 < argc ? argv[++i] : NULL;
+    if (f->kind == F_BOOL && len < strlen(arg))
+      return fail("%s: %s takes no value", cmd, f->name);
+    const char *value = f->kind == F_BOOL ? "" : len < strlen(arg) ? arg + len + 1
+                        : i + 1 < argc ? argv[++i] : NULL;
     if (!value)
       return fail("%s: %s needs a value", cmd, f->name);
     if (!set_flag(f, value))
@@ -148,6 +164,29 @@ static bool parse_flags(const char *cmd, int argc, char **argv, Flag *flags,
 }
 
 /* ---- help and info ------------------------------------------------------- */
+
+static void usage_train(FILE *out) {
+  fputs(
+    "  train [FLAGS]             train from the seed's initial weights (or --resume)\n"
+    "      --epochs E --batch B --lr X --seed S      (defaults: the train section)\n"
+    "      --validation-split F  hold out this fraction of the data for validation\n"
+    "      --early-stopping P    stop after P epochs without a better validation loss\n"
+    "      --save FILE           checkpoint after every epoch (atomically)\n"
+    "      --resume FILE         continue a run from its checkpoint, bit for bit\n"
+    "      --log FILE.csv        epoch,train_loss,val_loss,val_acc,lr,seconds\n"
+    "      --plot FILE.svg       a chart of the training and validation loss\n"
+    "      --folds K             k-fold cross-validation instead of one run\n"
+    "      --limit K             train on the first K samples only\n"
+    "      --threads T           threads (default 0: one per core)\n"
+    "      --quiet               no progress and no epoch lines\n"
+    "      --KEY VALUE           any train key: --momentum 0.5 --l2 1e-4\n"
+    "                            --clip-norm 1 --lr-schedule 'step(every=2, gamma=0.5)'\n"
+    "                            --data-images F --data-labels F --test-images F ...\n"
+    "                            --data 'idx(IMAGES, LABELS, scale=1/255)' 'csv(FILE)'\n"
+    "  eval --weights FILE [--images F --labels F] [--batch B] [--limit K]\n"
+    "                            loss, accuracy and confusion matrix on the test\n"
+    "                            set (default: the train section's test data)\n", out);
+}
 
 static void usage(const Prog *p, FILE *out) {
   fprintf(out,
@@ -166,9 +205,11 @@ static void usage(const Prog *p, FILE *out) {
     "      --batch B             samples per forward call (default 256)\n"
     "      --limit K             use only the first K samples\n"
     "      --labels FILE         also print the accuracy against these labels\n"
-    "      --threads T           threads (default 0: one per core)\n"
-    "  help                      this text\n",
+    "      --threads T           threads (default 0: one per core)\n",
     p->name, p->m.name, p->m.dlc_version);
+  if (p->m.entry[DLRT_E_TRAIN].present)
+    usage_train(out);
+  fputs("  help                      this text\n", out);
 }
 
 /* "[N, 1, 28, 28]"; a dimension -k prints as kN. */
@@ -209,20 +250,40 @@ static void info_tensors(const char *title, const dlrt_tensor *t, int n) {
   }
 }
 
+/* Total values and bytes of n tensors. */
+static void info_total(const dlrt_tensor *t, int n) {
+  int64_t total = 0;
+  for (int i = 0; i < n; i++)
+    total += dlrt_numel(&t[i], 1);
+  printf("  %-16s %" PRId64 " values, %" PRId64 " bytes\n", "total", total, 4 * total);
+}
+
 static void info_memory(const dlrt_model *m) {
-  static const char *const names[DLRT_REGIONS] = {
-    [DLRT_R_WEIGHT] = "weights", [DLRT_R_ACT] = "activations",
-    [DLRT_R_ACTN] = "batch activations", [DLRT_R_STATE] = "optimiser state"};
-  int64_t k = 0, n = 0;
+  int64_t fixed = m->weight_bytes + m->state_bytes;
   printf("memory (bytes, N = batch size)\n");
-  for (int r = DLRT_R_NONE + 1; r < DLRT_REGIONS; r++) {
-    printf("  %-18s %" PRId64 " + %" PRId64 "*N\n", names[r] ? names[r] : "other",
-           m->region_k[r], m->region_n[r]);
-    k += m->region_k[r];
-    n += m->region_n[r];
-  }
-  printf("  %-18s %" PRId64 " + %" PRId64 "*N    N=1: %" PRId64 "    N=64: %"
-         PRId64 "\n", "total", k, n, k + n, k + 64 * n);
+  printf("  %-18s %" PRId64 "\n", "weights", m->weight_bytes);
+  printf("  %-18s %" PRId64 "\n", "optimiser state", m->state_bytes);
+  for (int e = 0; e < DLRT_ENTRIES; e++)
+    if (m->entry[e].present)
+      printf("  %-18s %" PRId64 " + %" PRId64 "*N\n", dlrt_entry_name(e),
+             m->entry[e].act_k, m->entry[e].act_n);
+  printf("  %-18s N=1: %" PRId64 "    N=64: %" PRId64 "  (activations: the largest "
+         "entry)\n", "total", fixed + dlrt_act_bytes(m, 1), fixed + dlrt_act_bytes(m, 64));
+}
+
+/* Hyper-parameters and the train section, for a model that trains. */
+static void info_training(const dlrt_model *m) {
+  if (m->nhypers)
+    printf("hyper-parameters (train --NAME VALUE overrides)\n");
+  for (int i = 0; i < m->nhypers; i++)
+    if (strncmp(m->hypers[i].name, "bias_", 5) == 0)
+      printf("  %-16s computed per step\n", m->hypers[i].name);
+    else
+      printf("  %-16s %.9g\n", m->hypers[i].name, m->hypers[i].value);
+  if (m->ntrain)
+    printf("train section\n");
+  for (int i = 0; i < m->ntrain; i++)
+    printf("  %-16s %s\n", m->train[i].key, m->train[i].value);
 }
 
 static int cmd_info(Prog *p, int argc, char **argv) {
@@ -231,15 +292,23 @@ static int cmd_info(Prog *p, int argc, char **argv) {
     return 1;
   printf("model      %s\n", m->name);
   printf("dlc        %s\n", m->dlc_version);
-  printf("signature  %016" PRIx64 "\n\n", m->signature);
+  printf("signature  %016" PRIx64 "\n", m->signature);
+  printf("entries   ");
+  for (int e = 0; e < DLRT_ENTRIES; e++)
+    if (m->entry[e].present)
+      printf(" %s", dlrt_entry_name(e));
+  printf("\n\n");
+  const dlrt_entry *fwd = &m->entry[DLRT_E_FORWARD];
   info_tensors("inputs", m->inputs, m->ninputs);
-  info_tensors("outputs", m->outputs, m->noutputs);
+  info_tensors("outputs", fwd->out, fwd->nout);
   info_tensors("parameters", m->params, m->nparams);
-  int64_t total = 0;
-  for (int i = 0; i < m->nparams; i++)
-    total += dlrt_numel(&m->params[i], 1);
-  printf("  %-16s %" PRId64 " values, %" PRId64 " bytes\n\n", "total", total,
-         4 * total);
+  info_total(m->params, m->nparams);
+  if (m->nstates) {
+    info_tensors("optimiser state (zero at the start of training)", m->states, m->nstates);
+    info_total(m->states, m->nstates);
+  }
+  info_training(m);
+  printf("\n");
   info_memory(m);
   return 0;
 }
@@ -262,15 +331,9 @@ static int cmd_init(Prog *p, int argc, char **argv) {
   if (!dlrt_frame_alloc(&f, &p->m, 1, err))
     return error("init: %s", err);
   int64_t total = 0;
-  for (int i = 0; i < p->m.nparams; i++) {
-    const dlrt_tensor *t = &p->m.params[i];
-    float *v = dlrt_tensor_addr(&f, t);
-    int64_t n = dlrt_numel(t, 1);
-    dlrt_init_param(v, t, i, seed);
-    for (int64_t j = 0; t->dtype == DLRT_I32 && j < n; j++)
-      ((int32_t *)v)[j] = (int32_t)lrintf(v[j]);
-    total += n;
-  }
+  dlrt_init_weights(&f, &p->m, seed);
+  for (int i = 0; i < p->m.nparams; i++)
+    total += dlrt_numel(&p->m.params[i], 1);
   snprintf(seedstr, sizeof seedstr, "%" PRIu64, seed);
   dlrt_kv meta = {.key = "seed"};
   snprintf(meta.value, sizeof meta.value, "%s", seedstr);
@@ -398,11 +461,12 @@ static bool load_feed(Feed *fd, double scale) {
   return convert_feed(fd, scale);
 }
 
-static const dlrt_tensor *find_input(const dlrt_model *m, const char *name,
-                                     size_t len) {
-  for (int i = 0; i < m->ninputs; i++)
-    if (strlen(m->inputs[i].name) == len && strncmp(m->inputs[i].name, name, len) == 0)
-      return &m->inputs[i];
+/* The tensor of ts[0..n) called name[0..len), or NULL. */
+static const dlrt_tensor *find_tensor(const dlrt_tensor *ts, int n, const char *name,
+                                      size_t len) {
+  for (int i = 0; i < n; i++)
+    if (strlen(ts[i].name) == len && strncmp(ts[i].name, name, len) == 0)
+      return &ts[i];
   return NULL;
 }
 
@@ -413,12 +477,12 @@ static Feed *find_feed(Predict *pr, const dlrt_tensor *t) {
   return NULL;
 }
 
-/* The input named by "NAME=FILE" (and *path = FILE), or NULL (and *path =
- * arg) when arg does not start with an input's name and '='. */
-static const dlrt_tensor *named_input(const dlrt_model *m, const char *arg,
+/* The input of entry e named by "NAME=FILE" (and *path = FILE), or NULL
+ * (and *path = arg) when arg does not start with such a name and '='. */
+static const dlrt_tensor *named_input(const dlrt_entry *e, const char *arg,
                                       const char **path) {
   const char *eq = strchr(arg, '=');
-  const dlrt_tensor *t = eq ? find_input(m, arg, (size_t)(eq - arg)) : NULL;
+  const dlrt_tensor *t = eq ? find_tensor(e->in, e->nin, arg, (size_t)(eq - arg)) : NULL;
   *path = t ? eq + 1 : arg;
   return t;
 }
@@ -430,40 +494,51 @@ static bool add_feed(Predict *pr, const dlrt_tensor *t, const char *path) {
   return true;
 }
 
-/* Bind each --input to a model input: "NAME=FILE" by name, then each plain
- * FILE to the first data input still unbound. Every data input must be
- * bound. */
-static bool bind_inputs(Predict *pr, const dlrt_model *m) {
+/* Bind each --input to an input of the forward entry e: "NAME=FILE" by
+ * name, then each plain FILE to the first data input still unbound. Every
+ * data input the entry reads must be bound. The Feed's tensor is the
+ * entry's placed input. */
+static bool bind_inputs(Predict *pr, const dlrt_model *m, const dlrt_entry *e) {
   const StrList *in = &pr->inputs;
-  const char *path;
+  const char *path, *eq;
   const dlrt_tensor *t;
   for (int i = 0; i < in->n; i++)
-    if ((t = named_input(m, in->v[i], &path)) && !add_feed(pr, t, path))
+    if ((t = named_input(e, in->v[i], &path)) && !add_feed(pr, t, path))
       return false;
   for (int i = 0; i < in->n; i++) {
-    if (named_input(m, in->v[i], &path))
+    if (named_input(e, in->v[i], &path))
       continue;
+    if ((eq = strchr(path, '=')) &&
+        (t = find_tensor(m->inputs, m->ninputs, path, (size_t)(eq - path))))
+      return fail("predict: the forward entry does not read input '%s'", t->name);
     t = NULL;
-    for (int k = 0; !t && k < m->ninputs; k++)
-      if (!m->inputs[k].label && !find_feed(pr, &m->inputs[k]))
-        t = &m->inputs[k];
+    for (int k = 0; !t && k < e->nin; k++)
+      if (!e->in[k].label && !find_feed(pr, &e->in[k]))
+        t = &e->in[k];
     if (!t)
       return fail("predict: more --input files than the model has data inputs "
                   "(%s is left over)", path);
     add_feed(pr, t, path);
   }
-  for (int k = 0; k < m->ninputs; k++)
-    if (!m->inputs[k].label && !find_feed(pr, &m->inputs[k]))
+  for (int k = 0; k < e->nin; k++)
+    if (!e->in[k].label && !find_feed(pr, &e->in[k]))
       return fail("predict: no data for input '%s' (--input %s=FILE)",
-                  m->inputs[k].name, m->inputs[k].name);
+                  e->in[k].name, e->in[k].name);
   return true;
 }
 
-/* Load every bound file; all must hold the same number of samples. */
-static bool load_feeds(Predict *pr, double scale) {
-  for (int i = 0; i < pr->nfeed; i++)
-    if (!load_feed(&pr->feed[i], scale))
+/* Load every bound file; all must hold the same number of samples. The
+ * model's first input gets the normalisation of data.mean and data.std. */
+static bool load_feeds(Predict *pr, const dlrt_model *m, double scale) {
+  char err[DLRT_ERR_LEN];
+  for (int i = 0; i < pr->nfeed; i++) {
+    Feed *fd = &pr->feed[i];
+    if (!load_feed(fd, scale))
       return false;
+    if (fd->per && fd->t->dtype == DLRT_F32 && strcmp(fd->t->name, m->inputs[0].name) == 0 &&
+        !dlrt_data_normalise(m, "data", fd->a.data, fd->count, false, err))
+      return fail("%s", err);
+  }
   const Feed *first = NULL;
   for (int i = 0; i < pr->nfeed; i++) {
     const Feed *fd = &pr->feed[i];
@@ -483,15 +558,15 @@ static bool load_feeds(Predict *pr, double scale) {
 
 /* ---- predict: outputs ---------------------------------------------------- */
 
-static bool select_output(Predict *pr, const dlrt_model *m) {
-  if (m->noutputs == 0)
+static bool select_output(Predict *pr, const dlrt_entry *e) {
+  if (e->nout == 0)
     return fail("predict: the model has no outputs");
-  pr->out = &m->outputs[0];
+  pr->out = &e->out[0];
   if (pr->output) {
     pr->out = NULL;
-    for (int i = 0; i < m->noutputs && !pr->out; i++)
-      if (strcmp(m->outputs[i].name, pr->output) == 0)
-        pr->out = &m->outputs[i];
+    for (int i = 0; i < e->nout && !pr->out; i++)
+      if (strcmp(e->out[i].name, pr->output) == 0)
+        pr->out = &e->out[i];
     if (!pr->out)
       return fail("predict: the model has no output '%s'", pr->output);
   }
@@ -629,7 +704,7 @@ static void run_batches(Predict *pr, Prog *p, dlrt_frame *f) {
   int64_t cap = f->N;
   for (int64_t b = 0; b < pr->S; b += cap) {
     int64_t n = pr->S - b < cap ? pr->S - b : cap;
-    f->N = n;
+    dlrt_frame_enter(f, &p->m, DLRT_E_FORWARD, n);
     for (int i = 0; i < pr->nfeed; i++) {
       const Feed *fd = &pr->feed[i];
       size_t bytes = (size_t)fd->per * 4;
@@ -640,7 +715,7 @@ static void run_batches(Predict *pr, Prog *p, dlrt_frame *f) {
         memcpy(dlrt_tensor_addr(f, fd->t), fd->a.data,
                (size_t)dlrt_array_numel(&fd->a) * 4);
     }
-    p->forward(f);
+    p->entry[DLRT_E_FORWARD](f);
     take_outputs(pr, f, b, n);
   }
   f->N = cap;
@@ -680,8 +755,9 @@ static bool predict(Predict *pr, Prog *p, dlrt_ckpt *c, dlrt_frame *f) {
   if (pr->weights && (!dlrt_ckpt_load(pr->weights, c, err) ||
                       !dlrt_ckpt_check_model(&p->m, c, pr->weights, err)))
     return fail("%s", err);
-  if (!select_output(pr, &p->m) || !data_scale(&p->m, &scale) ||
-      !bind_inputs(pr, &p->m) || !load_feeds(pr, scale) || !plan_batches(pr) ||
+  const dlrt_entry *fwd = &p->m.entry[DLRT_E_FORWARD];
+  if (!select_output(pr, fwd) || !data_scale(&p->m, &scale) ||
+      !bind_inputs(pr, &p->m, fwd) || !load_feeds(pr, &p->m, scale) || !plan_batches(pr) ||
       (pr->labels_path && !load_labels(pr)))
     return false;
   int64_t nout = output_elems(pr);
@@ -739,6 +815,171 @@ static int cmd_predict(Prog *p, int argc, char **argv) {
   return ok ? 0 : 1;
 }
 
+/* ---- train --------------------------------------------------------------- */
+
+enum { MAX_KEYS = 64 };
+
+/* "--data.images" and its alias "--data-images": dots and underscores
+ * become dashes. */
+static void key_flag(Flag *f, char names[2][80], const char *key, const char **dst) {
+  snprintf(names[0], 80, "--%s", key);
+  snprintf(names[1], 80, "--%s", key);
+  for (char *c = names[1]; *c; c++)
+    if (*c == '.' || *c == '_')
+      *c = '-';
+  *f = (Flag){.name = names[0], .alias = strcmp(names[0], names[1]) ? names[1] : NULL,
+              .kind = F_STR, .dst = dst};
+}
+
+static int cmd_train(Prog *p, int argc, char **argv) {
+  dlrt_train_opts o = {.threads = 0};
+  const char *value[MAX_KEYS] = {0};
+  char names[MAX_KEYS][2][80];
+  dlrt_kv set[MAX_KEYS];
+  Flag flags[MAX_KEYS + 8] = {
+    {.name = "--save", .kind = F_STR, .dst = &o.save},
+    {.name = "--resume", .kind = F_STR, .dst = &o.resume},
+    {.name = "--log", .kind = F_STR, .dst = &o.log},
+    {.name = "--plot", .kind = F_STR, .dst = &o.plot},
+    {.name = "--folds", .kind = F_INT, .dst = &o.folds, .lo = 2, .hi = 1000000},
+    {.name = "--limit", .kind = F_INT, .dst = &o.limit, .lo = 1, .hi = INT64_MAX},
+    {.name = "--threads", .kind = F_INT, .dst = &o.threads, .lo = 0, .hi = 1024},
+    {.name = "--quiet", .kind = F_BOOL, .dst = &o.quiet},
+  };
+  int nk = 0;
+  for (const char *k; nk < MAX_KEYS && (k = dlrt_train_key(nk)); nk++)
+    key_flag(&flags[8 + nk], names[nk], k, &value[nk]);
+  if (!parse_flags("train", argc, argv, flags, 8 + nk))
+    return 1;
+  memcpy(o.entry, p->entry, sizeof o.entry);
+  o.threads_given = flags[6].seen;
+  for (int i = 0; i < nk; i++)
+    if (value[i]) {
+      snprintf(set[o.nset].key, sizeof set->key, "%s", dlrt_train_key(i));
+      if (snprintf(set[o.nset].value, sizeof set->value, "%s", value[i]) >= (int)sizeof set->value)
+        return error("train: --%s: the value is longer than 255 characters", set[o.nset].key);
+      o.nset++;
+    }
+  o.set = set;
+  return dlrt_train(&p->m, &o);
+}
+
+/* ---- eval ---------------------------------------------------------------- */
+
+typedef struct Eval {
+  const char *weights, *images, *labels;
+  int64_t batch, limit, threads;
+} Eval;
+
+/* The confusion matrix, columns as wide as the largest count. */
+static void print_confusion(const dlrt_score *s) {
+  int64_t C = s->classes, most = C - 1;
+  for (int64_t i = 0; i < C * C; i++)
+    most = s->confusion[i] > most ? s->confusion[i] : most;
+  int w = snprintf(NULL, 0, "%" PRId64, most) + 2, wl = snprintf(NULL, 0, "%" PRId64, C - 1);
+  printf("confusion matrix (rows: true class, columns: predicted class)\n%*s", wl + 2, "");
+  for (int64_t c = 0; c < C; c++)
+    printf("%*" PRId64, w, c);
+  printf("\n");
+  for (int64_t r = 0; r < C; r++) {
+    printf("  %*" PRId64, wl, r);
+    for (int64_t c = 0; c < C; c++)
+      printf("%*" PRId64, w, s->confusion[r * C + c]);
+    printf("\n");
+  }
+}
+
+static void print_score(const dlrt_score *s) {
+  printf("eval: %" PRId64 " samples\nloss %.4f\n", s->n, s->loss);
+  if (s->kind == DLRT_ACC_NONE)
+    return;
+  printf("accuracy %.2f%% (%" PRId64 "/%" PRId64 ")", 100 * dlrt_score_accuracy(s),
+         s->correct, s->n);
+  if (s->kind == DLRT_ACC_BINARY)
+    printf("  threshold %g (outputs %s)", s->threshold,
+           s->threshold == 0.5 ? "in [0, 1]: probabilities" : "outside [0, 1]: logits");
+  printf("\n");
+  print_confusion(s);
+}
+
+/* Everything of eval after the flags; the caller frees c, d and f. */
+static bool evaluate(const Eval *ev, Prog *p, dlrt_ckpt *c, dlrt_data *d,
+                     dlrt_frame *f) {
+  char err[DLRT_ERR_LEN];
+  dlrt_model *m = &p->m;
+  if (ev->weights && (!dlrt_ckpt_load(ev->weights, c, err) ||
+                      !dlrt_ckpt_check_model(m, c, ev->weights, err)))
+    return fail("%s", err);
+  if (ev->images ? !dlrt_data_files(d, m, "test", ev->images, ev->labels, ev->limit, err)
+                 : !dlrt_data_load(d, m, "test", ev->limit, err))
+    return fail("%s", err);
+  if (!dlrt_frame_alloc(f, m, ev->batch, err) ||
+      (ev->weights && !dlrt_frame_load_weights(f, m, c, ev->weights, err)))
+    return fail("%s", err);
+  dlrt_score s;
+  dlrt_pool_init((int)ev->threads);
+  dlrt_score_begin(&s, m);
+  dlrt_score_run(&s, f, m, p->entry[DLRT_E_EVAL], d, NULL, d->n, ev->batch);
+  dlrt_score_end(&s);
+  dlrt_pool_shutdown();
+  print_score(&s);
+  dlrt_score_free(&s);
+  return true;
+}
+
+/* eval's flags, and the train keys test.* (and data.mean, data.std) as
+ * flags that override the train section. */
+static bool eval_flags(Prog *p, Eval *ev, int argc, char **argv) {
+  char err[DLRT_ERR_LEN], names[MAX_KEYS][2][80];
+  const char *value[MAX_KEYS] = {0}, *keys[MAX_KEYS];
+  Flag flags[MAX_KEYS + 6] = {
+    {.name = "--weights", .kind = F_STR, .dst = &ev->weights},
+    {.name = "--images", .kind = F_STR, .dst = &ev->images},
+    {.name = "--labels", .kind = F_STR, .dst = &ev->labels},
+    {.name = "--batch", .kind = F_INT, .dst = &ev->batch, .lo = 1, .hi = DLRT_MAX_BATCH},
+    {.name = "--limit", .kind = F_INT, .dst = &ev->limit, .lo = 1, .hi = INT64_MAX},
+    {.name = "--threads", .kind = F_INT, .dst = &ev->threads, .lo = 0, .hi = 1024},
+  };
+  int nk = 0;
+  for (int i = 0; nk < MAX_KEYS && dlrt_train_key(i); i++) {
+    const char *k = dlrt_train_key(i);
+    if (strncmp(k, "test.", 5) == 0 || !strcmp(k, "data.mean") || !strcmp(k, "data.std")) {
+      keys[nk] = k;
+      key_flag(&flags[6 + nk], names[nk], k, &value[nk]);
+      nk++;
+    }
+  }
+  if (!parse_flags("eval", argc, argv, flags, 6 + nk))
+    return false;
+  for (int i = 0; i < nk; i++)
+    if (value[i] && !dlrt_train_set(&p->m, keys[i], value[i], err))
+      return fail("eval: --%s: %s", keys[i], err);
+  return true;
+}
+
+static int cmd_eval(Prog *p, int argc, char **argv) {
+  Eval ev = {.batch = 256};
+  if (!eval_flags(p, &ev, argc, argv))
+    return 1;
+  if (!p->m.entry[DLRT_E_EVAL].present || !p->entry[DLRT_E_EVAL])
+    return error("eval: model '%s' has no eval entry: its .dlm file has no train "
+                 "section with a loss (predict --labels gives the accuracy)", p->m.name);
+  if (!ev.weights && p->m.nparams > 0)
+    return error("eval: --weights FILE is required (the model has %d parameters)",
+                 p->m.nparams);
+  if (!ev.images && (ev.labels || !dlrt_data_configured(&p->m, "test")))
+    return error("eval: no test data: give --images FILE%s (the train section has none)",
+                 p->m.ninputs > 1 ? " --labels FILE" : "");
+  dlrt_ckpt c = {0};
+  dlrt_data d = {0};
+  dlrt_frame f = {0};
+  bool ok = evaluate(&ev, p, &c, &d, &f);
+  dlrt_frame_free(&f);
+  dlrt_data_free(&d);
+  dlrt_ckpt_free(&c);
+  return ok ? 0 : 1;
+}
+
 /* ---- main ---------------------------------------------------------------- */
 
 static bool wants_help(int argc, char **argv) {
@@ -749,7 +990,8 @@ static bool wants_help(int argc, char **argv) {
 }
 
 int main(int argc, char **argv) {
-  Prog p = {.name = argc > 0 ? argv[0] : "model", .forward = dlrt_forward};
+  Prog p = {.name = argc > 0 ? argv[0] : "model",
+            .entry = {dlrt_forward, dlrt_eval, dlrt_train_step}};
   char err[DLRT_ERR_LEN];
   if (!dlrt_manifest_parse(&p.m, dlrt_manifest, err))
     return error("this program's embedded manifest is invalid (a dlc bug): %s", err);
@@ -765,6 +1007,10 @@ int main(int argc, char **argv) {
     rc = cmd_init(&p, n, rest);
   } else if (strcmp(cmd, "predict") == 0) {
     rc = cmd_predict(&p, n, rest);
+  } else if (strcmp(cmd, "train") == 0) {
+    rc = cmd_train(&p, n, rest);
+  } else if (strcmp(cmd, "eval") == 0) {
+    rc = cmd_eval(&p, n, rest);
   } else {
     error("unknown command '%s'", cmd);
     usage(&p, stderr);

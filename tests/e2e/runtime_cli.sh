@@ -69,6 +69,7 @@ run no_args 0 "$prog" && grep -q '^usage: ' out.txt && pass no_args
 run unknown_command 2 "$prog" frobnicate && grep -q "^error: unknown command 'frobnicate'" err.txt &&
   pass unknown_command || fail unknown_command "$(head -2 err.txt)"
 if run info 0 "$prog" info && grep -q '^signature  0123456789abcdef$' out.txt &&
+   grep -q '^entries    forward$' out.txt && grep -q '^  forward  *64 + 36\*N$' out.txt &&
    grep -q '^  total  *f32 \[4\]$' out.txt &&
    grep -q '^  x  *f32 \[N, 4\]$' out.txt && grep -q '^  s  *f32 \[2, 3\]  *6  xavier_uniform$' out.txt &&
    grep -q 'total  *10 values, 40 bytes' out.txt && grep -q 'N=1: 164    N=64: 2432' out.txt; then

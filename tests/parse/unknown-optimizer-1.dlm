@@ -5,5 +5,5 @@ logits = dense(image, 10)
 output probs = softmax(logits)
 train {
   loss = cross_entropy(logits, y)
-  optimizer = adamw(lr = 0.001)
+  optimizer = nadam(lr = 0.001)
 }

@@ -1,5 +1,6 @@
-/* frame.c — tests of the region blocks of a running model and of moving
- * parameters between checkpoints and the weight block: sizes, alignment,
+/* frame.c — tests of the memory of a running model and of moving
+ * parameters and optimiser state between checkpoints and the blocks:
+ * sizes, alignment, entering entries with their own activation layouts,
  * addresses for a smaller batch, and refusal of checkpoints that belong to
  * another model or do not match it. */
 #include <stdint.h>
@@ -8,11 +9,17 @@
 
 static const char manifest[] =
   "dlc-manifest 1\nmodel net\nsignature 00000000000000aa\ndlc 0.1.0\n"
-  "region 1 100 0\nregion 2 10 0\nregion 3 8 40\n"
-  "input x f32 data 0 2 -1 4 3 0\n"
-  "output y f32 2 -1 5 3 16\n"
-  "param W f32 2 4 5 1 0 xavier_uniform 0 0 4 5\n"
-  "param b f32 1 5 1 80 zeros 0 0 0 0\n"
+  "weights 100\nstate 80\n"
+  "input x f32 data 0 2 -1 4\n"
+  "param W f32 2 4 5 0 xavier_uniform 0 0 4 5\n"
+  "param b f32 1 5 80 zeros 0 0 0 0\n"
+  "state_tensor momentum.W f32 2 4 5 0\n"
+  "entry forward 10 40\n"
+  "in x 3 0\n"
+  "out y f32 2 -1 5 3 16\n"
+  "entry train 100 16\n"
+  "in x 3 0\n"
+  "out loss f32 0 2 96\n"
   "end\n";
 
 static void test_alloc(const dlrt_model *m) {
@@ -23,13 +30,20 @@ static void test_alloc(const dlrt_model *m) {
   for (int r = 1; ok && r < DLRT_REGIONS; r++)
     aligned = aligned && f.base[r] && (uintptr_t)f.base[r] % 64 == 0;
   check("frame_alloc_aligned", aligned && f.N == 64 && f.base[0] == NULL, "%s", err);
-  check("frame_region_bytes", dlrt_region_bytes(m, 3, 64) == 8 + 40 * 64 &&
-        dlrt_region_bytes(m, 1, 64) == 100, "region 3: %lld",
-        (long long)dlrt_region_bytes(m, 3, 64));
+  /* forward: 64 + 40*64; train: 128 + 16*64: the block serves the larger */
+  check("frame_act_bytes", dlrt_act_bytes(m, 64) == 64 + 40 * 64 &&
+        dlrt_act_bytes(m, 1) == 128 + 16, "act(64) = %lld, act(1) = %lld",
+        (long long)dlrt_act_bytes(m, 64), (long long)dlrt_act_bytes(m, 1));
   if (ok) {
-    f.N = 10;   /* a smaller last batch in the same blocks */
-    check("frame_tensor_addr", (char *)dlrt_tensor_addr(&f, &m->outputs[0]) ==
-          f.base[3] + 160 && (char *)dlrt_tensor_addr(&f, &m->params[1]) == f.base[1] + 80,
+    const dlrt_entry *fwd = &m->entry[DLRT_E_FORWARD], *tr = &m->entry[DLRT_E_TRAIN];
+    check("frame_enter_forward", f.base[DLRT_R_ACTN] == f.base[DLRT_R_ACT] + 64 &&
+          (char *)dlrt_tensor_addr(&f, &fwd->out[0]) == f.base[3] + 16 * 64,
+          "ACTN at +%td", f.base[DLRT_R_ACTN] - f.base[DLRT_R_ACT]);
+    dlrt_frame_enter(&f, m, DLRT_E_TRAIN, 10);   /* a smaller batch of another entry */
+    check("frame_enter_train", f.N == 10 && f.base[DLRT_R_ACTN] == f.base[DLRT_R_ACT] + 128 &&
+          (char *)dlrt_tensor_addr(&f, &tr->out[0]) == f.base[2] + 96 &&
+          (char *)dlrt_tensor_addr(&f, &m->params[1]) == f.base[1] + 80 &&
+          (char *)dlrt_tensor_addr(&f, &m->states[0]) == f.base[DLRT_R_STATE],
           "addresses differ");
     dlrt_frame_free(&f);
   }
@@ -75,9 +89,42 @@ static void test_weights(const dlrt_model *m) {
   strcpy(c.arrays[1].name, "bias");
   check("frame_refuses_missing_param", !dlrt_ckpt_check_model(m, &c, path, err) &&
         strstr(err, "has no array for param 'b'"), "%s", err);
+  check("frame_refuses_missing_state", !dlrt_frame_load_state(&g, m, &c, path, err) &&
+        strstr(err, "has no array for state tensor 'momentum.W'"), "%s", err);
   dlrt_ckpt_free(&c);
   dlrt_frame_free(&g);
   dlrt_frame_free(&f);
+}
+
+/* A trainer's checkpoint: params, state tensors and best.<param>. */
+static void test_train_ckpt(const dlrt_model *m) {
+  dlrt_frame f, g;
+  char err[DLRT_ERR_LEN] = "", best[100];
+  const char *path = tpath("t.ckpt");
+  dlrt_frame_alloc(&f, m, 1, err);
+  dlrt_frame_alloc(&g, m, 1, err);
+  for (int i = 0; i < 25; i++)
+    ((float *)f.base[1])[i] = (float)i, ((float *)best)[i] = (float)(100 + i);
+  for (int i = 0; i < 20; i++)
+    ((float *)f.base[DLRT_R_STATE])[i] = (float)(-i);
+  dlrt_kv meta = {"epoch", "2"};
+  dlrt_ckpt c = {0};
+  bool ok = dlrt_frame_save_train(&f, m, best, &meta, 1, path, err) &&
+            dlrt_ckpt_load(path, &c, err);
+  check("frame_save_train", ok && c.narrays == 5 && dlrt_ckpt_find(&c, "momentum.W") &&
+        dlrt_ckpt_find(&c, "best.W") && dlrt_ckpt_find(&c, "best.b"), "%s", err);
+  char got[100] = {0};
+  ok = ok && dlrt_frame_load_weights(&g, m, &c, path, err) &&
+       dlrt_frame_load_state(&g, m, &c, path, err) &&
+       dlrt_ckpt_get_params(m, &c, "best.", got, path, err);
+  check("frame_load_train", ok && memcmp(g.base[1], f.base[1], 100) == 0 &&
+        memcmp(g.base[DLRT_R_STATE], f.base[DLRT_R_STATE], 80) == 0 &&
+        memcmp(got, best, 100) == 0, "%s", err);
+  check("frame_refuses_missing_prefix", !dlrt_ckpt_get_params(m, &c, "nope.", got, path, err) &&
+        strstr(err, "no array for param 'nope.W'"), "%s", err);
+  dlrt_ckpt_free(&c);
+  dlrt_frame_free(&f);
+  dlrt_frame_free(&g);
 }
 
 int main(void) {
@@ -88,6 +135,7 @@ int main(void) {
     return t_end();
   test_alloc(&m);
   test_weights(&m);
+  test_train_ckpt(&m);
   dlrt_model_free(&m);
   return t_end();
 }

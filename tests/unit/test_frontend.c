@@ -129,6 +129,16 @@ static void test_mlp(void) {
   check(y >= 0 && g->node[y].ikind == IN_LABEL && g->node[y].classes == 10,
         "mlp label", NULL);
   check(strcmp(g->name, "mlp") == 0, "mlp name", "name %s", g->name);
+  /* The loss lowers to the mean of the per-sample cross-entropy of the
+     logits (dense3's add) against the label y. */
+  const Node *loss = g->loss >= 0 ? &g->node[g->loss] : NULL;
+  const Node *ce = loss && loss->nin == 1 ? &g->node[loss->in[0]] : NULL;
+  check(loss && loss->op == OP_MEAN && strcmp(type_of(g, g->loss), "f32[]") == 0 &&
+        ce && ce->op == OP_CROSS_ENTROPY && ce->in[1] == y &&
+        g->node[ce->in[0]].op == OP_ADD && g->node[ce->in[0]].in[1] ==
+        ir_find_param(g, "dense3.b") && loss->loc.line == 16,
+        "mlp loss node", "loss %d: %s of %s", g->loss,
+        loss ? op_info[loss->op].name : "-", ce ? op_info[ce->op].name : "-");
   check(strcmp(train_value(g, "loss"), "cross_entropy(logits, y)") == 0 &&
         strcmp(train_value(g, "optimizer"), "sgd(lr=0.01, momentum=0.9)") == 0 &&
         strcmp(train_value(g, "batch"), "64") == 0 &&
@@ -178,7 +188,8 @@ static void test_ops(void) {
     OP_NEG, OP_EXP, OP_LOG, OP_SQRT, OP_ABS, OP_RELU, OP_LEAKY_RELU,
     OP_SIGMOID, OP_TANH, OP_ADD, OP_SUB, OP_MUL, OP_DIV, OP_MAXIMUM,
     OP_MINIMUM, OP_SUM, OP_MEAN, OP_MAX, OP_SOFTMAX, OP_LOG_SOFTMAX,
-    OP_RESHAPE, OP_TRANSPOSE, OP_CONCAT, OP_MATMUL,
+    OP_RESHAPE, OP_TRANSPOSE, OP_CONCAT, OP_MATMUL, OP_SLICE, OP_DROPOUT,
+    OP_ONE_HOT, OP_CROSS_ENTROPY,
   };
   bool seen[OP_COUNT] = {0};
   for (int i = 0; i < g->nnode; i++)
@@ -203,7 +214,8 @@ static void test_ops(void) {
     Tensor *t = i < nin ? &inputs[i] : &params[i - nin];
     *t = tensor_new(n->dtype, s);
     for (int64_t k = 0; k < t->n; k++)
-      t->v[k] = i < nin ? unit_random(&seed) : unit_random(&seed) - 0.5;
+      t->v[k] = n->dtype == DT_I32 ? floor(unit_random(&seed) * (double)n->classes)
+              : i < nin ? unit_random(&seed) : unit_random(&seed) - 0.5;
   }
   Tensor *vals = interp_run(g, BATCH, inputs, params);
   bool finite = vals != NULL;
@@ -318,6 +330,149 @@ static void test_axes_and_train(void) {
   ir_free_graph(g);
 }
 
+/* ---- training: losses, dropout, slicing, labels ---------------------------- */
+
+/* The op of node i and of its operands, as text: "mean(mul(sub,sub))". */
+static const char *tree(const Graph *g, int i, int depth) {
+  static char buf[8][256];
+  char *b = buf[depth & 7];
+  const Node *n = &g->node[i];
+  int len = snprintf(b, 256, "%s", op_info[n->op].name);
+  if (depth < 3 && n->nin > 0 && !(op_info[n->op].flags & F_SOURCE)) {
+    len += snprintf(b + len, 256 - (size_t)len, "(");
+    for (int k = 0; k < n->nin && len < 200; k++)
+      len += snprintf(b + len, 256 - (size_t)len, "%s%s", k ? "," : "",
+                      tree(g, n->in[k], depth + 1));
+    snprintf(b + len, 256 - (size_t)len, ")");
+  }
+  return b;
+}
+
+static void test_losses(void) {
+  static const struct {
+    const char *name, *loss, *want;
+  } cases[] = {
+    {"loss mse", "mse(p, t)", "mean(mul(sub(add,input),sub(add,input)))"},
+    {"loss binary_cross_entropy", "binary_cross_entropy(p, t)",
+     "mean(add(sub(relu,mul),log(add)))"},
+    {"loss expression", "mse(p, t) + 0.0001 * sum(W * W)",
+     "add(mean(mul(sub,sub)),mul(const,sum(mul)))"},
+    {"loss cross_entropy with weight decay",
+     "cross_entropy(q, y) + 0.0001 * sum(W * W)",
+     "add(mean(cross_entropy(add,input)),mul(const,sum(mul)))"},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    char text[1024];
+    snprintf(text, sizeof text,
+             "input x: f32[N, 3]\nlabel t: f32[N, 2]\nlabel y: i32[N] classes 2\n"
+             "param W: f32[3, 2]\nparam b: f32[2]\n"
+             "p = matmul(x, W) + b\nq = p\noutput o = p\n"
+             "train {\n  loss = %s\n}\n", cases[i].loss);
+    Graph *g = load(text);
+    const char *got = g && g->loss >= 0 ? tree(g, g->loss, 0) : "(no loss)";
+    check(g && g->loss >= 0 && strcmp(type_of(g, g->loss), "f32[]") == 0 &&
+          strcmp(got, cases[i].want) == 0 && ir_verify(g, "frontend"),
+          cases[i].name, "got %s", got);
+    ir_free_graph(g);
+  }
+  /* Loss functions are built-ins like any other: usable outside train. */
+  Graph *g = load("input x: f32[N, 4]\nlabel y: i32[N]\n"
+                  "output l = cross_entropy(x, y)\n");
+  check(g && g->loss == -1 && g->node[g->out[0].node].op == OP_MEAN,
+        "loss function as an output", NULL);
+  ir_free_graph(g);
+  g = load("input x: f32[N, 4]\noutput y = x\n");
+  check(g && g->loss == -1, "no train section, no loss", NULL);
+  ir_free_graph(g);
+}
+
+static void test_dropout(void) {
+  Graph *g = load("input x: f32[N, 8]\n"
+                  "block drop(v, r = 0.5) {\n"
+                  "  return dropout(relu(v), rate = r)\n"
+                  "}\n"
+                  "h = drop(x, 0.2)\n"
+                  "h = dropout(h)\n"
+                  "h = drop(drop(h))\n"
+                  "output y = h\n");
+  int64_t salts[8];
+  double rates[8];
+  int n = 0;
+  for (int i = 0; g && i < g->nnode && n < 8; i++)
+    if (g->node[i].op == OP_DROPOUT) {
+      salts[n] = g->node[i].a.ints[0];
+      rates[n++] = g->node[i].a.f[0];
+    }
+  bool ok = n == 4;
+  for (int i = 0; ok && i < n; i++)
+    ok = salts[i] == i + 1;
+  check(ok, "dropout salts 1..4 across block expansions", "%d dropouts", n);
+  check(ok && rates[0] == 0.2 && rates[1] == 0.5 && rates[3] == 0.5,
+        "dropout rates", NULL);
+  ir_free_graph(g);
+}
+
+static void test_slice_one_hot(void) {
+  Graph *g = load("input x: f32[N, 4, 5]\nlabel y: i32[N] classes 10\n"
+                  "output a = slice(x, -1, 1, 3)\n"
+                  "output b = slice(x, 1, 0, 4)\n"
+                  "output c = one_hot(y)\n"
+                  "output d = one_hot(y, classes = 10)\n");
+  const Node *a = g ? &g->node[g->out[0].node] : NULL;
+  check(a && a->op == OP_SLICE && a->a.nints == 3 && a->a.ints[0] == 2 &&
+        a->a.ints[1] == 1 && a->a.ints[2] == 3 &&
+        strcmp(type_of(g, g->out[0].node), "f32[N,4,2]") == 0 &&
+        strcmp(type_of(g, g->out[1].node), "f32[N,4,5]") == 0,
+        "slice lowering", "%s", g ? type_of(g, g->out[0].node) : "");
+  bool ok = g != NULL;
+  for (int o = 2; ok && o < 4; o++) {
+    const Node *c = &g->node[g->out[o].node];
+    ok = c->op == OP_ONE_HOT && c->a.ints[0] == 10 &&
+         strcmp(type_of(g, g->out[o].node), "f32[N,10]") == 0;
+  }
+  check(ok, "one_hot lowering", NULL);
+  ir_free_graph(g);
+}
+
+static void test_train_keys(void) {
+  Graph *g = load("input x: f32[N, 3, 4, 4]\nlabel y: i32[N] classes 2\n"
+                  "logits = dense(flatten(x), 2)\noutput p = softmax(logits)\n"
+                  "train {\n"
+                  "  loss = cross_entropy(logits, y)\n"
+                  "  optimizer = adamw(weight_decay = 0.05, lr = 1e-3)\n"
+                  "  data = csv(\"d.csv\", label_column = 0, skip_header = false,\n"
+                  "             mean = [0.5, 0.25, 0.125], std = [1, 2, 4])\n"
+                  "  test = npy(\"x.npy\", \"y.npy\", normalize = [0.1307, 0.3081])\n"
+                  "}\n");
+  bool ok = g && strcmp(train_value(g, "optimizer"),
+                        "adamw(lr=0.001, weight_decay=0.05)") == 0;
+  check(ok, "adamw canonical text", "%s", g ? train_value(g, "optimizer") : "");
+  ok = g && strcmp(train_value(g, "data.format"), "csv") == 0 &&
+       strcmp(train_value(g, "data.path"), "d.csv") == 0 &&
+       strcmp(train_value(g, "data.label_column"), "0") == 0 &&
+       strcmp(train_value(g, "data.scale"), "(missing)") == 0 &&
+       strcmp(train_value(g, "data.skip_header"), "false") == 0 &&
+       strcmp(train_value(g, "data.mean"), "0.5,0.25,0.125") == 0 &&
+       strcmp(train_value(g, "data.std"), "1,2,4") == 0;
+  check(ok, "csv data keys", NULL);
+  ok = g && strcmp(train_value(g, "test.format"), "npy") == 0 &&
+       strcmp(train_value(g, "test.images"), "x.npy") == 0 &&
+       strcmp(train_value(g, "test.labels"), "y.npy") == 0 &&
+       strcmp(train_value(g, "test.mean"), "0.1307") == 0 &&
+       strcmp(train_value(g, "test.std"), "0.3081") == 0;
+  check(ok, "npy data keys and normalize", NULL);
+  ir_free_graph(g);
+  g = load("input x: f32[N, 4]\nlabel y: i32[N] classes 4\noutput p = x\n"
+           "train {\n  loss = cross_entropy(x, y)\n  optimizer = rmsprop\n"
+           "  data = csv(\"a.csv\")\n}\n");
+  ok = g && strcmp(train_value(g, "optimizer"), "rmsprop()") == 0 &&
+       strcmp(train_value(g, "data.label_column"), "-1") == 0 &&
+       strcmp(train_value(g, "data.skip_header"), "true") == 0 &&
+       strcmp(train_value(g, "data.mean"), "(missing)") == 0;
+  check(ok, "csv defaults stored", NULL);
+  ir_free_graph(g);
+}
+
 /* ---- errors: one per mistake ------------------------------------------------ */
 
 static void test_error_counts(void) {
@@ -337,6 +492,18 @@ static void test_error_counts(void) {
     {"three statements, three errors", "input x: f32[N, 4]\nh = relu(x, 1)\n"
      "g = matmul(x, x)\nk = softmax(x, axis = 5)\noutput y = x\n", 3},
     {"unclosed at end of file", "input x: f32[N, 4]\noutput y = relu(x\n", 1},
+    {"non-scalar loss once", "input x: f32[N, 4]\nlabel y: i32[N]\noutput p = x\n"
+     "train {\n  loss = x * 2\n  epochs = 0\n}\n", 2},
+    {"bad loss argument once", "input x: f32[N, 4]\nlabel y: f32[N]\noutput p = x\n"
+     "train {\n  loss = cross_entropy(x, y) + mse(x, y)\n}\n", 2},
+    {"loss with unknown name once", "input x: f32[N, 4]\noutput p = x\n"
+     "train {\n  loss = mse(x, q) * 2 + sum(x)\n}\n", 1},
+    {"nesterov without momentum", "input x: f32[N, 4]\noutput p = x\n"
+     "train {\n  loss = mse(x, x)\n  optimizer = sgd(nesterov = true)\n}\n", 1},
+    {"normalize mistakes", "input x: f32[N, 3, 2]\noutput p = x\n"
+     "train {\n  loss = mse(x, x)\n"
+     "  data = idx(\"a\", \"b\", mean = [0, 0], std = [1, 1])\n"
+     "  test = idx(\"a\", \"b\", normalize = [0, 0])\n}\n", 2},
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     int n = errors_of(cases[i].text);
@@ -401,6 +568,10 @@ int main(void) {
   test_blocks();
   test_params();
   test_axes_and_train();
+  test_losses();
+  test_dropout();
+  test_slice_one_hot();
+  test_train_keys();
   test_error_counts();
   test_mutations();
   printf("%d passed, %d failed\n", npass, nfail);

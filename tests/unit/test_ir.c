@@ -243,7 +243,8 @@ static Graph *build_all(void) {
   for (int op = 0; op < OP_COUNT; op++) {
     const OpInfo *oi = &op_info[op];
     if (!(oi->flags & F_ELEMWISE)) continue;
-    Attrs a = {.f = {*oi->floats ? 0.1 : 0}};
+    bool list;
+    Attrs a = {.f = {*oi->floats ? 0.1 : 0}, .nints = op_fixed_ints((Op)op, &list)};
     add(g, (Op)op, x, oi->nin == 2 ? s : -1, a);
   }
   add(g, OP_SUM, x, -1, ints(2, 0, 1));
@@ -263,7 +264,21 @@ static Graph *build_all(void) {
   int m = add(g, OP_MATMUL, x, w, (Attrs){.nints = 0});
   int k = ir_const(g, DT_F32, shape_make(3, (int64_t[]){2, 2, 3}), 1.5, NULL, at(8));
   add(g, OP_MATMUL, r, k, (Attrs){.nints = 0});
-  if (r < 0 || b < 0) die("test graph: %s", why);
+  add(g, OP_SLICE, x, -1, ints(3, 1, 1, 3));
+  add(g, OP_ONE_HOT, 1, -1, ints(1, 10));
+  add(g, OP_DROPOUT, m, -1, (Attrs){.ints = {7}, .nints = 1, .f = {0.25}});
+  /* training: a loss, runtime scalars, optimiser state and the update */
+  int bs = ir_add(g, OP_BATCH, NULL, 0, NULL, at(11), why);
+  int ce = add(g, OP_CROSS_ENTROPY, m, 1, (Attrs){.nints = 0});
+  int loss = add(g, OP_DIV, add(g, OP_SUM, ce, -1, ints(1, 0)), bs, (Attrs){.nints = 0});
+  int lr = ir_hyper(g, H_LR, at(12));
+  ir_hyper(g, H_BC2, (Loc){0});
+  int st = ir_state(g, "momentum.W", shape_make(2, (int64_t[]){4, 3}), at(13));
+  int upd = add(g, OP_SUB, w, add(g, OP_MUL, lr, st, (Attrs){.nints = 0}), (Attrs){.nints = 0});
+  add(g, OP_ASSIGN, st, upd, (Attrs){.nints = 0});
+  add(g, OP_ASSIGN, w, upd, (Attrs){.nints = 0});
+  g->loss = loss;
+  if (r < 0 || b < 0 || bs < 0) die("test graph: %s", why);
   ir_output(g, "probs", m, at(9));
   ir_output(g, "o\"2", x, (Loc){0});
   ir_train_kv(g, "optimizer", "sgd(lr=0.01, momentum=0.9)", at(10));
@@ -312,6 +327,7 @@ static bool same_graph(const Graph *a, const Graph *b, char *why, size_t n) {
   if (!same_str(a->name, b->name)) return snprintf(why, n, "model name"), false;
   if (a->nnode != b->nnode || a->nout != b->nout || a->ntrain != b->ntrain)
     return snprintf(why, n, "counts differ"), false;
+  if (a->loss != b->loss) return snprintf(why, n, "loss %d vs %d", a->loss, b->loss), false;
   for (int i = 0; i < a->nnode; i++) {
     const char *d = node_diff(&a->node[i], &b->node[i]);
     if (d) return snprintf(why, n, "node %%%d: %s", i, d), false;
@@ -375,6 +391,20 @@ static void test_round_trip(void) {
             strstr(t1, "output \"probs\" %") &&
             strstr(t1, "train \"optimizer\" \"sgd(lr=0.01, momentum=0.9)\" @\"t.dlm\":10:1\n"),
         "print_attributes", "%s", t1);
+  check(strstr(t1, "= slice %0 axis=1 start=1 end=3 : f32[N,2] @") &&
+            strstr(t1, "= one_hot %1 classes=10 : f32[N,10] @") &&
+            strstr(t1, " salt=7 rate=0.25 : f32[N,3] @") &&
+            strstr(t1, "= batch_size : f32[] @\"t.dlm\"") &&
+            strstr(t1, "= hyper \"lr\" slot=0 : f32[] @\"t.dlm\":12:1\n") &&
+            strstr(t1, "= hyper \"bias_correction2\" slot=11 : f32[]\n") &&
+            strstr(t1, "= state \"momentum.W\" : f32[4,3] @\"t.dlm\":13:1\n") &&
+            strstr(t1, "= assign %") && strstr(t1, "= cross_entropy %"),
+        "print_training_nodes", "%s", t1);
+  /* The loss line follows the outputs and precedes the train entries. */
+  const char *lossl = strstr(t1, "\nloss %"), *outl = strstr(t1, "\noutput \"o\\\"2\"");
+  check(lossl && outl && lossl > outl && lossl < strstr(t1, "\ntrain ") &&
+            strncmp(strchr(lossl, '@'), "@\"t.dlm\"", 7) == 0,
+        "print_loss_line", "%s", t1);
   free(t1);
   free(t2);
   ir_free_graph(p);
@@ -424,7 +454,19 @@ static void test_parse_text(void) {
   free(got);
   ir_free_graph(g);
   g = ir_parse("empty.ir", "");
-  check(g && g->nnode == 0 && strcmp(g->name, "model") == 0, "parse_empty", NULL);
+  check(g && g->nnode == 0 && g->loss == -1 && strcmp(g->name, "model") == 0, "parse_empty",
+        NULL);
+  ir_free_graph(g);
+  /* A hyper-parameter by name or by slot; the loss by any %name. */
+  g = ir_parse("hyper.ir", "%a = hyper slot=2 : f32[]\n%b = hyper \"eps\" : f32[]\n"
+                           "%c = add %a, %b : f32[]\nloss %c @\"x.dlm\":9:9\n");
+  got = g ? ir_print_str(g) : NULL;
+  check(got && strcmp(got, "# dlc graph IR\nmodel \"model\"\n"
+                           "%0 = hyper \"beta1\" slot=2 : f32[]\n"
+                           "%1 = hyper \"eps\" slot=5 : f32[]\n"
+                           "%2 = add %0, %1 : f32[]\nloss %2\n") == 0 && g->loss == 2,
+        "parse_hyper_and_loss", "%s", got ? got : "parse failed");
+  free(got);
   ir_free_graph(g);
 }
 
@@ -478,6 +520,7 @@ static const ErrCase err_cases[] = {
     {"redefinition", "%x = neg %x : f32[N,4]", "3:1: error: redefinition of %x"},
     {"duplicate_input", "%1 = input \"x\" label : i32[N]", "3:12: error: duplicate input name \"x\""},
     {"duplicate_param", "%1 = param \"w\" init=ones : f32[1]", "duplicate param name \"w\""},
+    {"empty_name", "%1 = param \"\" init=ones : f32[1]", "3:12: error: param: the name is empty"},
     {"bad_input_kind", "%1 = input \"a\" image : f32[1]", "expected 'data' or 'label', found 'image'"},
     {"unknown_init", "%1 = param \"a\" init=glorot : f32[1]", "unknown initializer 'glorot'\n%1 = param \"a\" init=glorot : f32[1]\n                    ^\nhint: initializers are zeros, ones, const, uniform, normal, xavier_uniform"},
     {"missing_init", "%1 = param \"a\" a=1 : f32[1]", "param: missing attribute 'init'"},
@@ -491,7 +534,24 @@ static const ErrCase err_cases[] = {
     {"bad_loc", "%1 = neg %x : f32[N,4] @\"f\":0:1", "out of range: 0 is not in [1, 2147483647] for a line number"},
     {"loc_no_col", "%1 = neg %x : f32[N,4] @\"f\":3", "expected ':' after the line number"},
     {"trailing", "%1 = neg %x : f32[N,4] junk", "3:24: error: unexpected 'junk' at end of line"},
-    {"garbage_line", "hello world", "3:1: error: expected %name, 'model', 'output' or 'train', found 'hello'"},
+    {"garbage_line", "hello world", "3:1: error: expected %name, 'model', 'output', 'loss' or 'train', found 'hello'"},
+    {"loss_not_scalar", "loss %x", "3:6: error: the loss must be a scalar f32 node, %x is f32[N,4]"},
+    {"loss_twice", "%1 = sum %x keepdims=0 axes=[] : f32[]\nloss %1\nloss %1",
+     "5:1: error: the loss is given twice"},
+    {"loss_undefined", "loss %q", "3:6: error: use of undefined value %q"},
+    {"hyper_slot_range", "%1 = hyper slot=12 : f32[]",
+     "out of range: 12 is not in [0, 11] for a hyper-parameter slot"},
+    {"hyper_mismatch", "%1 = hyper \"lr\" slot=1 : f32[]",
+     "3:22: error: hyper: slot 1 is \"momentum\", not \"lr\""},
+    {"hyper_unknown", "%1 = hyper \"learning_rate\" : f32[]",
+     "3:12: error: hyper: unknown hyper-parameter \"learning_rate\"\n"},
+    {"hyper_type", "%1 = hyper slot=0 : f32[1]", "type mismatch: written f32[1], inferred f32[]"},
+    {"hyper_bare", "%1 = hyper : f32[]", "hyper: needs a name or slot=K"},
+    {"state_i32", "%1 = state \"s\" : i32[3]", "3:18: error: state: optimizer state is f32, not i32"},
+    {"state_duplicate", "%1 = state \"s\" : f32[3]\n%2 = state \"s\" : f32[3]",
+     "4:12: error: duplicate state name \"s\""},
+    {"batch_size_type", "%1 = batch_size : f32[N]", "type mismatch: written f32[N], inferred f32[]"},
+    {"batch_size_operand", "%1 = batch_size %x : f32[]", "batch_size: takes 0 operands, got 1"},
     {"bad_name", "% = neg %x : f32[N,4]", "3:1: error: expected a name after '%'"},
     {"duplicate_output", "output \"o\" %x\noutput \"o\" %w", "4:8: error: duplicate output name \"o\""},
     {"output_undefined", "output \"o\" %q", "use of undefined value %q"},

@@ -4,7 +4,8 @@
  *
  * The one idea: the runtime's command line is tested end to end without
  * the compiler, by writing by hand the two things the compiler generates:
- * the manifest and dlrt_forward. The model is
+ * the manifest and dlrt_forward (only: like a model without a loss, it has
+ * no eval or train entry). The model is
  *
  *   input  x: f32[N, 4]            ACTN, offset 0  (16 bytes per sample)
  *   label  lab: i32[N] classes 4   ACTN, offset 16 (4 bytes per sample)
@@ -33,15 +34,17 @@ const char dlrt_manifest[] =
   "model " NAME "\n"
   "signature " SIGNATURE "\n"
   "dlc 0.1.0\n"
-  "region 1 64 0\n"
-  "region 2 64 0\n"
-  "region 3 0 36\n"
-  "input x f32 data 0 2 -1 4 3 0\n"
-  "input lab i32 label 4 1 -1 3 16\n"
-  "output y f32 2 -1 4 3 20\n"
-  "output total f32 1 4 2 16\n"
-  "param w f32 1 4 1 0 const 0.25 0 0 0\n"
-  "param s f32 2 2 3 1 16 xavier_uniform 0 0 2 3\n"
+  "weights 64\n"
+  "state 0\n"
+  "input x f32 data 0 2 -1 4\n"
+  "input lab i32 label 4 1 -1\n"
+  "param w f32 1 4 0 const 0.25 0 0 0\n"
+  "param s f32 2 2 3 16 xavier_uniform 0 0 2 3\n"
+  "entry forward 64 36\n"
+  "in x 3 0\n"
+  "in lab 3 16\n"
+  "out y f32 2 -1 4 3 20\n"
+  "out total f32 1 4 2 16\n"
   "train data.scale 0.00392156862745098\n"
   "train epochs 3\n"
   "end\n";
