@@ -16,6 +16,7 @@
 #include "passes.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -32,6 +33,8 @@ typedef struct Opts {
   bool verify_each, stats;
   int64_t limit;       /* run: use only the first samples; gradcheck: N */
   int samples;         /* gradcheck: elements checked per parameter */
+  const char *mode;    /* run: predict (default) or train */
+  int64_t step, seed;  /* run --mode train: the step's counter and seed */
   int opt_level;
   const char *emit_llvm, *keep_obj;
 } Opts;
@@ -49,6 +52,7 @@ static void usage(FILE *f) {
           "  build FILE.dlm -o EXE [--stats] [-O0..3] [--emit-llvm F] [--keep-obj F]\n"
           "                              compile to a native executable\n"
           "  run FILE --weights W.ckpt --input [NAME=]X [-o OUT.npy] [--output NAME] [--limit K]\n"
+          "      [--mode predict|train [--step S] [--seed K]]\n"
           "                              evaluate with the reference interpreter\n"
           "  gradcheck FILE [--weights W.ckpt] [--limit N] [--samples K]\n"
           "                              check autodiff against central differences\n"
@@ -108,6 +112,18 @@ static bool parse_args(int argc, char **argv, Opts *o) {
         fprintf(stderr, "dlc: error: --limit needs a positive count, not '%s'\n", lv);
         return false;
       }
+    } else if (strcmp(a, "--mode") == 0) {
+      VALUE(o->mode);
+    } else if (strcmp(a, "--step") == 0 || strcmp(a, "--seed") == 0) {
+      const char *nv;
+      VALUE(nv);
+      char *end;
+      int64_t x = strtoll(nv, &end, 10);
+      if (*end || x < 0) {
+        fprintf(stderr, "dlc: error: %s needs a non-negative integer, not '%s'\n", a, nv);
+        return false;
+      }
+      *(a[2] == 's' && a[3] == 't' ? &o->step : &o->seed) = x;
     } else if (strcmp(a, "--samples") == 0) {
       const char *sv;
       VALUE(sv);
@@ -417,7 +433,9 @@ static bool load_inputs(const Graph *g, const Opts *o, Tensor *in, int nin, cons
       return false;
     }
     const Node *n = &g->node[node_of[k]];
-    if (!dlrt_array_load(path, n->dtype == DT_I32, &arr[k], err)) {
+    bool ok = ends_with(path, ".csv") ? dlrt_csv_load(path, false, &arr[k], err)
+                                      : dlrt_array_load(path, n->dtype == DT_I32, &arr[k], err);
+    if (!ok) {
       fprintf(stderr, "dlc: error: %s\n", err);
       return false;
     }
@@ -432,7 +450,8 @@ static bool load_inputs(const Graph *g, const Opts *o, Tensor *in, int nin, cons
     int k = 0;
     while (k < o->ninputs && node_of[k] != idx[j]) k++;
     double scale = 1;
-    if (k < o->ninputs && scale_s && !ends_with(strchr(o->inputs[k], '=') ? strchr(o->inputs[k], '=') + 1 : o->inputs[k], ".npy"))
+    const char *path = k < o->ninputs ? (strchr(o->inputs[k], '=') ? strchr(o->inputs[k], '=') + 1 : o->inputs[k]) : "";
+    if (k < o->ninputs && scale_s && !ends_with(path, ".npy") && !ends_with(path, ".csv"))
       scale = strtod(scale_s, NULL);
     if (k < o->ninputs) {
       ok = ok && tensor_from_array(n, &arr[k], *N, scale, &in[j], o->inputs[k]);
@@ -446,7 +465,10 @@ static bool load_inputs(const Graph *g, const Opts *o, Tensor *in, int nin, cons
   return ok;
 }
 
-static bool load_params(const Graph *g, const char *path, Tensor *par, int np, const int *idx) {
+/* The parameters of g from a checkpoint whose signature must be sig (the
+ * model's as written, before any pass changed its outputs). */
+static bool load_params(const Graph *g, uint64_t sig, const char *path, Tensor *par, int np,
+                        const int *idx) {
   dlrt_ckpt c = {0};
   char err[512];
   if (!dlrt_ckpt_load(path, &c, err)) {
@@ -454,10 +476,10 @@ static bool load_params(const Graph *g, const char *path, Tensor *par, int np, c
     return false;
   }
   bool ok = true;
-  if (c.signature != ir_signature(g)) {
+  if (c.signature != sig) {
     fprintf(stderr, "dlc: error: %s is a checkpoint of model '%s', not of '%s' "
                     "(signatures %016llx and %016llx differ)\n", path, c.model, g->name,
-            (unsigned long long)c.signature, (unsigned long long)ir_signature(g));
+            (unsigned long long)c.signature, (unsigned long long)sig);
     ok = false;
   }
   for (int j = 0; ok && j < np; j++) {
@@ -500,7 +522,42 @@ static void print_tensor(const Tensor *t) {
     printf("%.9g%s", t->v[i], (i + 1) % row == 0 ? "\n" : " ");
 }
 
+/* The graph `dlc run` evaluates: the model as `./m predict` runs it
+ * (dropout off), or with --mode train one training step as
+ * `./m train` runs it: outputs "loss" and "new:<param>", the value the
+ * step writes into each parameter, with the train section's
+ * hyper-parameters and the given step and seed. */
+static bool run_mode(Graph *g, const Opts *o) {
+  if (!o->mode || strcmp(o->mode, "predict") == 0) {
+    pass_inference(g);
+    return true;
+  }
+  if (strcmp(o->mode, "train") != 0) {
+    fprintf(stderr, "dlc: error: --mode must be predict or train, not '%s'\n", o->mode);
+    return false;
+  }
+  pass_autodiff(g);
+  if (diag_count() > 0) return false;
+  for (int i = 0; i < g->nnode; i++) {
+    const Node *n = &g->node[i];
+    if (n->op == OP_ASSIGN && g->node[n->in[0]].op == OP_PARAM) {
+      char name[256];
+      snprintf(name, sizeof name, "new:%s", g->node[n->in[0]].name);
+      ir_output(g, name, i, n->loc);
+    }
+  }
+  double h[H_COUNT];
+  for (int k = 0; k < H_COUNT; k++) h[k] = g->hyper[k];
+  double t = (double)o->step + 1; /* Adam's bias corrections, as the runtime */
+  h[H_BC1] = 1 / (1 - pow(h[H_BETA1], t));
+  h[H_BC2] = 1 / sqrt(1 - pow(h[H_BETA2], t));
+  interp_set_step(h, o->step, (uint64_t)o->seed);
+  return true;
+}
+
 static int dlc_run(Graph *g, const Opts *o) {
+  uint64_t sig = ir_signature(g);
+  if (!run_mode(g, o)) return 1;
   int nin, np;
   int *iidx = ir_inputs(g, &nin), *pidx = ir_params(g, &np);
   if (o->ninputs == 0 && nin > 0) {
@@ -515,7 +572,7 @@ static int dlc_run(Graph *g, const Opts *o) {
   Tensor *in = calloc((size_t)nin + 1, sizeof *in), *par = calloc((size_t)np + 1, sizeof *par);
   int64_t N = 1;
   int rc = 1;
-  if (load_inputs(g, o, in, nin, iidx, &N) && (np == 0 || load_params(g, o->weights, par, np, pidx))) {
+  if (load_inputs(g, o, in, nin, iidx, &N) && (np == 0 || load_params(g, sig, o->weights, par, np, pidx))) {
     Tensor *vals = interp_run(g, N, in, par);
     if (vals) {
       int out = g->nout ? g->out[0].node : -1;
@@ -556,7 +613,7 @@ static int cmd_gradcheck(const Opts *o) {
   Tensor *par = NULL;
   if (o->weights) {
     par = calloc((size_t)np + 1, sizeof *par);
-    if (!load_params(g, o->weights, par, np, pidx)) return 1;
+    if (!load_params(g, ir_signature(g), o->weights, par, np, pidx)) return 1;
   }
   int64_t N = o->limit ? o->limit : 4;
   printf("gradcheck %s: N=%lld, %s parameters, central differences in double precision\n",

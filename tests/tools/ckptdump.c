@@ -1,6 +1,7 @@
 /* ckptdump.c — print a checkpoint's arrays as text, for tests and people.
  *
  *   ckptdump FILE.ckpt [NAME...]
+ *   ckptdump FILE.ckpt NAME -o OUT.npy
  *
  * One line per array: its name, then every value (%.9g). With names, only
  * those arrays, in the order given; a missing name is an error (exit 1).
@@ -32,6 +33,15 @@ int main(int argc, char **argv) {
     return 1;
   }
   int rc = 0;
+  if (argc == 5 && strcmp(argv[3], "-o") == 0) {
+    const dlrt_array *a = dlrt_ckpt_find(&c, argv[2]);
+    if (!a || !dlrt_npy_save(argv[4], a, err)) {
+      fprintf(stderr, "ckptdump: %s\n", a ? err : "no such array");
+      rc = 1;
+    }
+    dlrt_ckpt_free(&c);
+    return rc;
+  }
   if (argc == 2) {
     for (int i = 0; i < c.nmeta; i++) printf("# %s = %s\n", c.meta[i].key, c.meta[i].value);
     for (int i = 0; i < c.narrays; i++) print_array(&c.arrays[i]);
