@@ -145,9 +145,6 @@ static bool parse_args(int argc, char **argv, Opts *o) {
   return true;
 }
 
-/* The IR text last loaded; it lives as long as the Locs into it. */
-static char *loaded_text;
-
 /* Load a model from .dlm source or IR text; NULL after errors. */
 static Graph *load(const char *path) {
   if (ends_with(path, ".ir")) {
@@ -156,8 +153,9 @@ static Graph *load(const char *path) {
       fprintf(stderr, "dlc: error: cannot read %s: %s\n", path, strerror(errno));
       return NULL;
     }
-    loaded_text = text; /* kept: diagnostics point into it */
-    return ir_parse(intern(path), text);
+    Graph *g = ir_parse(intern(path), text); /* keeps its own copy */
+    free(text);
+    return g;
   }
   struct stat sb;
   if (stat(path, &sb) != 0) {

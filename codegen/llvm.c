@@ -316,14 +316,14 @@ static void counted_loop(Gen *g, LLVMValueRef n, LoopBody *body, void *ctx) {
 
 typedef struct Ukr {
   int mr;
-  LLVMValueRef A, ars, aks, Bp, acc[GEMM_MR][2];
+  LLVMValueRef A, ars, aks, Bp, bstride, mask[2], acc[GEMM_MR][2];
 } Ukr;
 
 static void ukr_step(Gen *g, LLVMValueRef k, void *ctx) {
   Ukr *u = ctx;
-  LLVMValueRef brow = gep_f(g, u->Bp, LLVMBuildMul(g->b, k, ci(g, 2 * vector_width), ""));
-  LLVMValueRef bv[2] = {vload(g, brow, NULL, 64),
-                        vload(g, gep_f(g, brow, ci(g, vector_width)), NULL, 64)};
+  LLVMValueRef brow = gep_f(g, u->Bp, LLVMBuildMul(g->b, k, u->bstride, ""));
+  LLVMValueRef bv[2] = {vload(g, brow, u->mask[0], 4),
+                        vload(g, gep_f(g, brow, ci(g, vector_width)), u->mask[1], 4)};
   LLVMValueRef acol = gep_f(g, u->A, LLVMBuildMul(g->b, k, u->aks, ""));
   for (int i = 0; i < u->mr; i++) {
     LLVMValueRef ap = gep_f(g, acol, LLVMBuildMul(g->b, ci(g, i), u->ars, ""));
@@ -336,15 +336,19 @@ static void ukr_step(Gen *g, LLVMValueRef k, void *ctx) {
 }
 
 /* void ukr<mr>(float *C, i64 ldc, float *A, i64 a_rs, i64 a_ks, float *Bp,
- * i64 kc, i64 nc, i64 accumulate): C[0:mr, 0:nc] (+)= A' Bp. */
+ * i64 kc, i64 nc, i64 accumulate, i64 bstride): C[0:mr, 0:nc] (+)= A' Bp,
+ * where row k of Bp starts at Bp + k * bstride (a packed panel, or B
+ * itself for short products, which are not worth packing). Loads of Bp
+ * are masked to the nc columns. */
 static LLVMValueRef ukr(Gen *g, int mr) {
   char name[32];
   snprintf(name, sizeof name, "dlc.ukr%d", mr);
   LLVMValueRef fn = LLVMGetNamedFunction(g->mod, name);
   if (fn) return fn;
   LLVMTypeRef fp = LLVMPointerType(g->t_f32, 0);
-  LLVMTypeRef pt[9] = {fp, g->t_i64, fp, g->t_i64, g->t_i64, fp, g->t_i64, g->t_i64, g->t_i64};
-  fn = LLVMAddFunction(g->mod, name, LLVMFunctionType(g->t_void, pt, 9, 0));
+  LLVMTypeRef pt[10] = {fp, g->t_i64, fp, g->t_i64, g->t_i64, fp, g->t_i64, g->t_i64, g->t_i64,
+                        g->t_i64};
+  fn = LLVMAddFunction(g->mod, name, LLVMFunctionType(g->t_void, pt, 10, 0));
   LLVMSetLinkage(fn, LLVMInternalLinkage);
   add_attr(g, fn, LLVMAttributeFunctionIndex, "nounwind");
   add_attr(g, fn, LLVMAttributeFunctionIndex, "noinline"); /* one copy per module */
@@ -354,10 +358,12 @@ static LLVMValueRef ukr(Gen *g, int mr) {
   LLVMValueRef saved_fn = g->fn;
   g->fn = fn;
   LLVMPositionBuilderAtEnd(g->b, LLVMAppendBasicBlockInContext(g->ctx, fn, "entry"));
-  LLVMValueRef arg[9];
-  for (int i = 0; i < 9; i++) arg[i] = LLVMGetParam(fn, (unsigned)i);
-  Ukr u = {.mr = mr, .A = arg[2], .ars = arg[3], .aks = arg[4], .Bp = arg[5]};
+  LLVMValueRef arg[10];
+  for (int i = 0; i < 10; i++) arg[i] = LLVMGetParam(fn, (unsigned)i);
+  Ukr u = {.mr = mr, .A = arg[2], .ars = arg[3], .aks = arg[4], .Bp = arg[5], .bstride = arg[9]};
   LLVMValueRef m[2] = {lane_mask(g, arg[7], 0), lane_mask(g, arg[7], vector_width)};
+  u.mask[0] = m[0];
+  u.mask[1] = m[1];
   LLVMValueRef acc_on = LLVMBuildICmp(g->b, LLVMIntNE, arg[8], ci(g, 0), "");
   for (int i = 0; i < mr; i++) {
     LLVMValueRef crow = gep_f(g, arg[0], LLVMBuildMul(g->b, ci(g, i), arg[1], ""));
@@ -386,6 +392,8 @@ typedef struct Panel {
   LLVMValueRef M, K, ars, aks, ldb, ldc;
   LLVMValueRef C, A, B;      /* this panel's corners (batch applied) */
   LLVMValueRef nc, Bp;       /* panel width, packed buffer */
+  LLVMValueRef Buse, bstride;/* what the micro-kernel reads: Bp or B */
+  LLVMValueRef pack;         /* i1: pack the panel (enough rows to pay off) */
   LLVMValueRef k0, kc;       /* current K block */
   LLVMValueRef mask[2];
 } Panel;
@@ -406,12 +414,13 @@ static void row_block(Gen *g, LLVMValueRef rb, void *ctx) {
   LLVMValueRef left = LLVMBuildSub(g->b, pn->M, i0, "");
   LLVMValueRef mr = LLVMBuildSelect(g->b, LLVMBuildICmp(g->b, LLVMIntSLT, left, ci(g, GEMM_MR), ""),
                                     left, ci(g, GEMM_MR), "");
-  LLVMValueRef args[9] = {
+  LLVMValueRef args[10] = {
       gep_f(g, pn->C, LLVMBuildMul(g->b, i0, pn->ldc, "")), pn->ldc,
       gep_f(g, pn->A, LLVMBuildAdd(g->b, LLVMBuildMul(g->b, i0, pn->ars, ""),
                                    LLVMBuildMul(g->b, pn->k0, pn->aks, ""), "")),
-      pn->ars, pn->aks, pn->Bp, pn->kc, pn->nc,
-      LLVMBuildZExt(g->b, LLVMBuildICmp(g->b, LLVMIntSGT, pn->k0, ci(g, 0), ""), g->t_i64, "")};
+      pn->ars, pn->aks, pn->Buse, pn->kc, pn->nc,
+      LLVMBuildZExt(g->b, LLVMBuildICmp(g->b, LLVMIntSGT, pn->k0, ci(g, 0), ""), g->t_i64, ""),
+      pn->bstride};
   LLVMBasicBlockRef next = LLVMAppendBasicBlockInContext(g->ctx, g->fn, "rb_next");
   LLVMValueRef sw = LLVMBuildSwitch(g->b, mr, next, GEMM_MR);
   for (int h = 1; h <= GEMM_MR; h++) {
@@ -419,7 +428,7 @@ static void row_block(Gen *g, LLVMValueRef rb, void *ctx) {
     LLVMAddCase(sw, ci(g, h), cb);
     LLVMPositionBuilderAtEnd(g->b, cb);
     LLVMValueRef f = ukr(g, h);
-    LLVMBuildCall2(g->b, LLVMGlobalGetValueType(f), f, args, 9, "");
+    LLVMBuildCall2(g->b, LLVMGlobalGetValueType(f), f, args, 10, "");
     LLVMBuildBr(g->b, next);
   }
   LLVMPositionBuilderAtEnd(g->b, next);
@@ -433,7 +442,17 @@ static void k_block(Gen *g, LLVMValueRef kb, void *ctx) {
   LLVMValueRef left = LLVMBuildSub(g->b, pn->K, pn->k0, "");
   pn->kc = LLVMBuildSelect(g->b, LLVMBuildICmp(g->b, LLVMIntSLT, left, ci(g, kcmax), ""), left,
                            ci(g, kcmax), "");
+  /* pack when there are enough rows to reuse the panel; else read B */
+  LLVMBasicBlockRef pk = LLVMAppendBasicBlockInContext(g->ctx, g->fn, "pack");
+  LLVMBasicBlockRef go = LLVMAppendBasicBlockInContext(g->ctx, g->fn, "packed");
+  LLVMBuildCondBr(g->b, pn->pack, pk, go);
+  LLVMPositionBuilderAtEnd(g->b, pk);
   counted_loop(g, pn->kc, pack_row, pn);
+  LLVMBuildBr(g->b, go);
+  LLVMPositionBuilderAtEnd(g->b, go);
+  LLVMValueRef direct = gep_f(g, pn->B, LLVMBuildMul(g->b, pn->k0, pn->ldb, ""));
+  pn->Buse = LLVMBuildSelect(g->b, pn->pack, pn->Bp, direct, "");
+  pn->bstride = LLVMBuildSelect(g->b, pn->pack, ci(g, 2 * vector_width), pn->ldb, "");
   LLVMValueRef rblocks = LLVMBuildSDiv(g->b, LLVMBuildAdd(g->b, pn->M, ci(g, GEMM_MR - 1), ""),
                                        ci(g, GEMM_MR), "");
   counted_loop(g, rblocks, row_block, pn);
@@ -453,6 +472,7 @@ static void gen_gemm_panels(Gen *g, const KGemm *gm, LLVMValueRef lo, LLVMValueR
   LLVMValueRef buf = LLVMBuildAlloca(g->b, buft, "Bp");
   LLVMSetAlignment(buf, 64);
   pn.Bp = LLVMBuildBitCast(g->b, buf, LLVMPointerType(g->t_f32, 0), "");
+  pn.pack = LLVMBuildICmp(g->b, LLVMIntSGT, pn.M, ci(g, 2 * GEMM_MR), "");
   LLVMValueRef panels = LLVMBuildSDiv(g->b, LLVMBuildAdd(g->b, Ncols, ci(g, nr - 1), ""), ci(g, nr), "");
   LLVMValueRef kblocks = LLVMBuildSDiv(g->b, LLVMBuildAdd(g->b, pn.K, ci(g, kcmax - 1), ""), ci(g, kcmax), "");
   LLVMValueRef tv = LLVMBuildAlloca(g->b, g->t_i64, "t");
