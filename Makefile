@@ -155,8 +155,11 @@ test: all $(UNIT_BIN) $(RT_BIN) dataset
 demo: all dataset
 	@BUILD=$(BUILD) bash tests/demo.sh
 
+bench: all dataset
+	@BUILD=$(BUILD) bash bench/bench.sh
+
 clean:
 	rm -rf build build-san
 
-.PHONY: all test demo clean dataset
+.PHONY: all test demo bench clean dataset
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -314,13 +314,19 @@ static void counted_loop(Gen *g, LLVMValueRef n, LoopBody *body, void *ctx) {
   LLVMPositionBuilderAtEnd(g->b, done);
 }
 
+/* Accumulator sets of a micro-kernel: a short tile has too few independent
+ * FMA chains to hide the FMA latency (4 cycles, 2 per cycle), so its k
+ * loop is split over several sets of accumulators, summed at the end. */
+enum { MAX_SETS = 4 };
+
 typedef struct Ukr {
-  int mr;
-  LLVMValueRef A, ars, aks, Bp, bstride, mask[2], acc[GEMM_MR][2];
+  int mr, sets;
+  LLVMValueRef A, ars, aks, Bp, bstride, mask[2], acc[MAX_SETS][GEMM_MR][2];
+  LLVMValueRef kbase;  /* k of set 0 in the unrolled loop */
 } Ukr;
 
-static void ukr_step(Gen *g, LLVMValueRef k, void *ctx) {
-  Ukr *u = ctx;
+/* One k step into accumulator set s. */
+static void ukr_k(Gen *g, Ukr *u, LLVMValueRef k, int s) {
   LLVMValueRef brow = gep_f(g, u->Bp, LLVMBuildMul(g->b, k, u->bstride, ""));
   LLVMValueRef bv[2] = {vload(g, brow, u->mask[0], 4),
                         vload(g, gep_f(g, brow, ci(g, vector_width)), u->mask[1], 4)};
@@ -329,10 +335,21 @@ static void ukr_step(Gen *g, LLVMValueRef k, void *ctx) {
     LLVMValueRef ap = gep_f(g, acol, LLVMBuildMul(g->b, ci(g, i), u->ars, ""));
     LLVMValueRef av = splat(g, LLVMBuildLoad2(g->b, g->t_f32, ap, ""));
     for (int h = 0; h < 2; h++) {
-      LLVMValueRef args[3] = {av, bv[h], LLVMBuildLoad2(g->b, vecf(g), u->acc[i][h], "")};
-      LLVMBuildStore(g->b, intrinsic(g, "llvm.fmuladd", vecf(g), args, 3), u->acc[i][h]);
+      LLVMValueRef args[3] = {av, bv[h], LLVMBuildLoad2(g->b, vecf(g), u->acc[s][i][h], "")};
+      LLVMBuildStore(g->b, intrinsic(g, "llvm.fmuladd", vecf(g), args, 3), u->acc[s][i][h]);
     }
   }
+}
+
+static void ukr_unrolled(Gen *g, LLVMValueRef kb, void *ctx) {
+  Ukr *u = ctx;
+  LLVMValueRef k0 = LLVMBuildMul(g->b, kb, ci(g, u->sets), "");
+  for (int s = 0; s < u->sets; s++) ukr_k(g, u, LLVMBuildAdd(g->b, k0, ci(g, s), ""), s);
+}
+
+static void ukr_tail(Gen *g, LLVMValueRef k, void *ctx) {
+  Ukr *u = ctx;
+  ukr_k(g, u, LLVMBuildAdd(g->b, u->kbase, k, ""), 0);
 }
 
 /* void ukr<mr>(float *C, i64 ldc, float *A, i64 a_rs, i64 a_ks, float *Bp,
@@ -360,25 +377,36 @@ static LLVMValueRef ukr(Gen *g, int mr) {
   LLVMPositionBuilderAtEnd(g->b, LLVMAppendBasicBlockInContext(g->ctx, fn, "entry"));
   LLVMValueRef arg[10];
   for (int i = 0; i < 10; i++) arg[i] = LLVMGetParam(fn, (unsigned)i);
-  Ukr u = {.mr = mr, .A = arg[2], .ars = arg[3], .aks = arg[4], .Bp = arg[5], .bstride = arg[9]};
-  LLVMValueRef m[2] = {lane_mask(g, arg[7], 0), lane_mask(g, arg[7], vector_width)};
-  u.mask[0] = m[0];
-  u.mask[1] = m[1];
+  Ukr u = {.mr = mr, .sets = mr == 1 ? 4 : mr == 2 ? 2 : 1, .A = arg[2], .ars = arg[3],
+           .aks = arg[4], .Bp = arg[5], .bstride = arg[9]};
+  u.mask[0] = lane_mask(g, arg[7], 0);
+  u.mask[1] = lane_mask(g, arg[7], vector_width);
   LLVMValueRef acc_on = LLVMBuildICmp(g->b, LLVMIntNE, arg[8], ci(g, 0), "");
+  for (int s = 0; s < u.sets; s++)
+    for (int i = 0; i < mr; i++) {
+      LLVMValueRef crow = gep_f(g, arg[0], LLVMBuildMul(g->b, ci(g, i), arg[1], ""));
+      for (int h = 0; h < 2; h++) {
+        u.acc[s][i][h] = LLVMBuildAlloca(g->b, vecf(g), "");
+        LLVMValueRef init = LLVMConstNull(vecf(g));
+        if (s == 0)
+          init = LLVMBuildSelect(g->b, acc_on,
+                                 vload(g, gep_f(g, crow, ci(g, h * vector_width)), u.mask[h], 4),
+                                 init, "");
+        LLVMBuildStore(g->b, init, u.acc[s][i][h]);
+      }
+    }
+  LLVMValueRef nb = LLVMBuildSDiv(g->b, arg[6], ci(g, u.sets), "");
+  counted_loop(g, nb, ukr_unrolled, &u);
+  u.kbase = LLVMBuildMul(g->b, nb, ci(g, u.sets), "");
+  counted_loop(g, LLVMBuildSub(g->b, arg[6], u.kbase, ""), ukr_tail, &u);
   for (int i = 0; i < mr; i++) {
     LLVMValueRef crow = gep_f(g, arg[0], LLVMBuildMul(g->b, ci(g, i), arg[1], ""));
     for (int h = 0; h < 2; h++) {
-      u.acc[i][h] = LLVMBuildAlloca(g->b, vecf(g), "");
-      LLVMValueRef c = vload(g, gep_f(g, crow, ci(g, h * vector_width)), m[h], 4);
-      LLVMBuildStore(g->b, LLVMBuildSelect(g->b, acc_on, c, LLVMConstNull(vecf(g)), ""), u.acc[i][h]);
+      LLVMValueRef v = LLVMBuildLoad2(g->b, vecf(g), u.acc[0][i][h], "");
+      for (int s = 1; s < u.sets; s++)
+        v = LLVMBuildFAdd(g->b, v, LLVMBuildLoad2(g->b, vecf(g), u.acc[s][i][h], ""), "");
+      vstore(g, v, gep_f(g, crow, ci(g, h * vector_width)), u.mask[h], 4);
     }
-  }
-  counted_loop(g, arg[6], ukr_step, &u);
-  for (int i = 0; i < mr; i++) {
-    LLVMValueRef crow = gep_f(g, arg[0], LLVMBuildMul(g->b, ci(g, i), arg[1], ""));
-    for (int h = 0; h < 2; h++)
-      vstore(g, LLVMBuildLoad2(g->b, vecf(g), u.acc[i][h], ""),
-             gep_f(g, crow, ci(g, h * vector_width)), m[h], 4);
   }
   LLVMBuildRetVoid(g->b);
   g->fn = saved_fn;
