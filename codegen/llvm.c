@@ -166,23 +166,48 @@ static LLVMValueRef gen_expr(Gen *g, const KExpr *e) {
 
 static void gen_stmts(Gen *g, KStmt *const *s, int n);
 
-/* for var in [lo, hi): the bound is evaluated once, before the loop. */
-static void gen_loop(Gen *g, LLVMValueRef var, LLVMValueRef lo, LLVMValueRef hi,
-                     KStmt *const *body, int nbody) {
+/* for i in [lo, hi), step 1: body(g, i, ctx) builds the body. The bound
+ * is evaluated once, before the loop; i lives in an alloca that SROA
+ * turns into a phi. */
+typedef void LoopBody(Gen *g, LLVMValueRef i, void *ctx);
+static void range_loop(Gen *g, LLVMValueRef lo, LLVMValueRef hi, LoopBody *body, void *ctx) {
+  LLVMValueRef iv = LLVMBuildAlloca(g->b, g->t_i64, "");
   LLVMBasicBlockRef cond = LLVMAppendBasicBlockInContext(g->ctx, g->fn, "loop");
   LLVMBasicBlockRef bb = LLVMAppendBasicBlockInContext(g->ctx, g->fn, "body");
-  LLVMBasicBlockRef exit = LLVMAppendBasicBlockInContext(g->ctx, g->fn, "done");
-  LLVMBuildStore(g->b, lo, var);
+  LLVMBasicBlockRef done = LLVMAppendBasicBlockInContext(g->ctx, g->fn, "done");
+  LLVMBuildStore(g->b, lo, iv);
   LLVMBuildBr(g->b, cond);
   LLVMPositionBuilderAtEnd(g->b, cond);
-  LLVMValueRef v = LLVMBuildLoad2(g->b, g->t_i64, var, "");
-  LLVMBuildCondBr(g->b, LLVMBuildICmp(g->b, LLVMIntSLT, v, hi, ""), bb, exit);
+  LLVMValueRef i = LLVMBuildLoad2(g->b, g->t_i64, iv, "");
+  LLVMBuildCondBr(g->b, LLVMBuildICmp(g->b, LLVMIntSLT, i, hi, ""), bb, done);
   LLVMPositionBuilderAtEnd(g->b, bb);
-  gen_stmts(g, body, nbody);
-  v = LLVMBuildLoad2(g->b, g->t_i64, var, "");
-  LLVMBuildStore(g->b, LLVMBuildNSWAdd(g->b, v, LLVMConstInt(g->t_i64, 1, 0), ""), var);
+  body(g, i, ctx);
+  LLVMBuildStore(g->b, LLVMBuildNSWAdd(g->b, i, LLVMConstInt(g->t_i64, 1, 0), ""), iv);
   LLVMBuildBr(g->b, cond);
-  LLVMPositionBuilderAtEnd(g->b, exit);
+  LLVMPositionBuilderAtEnd(g->b, done);
+}
+
+static void counted_loop(Gen *g, LLVMValueRef n, LoopBody *body, void *ctx) {
+  range_loop(g, LLVMConstInt(g->t_i64, 0, 0), n, body, ctx);
+}
+
+/* A kernel IR loop: its variable takes each value of the range. */
+typedef struct KLoop {
+  LLVMValueRef var;
+  KStmt *const *body;
+  int nbody;
+} KLoop;
+
+static void kloop_body(Gen *g, LLVMValueRef i, void *ctx) {
+  const KLoop *l = ctx;
+  LLVMBuildStore(g->b, i, l->var);
+  gen_stmts(g, l->body, l->nbody);
+}
+
+static void gen_loop(Gen *g, LLVMValueRef var, LLVMValueRef lo, LLVMValueRef hi,
+                     KStmt *const *body, int nbody) {
+  KLoop l = {var, body, nbody};
+  range_loop(g, lo, hi, kloop_body, &l);
 }
 
 static void gen_stmts(Gen *g, KStmt *const *s, int n) {
@@ -295,25 +320,6 @@ static LLVMValueRef lane_mask(Gen *g, LLVMValueRef n, int first) {
   return LLVMBuildICmp(g->b, LLVMIntSLT, LLVMConstVector(lanes, w), nv, "");
 }
 
-/* A counted loop for i in [0, n): body(g, i, ctx) builds the body. */
-typedef void LoopBody(Gen *g, LLVMValueRef i, void *ctx);
-static void counted_loop(Gen *g, LLVMValueRef n, LoopBody *body, void *ctx) {
-  LLVMValueRef iv = LLVMBuildAlloca(g->b, g->t_i64, "");
-  LLVMBasicBlockRef cond = LLVMAppendBasicBlockInContext(g->ctx, g->fn, "loop");
-  LLVMBasicBlockRef bb = LLVMAppendBasicBlockInContext(g->ctx, g->fn, "body");
-  LLVMBasicBlockRef done = LLVMAppendBasicBlockInContext(g->ctx, g->fn, "done");
-  LLVMBuildStore(g->b, ci(g, 0), iv);
-  LLVMBuildBr(g->b, cond);
-  LLVMPositionBuilderAtEnd(g->b, cond);
-  LLVMValueRef i = LLVMBuildLoad2(g->b, g->t_i64, iv, "");
-  LLVMBuildCondBr(g->b, LLVMBuildICmp(g->b, LLVMIntSLT, i, n, ""), bb, done);
-  LLVMPositionBuilderAtEnd(g->b, bb);
-  body(g, i, ctx);
-  LLVMBuildStore(g->b, LLVMBuildNSWAdd(g->b, i, ci(g, 1), ""), iv);
-  LLVMBuildBr(g->b, cond);
-  LLVMPositionBuilderAtEnd(g->b, done);
-}
-
 /* Accumulator sets of a micro-kernel: a short tile has too few independent
  * FMA chains to hide the FMA latency (4 cycles, 2 per cycle), so its k
  * loop is split over several sets of accumulators, summed at the end. */
@@ -422,6 +428,7 @@ typedef struct Panel {
   LLVMValueRef nc, Bp;       /* panel width, packed buffer */
   LLVMValueRef Buse, bstride;/* what the micro-kernel reads: Bp or B */
   LLVMValueRef pack;         /* i1: pack the panel (enough rows to pay off) */
+  LLVMValueRef Ncols, panels, kblocks, sa, sb, sc;
   LLVMValueRef k0, kc;       /* current K block */
   LLVMValueRef mask[2];
 } Panel;
@@ -486,46 +493,37 @@ static void k_block(Gen *g, LLVMValueRef kb, void *ctx) {
   counted_loop(g, rblocks, row_block, pn);
 }
 
-/* The panel loop of a gemm kernel body: for t in [lo, hi), t = batch *
- * panels + panel. */
+/* One panel t = batch * panels + column panel: its corners and width,
+ * then every K block. */
+static void panel(Gen *g, LLVMValueRef t, void *ctx) {
+  Panel *pn = ctx;
+  int nr = 2 * vector_width;
+  LLVMValueRef bt = LLVMBuildSDiv(g->b, t, pn->panels, ""), p = LLVMBuildSRem(g->b, t, pn->panels, "");
+  LLVMValueRef j0 = LLVMBuildMul(g->b, p, ci(g, nr), "");
+  LLVMValueRef nleft = LLVMBuildSub(g->b, pn->Ncols, j0, "");
+  pn->nc = LLVMBuildSelect(g->b, LLVMBuildICmp(g->b, LLVMIntSLT, nleft, ci(g, nr), ""), nleft, ci(g, nr), "");
+  pn->mask[0] = lane_mask(g, pn->nc, 0);
+  pn->mask[1] = lane_mask(g, pn->nc, vector_width);
+  pn->C = gep_f(g, g->buf[pn->gm->c], LLVMBuildAdd(g->b, LLVMBuildMul(g->b, bt, pn->sc, ""), j0, ""));
+  pn->A = gep_f(g, g->buf[pn->gm->a], LLVMBuildMul(g->b, bt, pn->sa, ""));
+  pn->B = gep_f(g, g->buf[pn->gm->b], LLVMBuildAdd(g->b, LLVMBuildMul(g->b, bt, pn->sb, ""), j0, ""));
+  counted_loop(g, pn->kblocks, k_block, pn);
+}
+
+/* The panel loop of a gemm kernel body: for t in [lo, hi). */
 static void gen_gemm_panels(Gen *g, const KGemm *gm, LLVMValueRef lo, LLVMValueRef hi) {
-  cg_gemm_nr();
+  int nr = cg_gemm_nr(), kcmax = 8192 / nr;
   Panel pn = {.gm = gm, .M = gen_expr(g, gm->M), .K = gen_expr(g, gm->K),
               .ars = gen_expr(g, gm->a_rs), .aks = gen_expr(g, gm->a_ks),
-              .ldb = gen_expr(g, gm->ldb), .ldc = gen_expr(g, gm->ldc)};
-  LLVMValueRef Ncols = gen_expr(g, gm->N);
-  LLVMValueRef sa = gen_expr(g, gm->sa), sb = gen_expr(g, gm->sb), sc = gen_expr(g, gm->sc);
-  int nr = 2 * vector_width, kcmax = 8192 / nr;
-  LLVMTypeRef buft = LLVMArrayType(g->t_f32, (unsigned)(kcmax * nr));
-  LLVMValueRef buf = LLVMBuildAlloca(g->b, buft, "Bp");
+              .ldb = gen_expr(g, gm->ldb), .ldc = gen_expr(g, gm->ldc), .Ncols = gen_expr(g, gm->N),
+              .sa = gen_expr(g, gm->sa), .sb = gen_expr(g, gm->sb), .sc = gen_expr(g, gm->sc)};
+  LLVMValueRef buf = LLVMBuildAlloca(g->b, LLVMArrayType(g->t_f32, (unsigned)(kcmax * nr)), "Bp");
   LLVMSetAlignment(buf, 64);
   pn.Bp = LLVMBuildBitCast(g->b, buf, LLVMPointerType(g->t_f32, 0), "");
   pn.pack = LLVMBuildICmp(g->b, LLVMIntSGT, pn.M, ci(g, 2 * GEMM_MR), "");
-  LLVMValueRef panels = LLVMBuildSDiv(g->b, LLVMBuildAdd(g->b, Ncols, ci(g, nr - 1), ""), ci(g, nr), "");
-  LLVMValueRef kblocks = LLVMBuildSDiv(g->b, LLVMBuildAdd(g->b, pn.K, ci(g, kcmax - 1), ""), ci(g, kcmax), "");
-  LLVMValueRef tv = LLVMBuildAlloca(g->b, g->t_i64, "t");
-  LLVMBasicBlockRef cond = LLVMAppendBasicBlockInContext(g->ctx, g->fn, "panel");
-  LLVMBasicBlockRef body = LLVMAppendBasicBlockInContext(g->ctx, g->fn, "pbody");
-  LLVMBasicBlockRef done = LLVMAppendBasicBlockInContext(g->ctx, g->fn, "pdone");
-  LLVMBuildStore(g->b, lo, tv);
-  LLVMBuildBr(g->b, cond);
-  LLVMPositionBuilderAtEnd(g->b, cond);
-  LLVMValueRef t = LLVMBuildLoad2(g->b, g->t_i64, tv, "");
-  LLVMBuildCondBr(g->b, LLVMBuildICmp(g->b, LLVMIntSLT, t, hi, ""), body, done);
-  LLVMPositionBuilderAtEnd(g->b, body);
-  LLVMValueRef bt = LLVMBuildSDiv(g->b, t, panels, ""), p = LLVMBuildSRem(g->b, t, panels, "");
-  LLVMValueRef j0 = LLVMBuildMul(g->b, p, ci(g, nr), "");
-  LLVMValueRef nleft = LLVMBuildSub(g->b, Ncols, j0, "");
-  pn.nc = LLVMBuildSelect(g->b, LLVMBuildICmp(g->b, LLVMIntSLT, nleft, ci(g, nr), ""), nleft, ci(g, nr), "");
-  pn.mask[0] = lane_mask(g, pn.nc, 0);
-  pn.mask[1] = lane_mask(g, pn.nc, vector_width);
-  pn.C = gep_f(g, g->buf[gm->c], LLVMBuildAdd(g->b, LLVMBuildMul(g->b, bt, sc, ""), j0, ""));
-  pn.A = gep_f(g, g->buf[gm->a], LLVMBuildMul(g->b, bt, sa, ""));
-  pn.B = gep_f(g, g->buf[gm->b], LLVMBuildAdd(g->b, LLVMBuildMul(g->b, bt, sb, ""), j0, ""));
-  counted_loop(g, kblocks, k_block, &pn);
-  LLVMBuildStore(g->b, LLVMBuildNSWAdd(g->b, t, ci(g, 1), ""), tv);
-  LLVMBuildBr(g->b, cond);
-  LLVMPositionBuilderAtEnd(g->b, done);
+  pn.panels = LLVMBuildSDiv(g->b, LLVMBuildAdd(g->b, pn.Ncols, ci(g, nr - 1), ""), ci(g, nr), "");
+  pn.kblocks = LLVMBuildSDiv(g->b, LLVMBuildAdd(g->b, pn.K, ci(g, kcmax - 1), ""), ci(g, kcmax), "");
+  range_loop(g, lo, hi, panel, &pn);
 }
 
 /* The body: void name.body(T* noalias b0, ..., i64 N, i64 lo, i64 hi,

@@ -18,8 +18,7 @@
 
 #include "dlrt.h"
 
-__attribute__((format(printf, 2, 3)))
-static bool fail(char *err, const char *fmt, ...) {
+bool dlrt_fail(char *err, const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
   vsnprintf(err, DLRT_ERR_LEN, fmt, ap);
@@ -98,21 +97,21 @@ static bool call_arg(dlrt_call *c, const char **s, char *err) {
     p++;
   const char *after = skip_space(p);
   if (p > k && *after == '=' && !copy_trimmed(c->key[i], sizeof c->key[i], k, p))
-    return fail(err, "argument name '%.32s...' is too long", k);
+    return dlrt_fail(err, "argument name '%.32s...' is too long", k);
   p = p > k && *after == '=' ? skip_space(after + 1) : k;
   if (*p == '"') {
     if (!quoted(&p, c->value[i], sizeof c->value[i]))
-      return fail(err, "unterminated or too long string in '%s'", c->name);
+      return dlrt_fail(err, "unterminated or too long string in '%s'", c->name);
     p = skip_space(p);
   } else {
     const char *v = p;
     for (int depth = 0; *p && (depth > 0 || (*p != ',' && *p != ')')); p++)
       depth += *p == '(' ? 1 : *p == ')' ? -1 : 0;
     if (!copy_trimmed(c->value[i], sizeof c->value[i], v, p))
-      return fail(err, "argument of '%s' is too long", c->name);
+      return dlrt_fail(err, "argument of '%s' is too long", c->name);
   }
   if (!c->value[i][0])
-    return fail(err, "'%s': an argument is empty", c->name);
+    return dlrt_fail(err, "'%s': an argument is empty", c->name);
   c->nargs++;
   *s = p;
   return true;
@@ -124,26 +123,26 @@ bool dlrt_call_parse(dlrt_call *c, const char *text, char *err) {
   while (isalnum((unsigned char)*s) || *s == '_')
     s++;
   if (s == n || (size_t)(s - n) >= sizeof c->name)
-    return fail(err, "'%s' is not a name or a call name(...)", text);
+    return dlrt_fail(err, "'%s' is not a name or a call name(...)", text);
   memcpy(c->name, n, (size_t)(s - n));
   s = skip_space(s);
   if (!*s)
     return true;
   if (*s != '(')
-    return fail(err, "'%s': unexpected '%c' after '%s'", text, *s, c->name);
+    return dlrt_fail(err, "'%s': unexpected '%c' after '%s'", text, *s, c->name);
   s = skip_space(s + 1);
   while (*s != ')') {
     if (c->nargs == DLRT_MAX_ARGS)
-      return fail(err, "'%s': more than %d arguments", text, DLRT_MAX_ARGS);
+      return dlrt_fail(err, "'%s': more than %d arguments", text, DLRT_MAX_ARGS);
     if (!call_arg(c, &s, err))
       return false;
     if (*s == ',')
       s = skip_space(s + 1);
     else if (*s != ')')
-      return fail(err, "'%s': expected ',' or ')'", text);
+      return dlrt_fail(err, "'%s': expected ',' or ')'", text);
   }
   if (*skip_space(s + 1))
-    return fail(err, "'%s': text after ')'", text);
+    return dlrt_fail(err, "'%s': text after ')'", text);
   return true;
 }
 
@@ -166,13 +165,13 @@ static bool sched_arg(const dlrt_call *c, const char *key, int pos, double lo,
                       double hi, double def, double *out, char *err) {
   const char *v = dlrt_call_arg(c, key, pos);
   if (!v && isnan(def))
-    return fail(err, "lr_schedule %s(...) needs %s", c->name, key);
+    return dlrt_fail(err, "lr_schedule %s(...) needs %s", c->name, key);
   if (!v) {
     *out = def;
     return true;
   }
   if (!dlrt_parse_number(v, out) || *out < lo || *out > hi)
-    return fail(err, "lr_schedule %s: %s = '%s' is not a number in [%g, %g]",
+    return dlrt_fail(err, "lr_schedule %s: %s = '%s' is not a number in [%g, %g]",
                 c->name, key, v, lo, hi);
   return true;
 }
@@ -185,10 +184,10 @@ static bool known_args(const dlrt_call *c, const char *const *names, int n,
     for (int k = 0; k < n; k++)
       ok |= strcmp(c->key[i], names[k]) == 0;
     if (!ok)
-      return fail(err, "lr_schedule %s has no argument '%s'", c->name, c->key[i]);
+      return dlrt_fail(err, "lr_schedule %s has no argument '%s'", c->name, c->key[i]);
   }
   if (c->nargs > n)
-    return fail(err, "lr_schedule %s takes at most %d arguments", c->name, n);
+    return dlrt_fail(err, "lr_schedule %s takes at most %d arguments", c->name, n);
   return true;
 }
 
@@ -212,7 +211,7 @@ bool dlrt_schedule_parse(dlrt_schedule *s, const char *text, char *err) {
         !sched_arg(&c, "gamma", 1, 0, 1e9, 0.1, &s->gamma, err))
       return false;
     if (every != floor(every))
-      return fail(err, "lr_schedule step: every = %g is not a whole number", every);
+      return dlrt_fail(err, "lr_schedule step: every = %g is not a whole number", every);
     s->every = (int64_t)every;
     return true;
   }
@@ -226,7 +225,7 @@ bool dlrt_schedule_parse(dlrt_schedule *s, const char *text, char *err) {
     return known_args(&c, cos_args, 1, err) &&
            sched_arg(&c, "min_lr", 0, 0, 1e9, 0, &s->min_lr, err);
   }
-  return fail(err, "unknown lr_schedule '%s' (constant, step(every, gamma), "
+  return dlrt_fail(err, "unknown lr_schedule '%s' (constant, step(every, gamma), "
               "exponential(gamma), cosine(min_lr))", c.name);
 }
 

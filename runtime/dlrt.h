@@ -297,6 +297,10 @@ bool dlrt_frame_save_train(const dlrt_frame *f, const dlrt_model *m,
 
 /* ---- config.c: the train section as values ----------------------------- */
 
+/* Write a message to err (DLRT_ERR_LEN bytes, truncated) and return false:
+ * the error convention of every runtime function with an err argument. */
+bool dlrt_fail(char *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
 /* A number: decimal ("0.01", "1e-3") or a quotient ("1/255"), finite. */
 bool dlrt_parse_number(const char *s, double *out);
 

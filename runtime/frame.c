@@ -17,15 +17,6 @@
 
 #include "dlrt.h"
 
-/* Write a message to err (DLRT_ERR_LEN bytes, truncated); false. */
-__attribute__((format(printf, 2, 3)))
-static bool fail(char *err, const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(err, DLRT_ERR_LEN, fmt, ap);
-  va_end(ap);
-  return false;
-}
 
 static int64_t align64(int64_t x) {
   return (x + 63) / 64 * 64;
@@ -57,7 +48,7 @@ static char *new_block(int64_t bytes) {
 bool dlrt_frame_alloc(dlrt_frame *f, const dlrt_model *m, int64_t N, char *err) {
   memset(f, 0, sizeof *f);
   if (N < 1 || N > DLRT_MAX_BATCH)
-    return fail(err, "batch size %lld is out of range 1..%lld", (long long)N,
+    return dlrt_fail(err, "batch size %lld is out of range 1..%lld", (long long)N,
                 (long long)DLRT_MAX_BATCH);
   int64_t act = dlrt_act_bytes(m, N);
   f->base[DLRT_R_WEIGHT] = new_block(m->weight_bytes);
@@ -65,7 +56,7 @@ bool dlrt_frame_alloc(dlrt_frame *f, const dlrt_model *m, int64_t N, char *err) 
   f->base[DLRT_R_ACT] = act < 0 ? NULL : new_block(act);
   if (!f->base[DLRT_R_WEIGHT] || !f->base[DLRT_R_STATE] || !f->base[DLRT_R_ACT]) {
     dlrt_frame_free(f);
-    return fail(err, "out of memory: %lld bytes of weights, %lld of optimiser "
+    return dlrt_fail(err, "out of memory: %lld bytes of weights, %lld of optimiser "
                 "state and %lld of activations for batch size %lld",
                 (long long)m->weight_bytes, (long long)m->state_bytes,
                 (long long)act, (long long)N);
@@ -112,10 +103,10 @@ static bool check_array(const dlrt_tensor *p, const dlrt_array *a,
   if (same)
     return true;
   if (!a)
-    return fail(err, "%s: the checkpoint has no array for %s '%s'", path, what, name);
+    return dlrt_fail(err, "%s: the checkpoint has no array for %s '%s'", path, what, name);
   format_dims(want, sizeof want, p->rank, p->dim);
   format_dims(got, sizeof got, a->rank, a->dim);
-  return fail(err, "%s: %s '%s' is %s %s in the checkpoint, but the model "
+  return dlrt_fail(err, "%s: %s '%s' is %s %s in the checkpoint, but the model "
               "wants %s %s", path, what, name, dlrt_dtype_name(a->dtype), got,
               dlrt_dtype_name(p->dtype), want);
 }
@@ -123,7 +114,7 @@ static bool check_array(const dlrt_tensor *p, const dlrt_array *a,
 bool dlrt_ckpt_check_model(const dlrt_model *m, const dlrt_ckpt *c,
                            const char *path, char *err) {
   if (c->signature != m->signature)
-    return fail(err, "%s: the checkpoint is for model '%s' (signature %016llx), "
+    return dlrt_fail(err, "%s: the checkpoint is for model '%s' (signature %016llx), "
                 "but this program is model '%s' (signature %016llx)", path,
                 c->model, (unsigned long long)c->signature, m->name,
                 (unsigned long long)m->signature);
@@ -187,7 +178,7 @@ bool dlrt_frame_save_train(const dlrt_frame *f, const dlrt_model *m,
   size_t n = (size_t)m->nparams * (best ? 2 : 1) + (size_t)m->nstates;
   c.arrays = calloc(n ? n : 1, sizeof *c.arrays);
   if (!c.arrays)
-    return fail(err, "%s: out of memory", path);
+    return dlrt_fail(err, "%s: out of memory", path);
   bool ok = true;
   for (int i = 0; i < m->nparams; i++)
     put_array(&c.arrays[c.narrays++], &m->params[i], "",
@@ -199,7 +190,7 @@ bool dlrt_frame_save_train(const dlrt_frame *f, const dlrt_model *m,
     ok = put_array(&c.arrays[c.narrays++], &m->params[i], "best.",
                    (char *)best + m->params[i].off);
   if (!ok)
-    fail(err, "%s: cannot save the best weights: a param name is longer "
+    dlrt_fail(err, "%s: cannot save the best weights: a param name is longer "
          "than 58 characters", path);
   ok = ok && dlrt_ckpt_save(path, &c, err);
   free(c.arrays);
@@ -214,7 +205,7 @@ bool dlrt_frame_save_weights(const dlrt_frame *f, const dlrt_model *m,
   snprintf(c.model, sizeof c.model, "%s", m->name);
   c.arrays = calloc(m->nparams ? (size_t)m->nparams : 1, sizeof *c.arrays);
   if (!c.arrays)
-    return fail(err, "%s: out of memory", path);
+    return dlrt_fail(err, "%s: out of memory", path);
   for (int i = 0; i < m->nparams; i++)
     put_array(&c.arrays[i], &m->params[i], "", dlrt_tensor_addr(f, &m->params[i]));
   bool ok = dlrt_ckpt_save(path, &c, err);
