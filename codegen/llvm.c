@@ -605,6 +605,10 @@ static LLVMValueRef gen_kernel(Gen *g, const Kernel *k, const char *entry) {
   LLVMValueRef fn = LLVMAddFunction(g->mod, name, g->t_kfn);
   LLVMSetLinkage(fn, LLVMInternalLinkage);
   add_attr(g, fn, LLVMAttributeFunctionIndex, "nounwind");
+  /* The entry calls it directly or through the pool: one copy serves both
+   * (inlining it into the direct call would double the code and the
+   * compile time for nothing measurable). */
+  add_attr(g, fn, LLVMAttributeFunctionIndex, "noinline");
   LLVMPositionBuilderAtEnd(g->b, LLVMAppendBasicBlockInContext(g->ctx, fn, "entry"));
   LLVMValueRef frame = LLVMGetParam(fn, 0);
   LLVMValueRef N = load_n(g, frame);
