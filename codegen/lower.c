@@ -505,6 +505,304 @@ static void lower_cross_entropy(Program *p, int node) {
             (double)(y->shape.rank ? llabs(y->shape.d[0]) : 1);
 }
 
+/* ---- convolution and pooling over [N,C,H,W] ----
+ * Each kernel is a loop nest over its result with the window loops
+ * inside, accumulating into a local (a gather: no kernel writes an
+ * element twice, so the parallel variable may be any output row). Taps
+ * in the padding never read memory: the index is clamped into the image
+ * and the loaded value replaced by select. Attribute pairs are
+ * (height, width), as in ops.def. */
+
+typedef struct Win {
+  int64_t C, H, W;          /* input image (N is the nest's) */
+  int64_t O, OH, OW;        /* result of the forward op */
+  int64_t KH, KW, sh, sw, ph, pw, dh, dw;
+  int64_t cg, og;           /* input, output channels per group */
+} Win;
+
+/* The window of a conv2d-family node (ints stride, pad, dilation, groups)
+ * or a pool-family node (ints kernel, stride, pad) over image x giving y. */
+static Win window_of(const Node *n, const Shape *x, const Shape *y, int64_t KH, int64_t KW) {
+  const int64_t *a = n->a.ints;
+  Win w = {.C = x->d[1], .H = x->d[2], .W = x->d[3], .O = y->d[1], .OH = y->d[2],
+           .OW = y->d[3], .KH = KH, .KW = KW};
+  if (n->op == OP_CONV2D || n->op == OP_CONV2D_GRAD_INPUT || n->op == OP_CONV2D_GRAD_WEIGHT) {
+    w.sh = a[0], w.sw = a[1], w.ph = a[2], w.pw = a[3], w.dh = a[4], w.dw = a[5];
+    w.cg = w.C / a[6], w.og = w.O / a[6];
+  } else {
+    w.KH = a[0], w.KW = a[1], w.sh = a[2], w.sw = a[3], w.ph = a[4], w.pw = a[5];
+    w.dh = w.dw = 1, w.cg = w.og = 1;
+  }
+  return w;
+}
+
+static KExpr *ivar(Program *p, Kernel *k, int v) { return kir_var_ref(p, k, v); }
+static KExpr *ic(Program *p, int64_t i) { return kir_const_i(p, i); }
+
+/* A new loop over [0, n) inside parent; its variable in *var. */
+static KStmt *loop_to(Program *p, Kernel *k, KStmt *parent, int *var, KExpr *n) {
+  *var = kir_var(p, k, KT_I64);
+  return kir_loop(p, k, parent, *var, ic(p, 0), n);
+}
+
+/* e clamped into [0, len). */
+static KExpr *clamp_to(Program *p, KExpr *e, int64_t len) {
+  return kir_bin(p, K_MIN, kir_bin(p, K_MAX, e, ic(p, 0)), ic(p, len - 1));
+}
+
+/* Flat index of [n, c, h, w] in a [., C, H, W] tensor. */
+static KExpr *at4(Program *p, KExpr *n, KExpr *c, KExpr *h, KExpr *w, int64_t C, int64_t H,
+                  int64_t W) {
+  KExpr *i = kir_iadd(p, kir_imul(p, n, ic(p, C)), c);
+  i = kir_iadd(p, kir_imul(p, i, ic(p, H)), h);
+  return kir_iadd(p, kir_imul(p, i, ic(p, W)), w);
+}
+
+/* Input row of tap k of output row o: o*stride - pad + k*dil. */
+static KExpr *tap(Program *p, KExpr *o, KExpr *k, int64_t stride, int64_t pad, int64_t dil) {
+  return kir_iadd(p, kir_iadd(p, kir_imul(p, o, ic(p, stride)), ic(p, -pad)),
+                  kir_imul(p, k, ic(p, dil)));
+}
+
+/* x[n, c, ih, iw] of an image, or pad where (ih, iw) lies outside it. */
+static KExpr *image_at(Program *p, Kernel *k, int buf, const Win *w, KExpr *n, KExpr *c,
+                       KExpr *ih, KExpr *iw, double pad) {
+  KExpr *ch = clamp_to(p, ih, w->H), *cw = clamp_to(p, iw, w->W);
+  KExpr *v = kir_load(p, k, buf, at4(p, n, c, ch, cw, w->C, w->H, w->W));
+  if (w->ph == 0 && w->pw == 0) return v; /* every tap is inside */
+  KExpr *padv = kir_const_f(p, pad);
+  v = kir_select(p, kir_bin(p, K_EQ, cw, iw), v, padv);
+  return kir_select(p, kir_bin(p, K_EQ, ch, ih), v, padv);
+}
+
+/* The result element rows of an output dimension that take input row i
+ * as tap kk: o = (i + pad - kk*dil) / stride when that divides exactly and
+ * o < len. Sets *o (clamped into range) and returns the condition
+ * (bool) as an i64 0/1 product factor. */
+static KExpr *taken_by(Program *p, KExpr *i, KExpr *kk, int64_t stride, int64_t pad, int64_t dil,
+                       int64_t len, KExpr **o) {
+  KExpr *num = kir_iadd(p, kir_iadd(p, i, ic(p, pad)), kir_imul(p, kk, ic(p, -dil)));
+  KExpr *q = kir_bin(p, K_DIV, kir_bin(p, K_MAX, num, ic(p, 0)), ic(p, stride));
+  *o = kir_bin(p, K_MIN, q, ic(p, len - 1));
+  KExpr *exact = kir_cast(p, KT_I64, kir_bin(p, K_EQ, kir_imul(p, q, ic(p, stride)), num));
+  KExpr *inside = kir_cast(p, KT_I64, kir_bin(p, K_LT, q, ic(p, len)));
+  return kir_bin(p, K_MUL, exact, inside);
+}
+
+/* v where the i64 0/1 factor ok is 1, else 0. */
+static KExpr *only_if(Program *p, KExpr *ok, KExpr *v) {
+  return kir_select(p, kir_bin(p, K_EQ, ok, ic(p, 1)), v, kir_const_f(p, 0));
+}
+
+/* Work per parallel unit of a nest over s. */
+static double work_of(const Shape *s, double per_elem) {
+  return per_elem * (double)numel_eval(s, 1) / (double)llabs(s->d[0]);
+}
+
+/* y[n,o,oh,ow] = sum over cg, kh, kw of x[n, c, ih, iw] * w[o, cg, kh, kw],
+ * c = the first channel of o's group + cg. */
+static void lower_conv2d(Program *p, int node) {
+  const Node *nd = &p->g->node[node];
+  const Node *x = &p->g->node[nd->in[0]], *wt = &p->g->node[nd->in[1]];
+  Win w = window_of(nd, &x->shape, &nd->shape, wt->shape.d[2], wt->shape.d[3]);
+  Kernel *k = kir_kernel(p, "conv2d", node, nd->loc);
+  Nest n = nest_over(p, k, &nd->shape);
+  KExpr *N = ivar(p, k, n.var[0]), *o = ivar(p, k, n.var[1]);
+  KExpr *oh = ivar(p, k, n.var[2]), *ow = ivar(p, k, n.var[3]);
+  int acc = kir_var(p, k, KT_F32), cg, kh, kw;
+  kir_set(p, k, n.inner, acc, kir_const_f(p, 0));
+  KStmt *l = loop_to(p, k, n.inner, &cg, ic(p, w.cg));
+  l = loop_to(p, k, l, &kh, ic(p, w.KH));
+  l = loop_to(p, k, l, &kw, ic(p, w.KW));
+  KExpr *c = kir_iadd(p, kir_imul(p, kir_bin(p, K_DIV, o, ic(p, w.og)), ic(p, w.cg)), ivar(p, k, cg));
+  KExpr *xv = image_at(p, k, kir_buf(p, k, nd->in[0], false), &w, N, c,
+                       tap(p, oh, ivar(p, k, kh), w.sh, w.ph, w.dh),
+                       tap(p, ow, ivar(p, k, kw), w.sw, w.pw, w.dw), 0);
+  KExpr *wv = kir_load(p, k, kir_buf(p, k, nd->in[1], false),
+                       at4(p, o, ivar(p, k, cg), ivar(p, k, kh), ivar(p, k, kw), w.cg, w.KH, w.KW));
+  kir_set(p, k, l, acc, kir_fma(p, xv, wv, ivar(p, k, acc)));
+  kir_store(p, k, n.inner, kir_buf(p, k, node, true), bcast_index(p, k, &nd->shape, &n),
+            ivar(p, k, acc));
+  k->work = work_of(&nd->shape, 2.0 * (double)(w.cg * w.KH * w.KW));
+}
+
+/* dx[n,c,h,w] = sum over the output channels oo of c's group and taps
+ * (kh, kw) that read (h, w) of dy[n,o,oh,ow] * w[o, c mod cg, kh, kw]. */
+static void lower_conv2d_grad_input(Program *p, int node) {
+  const Node *nd = &p->g->node[node];
+  const Node *dy = &p->g->node[nd->in[0]], *wt = &p->g->node[nd->in[1]];
+  Win w = window_of(nd, &nd->shape, &dy->shape, wt->shape.d[2], wt->shape.d[3]);
+  Kernel *k = kir_kernel(p, "conv2d_grad_input", node, nd->loc);
+  Nest n = nest_over(p, k, &nd->shape);
+  KExpr *N = ivar(p, k, n.var[0]), *c = ivar(p, k, n.var[1]);
+  KExpr *h = ivar(p, k, n.var[2]), *wc = ivar(p, k, n.var[3]);
+  int acc = kir_var(p, k, KT_F32), oo, kh, kw;
+  kir_set(p, k, n.inner, acc, kir_const_f(p, 0));
+  KStmt *l = loop_to(p, k, n.inner, &oo, ic(p, w.og));
+  l = loop_to(p, k, l, &kh, ic(p, w.KH));
+  l = loop_to(p, k, l, &kw, ic(p, w.KW));
+  KExpr *o = kir_iadd(p, kir_imul(p, kir_bin(p, K_DIV, c, ic(p, w.cg)), ic(p, w.og)), ivar(p, k, oo));
+  KExpr *cg = kir_bin(p, K_REM, c, ic(p, w.cg)), *oh, *ow;
+  KExpr *okh = taken_by(p, h, ivar(p, k, kh), w.sh, w.ph, w.dh, w.OH, &oh);
+  KExpr *okw = taken_by(p, wc, ivar(p, k, kw), w.sw, w.pw, w.dw, w.OW, &ow);
+  KExpr *dv = kir_load(p, k, kir_buf(p, k, nd->in[0], false), at4(p, N, o, oh, ow, w.O, w.OH, w.OW));
+  KExpr *wv = kir_load(p, k, kir_buf(p, k, nd->in[1], false),
+                       at4(p, o, cg, ivar(p, k, kh), ivar(p, k, kw), w.cg, w.KH, w.KW));
+  KExpr *term = only_if(p, kir_bin(p, K_MUL, okh, okw), kir_bin(p, K_MUL, dv, wv));
+  kir_set(p, k, l, acc, kir_bin(p, K_ADD, ivar(p, k, acc), term));
+  kir_store(p, k, n.inner, kir_buf(p, k, node, true), bcast_index(p, k, &nd->shape, &n),
+            ivar(p, k, acc));
+  k->work = work_of(&nd->shape, 2.0 * (double)(w.og * w.KH * w.KW));
+}
+
+/* dw[o,cg,kh,kw] = sum over n, oh, ow of dy[n,o,oh,ow] * x[n, c, ih, iw]:
+ * parallel over the output channels, the batch loop inside. */
+static void lower_conv2d_grad_weight(Program *p, int node) {
+  const Node *nd = &p->g->node[node];
+  const Node *x = &p->g->node[nd->in[0]], *dy = &p->g->node[nd->in[1]];
+  Win w = window_of(nd, &x->shape, &dy->shape, nd->shape.d[2], nd->shape.d[3]);
+  Kernel *k = kir_kernel(p, "conv2d_grad_weight", node, nd->loc);
+  Nest n = nest_over(p, k, &nd->shape);
+  KExpr *o = ivar(p, k, n.var[0]), *cg = ivar(p, k, n.var[1]);
+  KExpr *kh = ivar(p, k, n.var[2]), *kw = ivar(p, k, n.var[3]);
+  int acc = kir_var(p, k, KT_F32), b, oh, ow;
+  kir_set(p, k, n.inner, acc, kir_const_f(p, 0));
+  KStmt *l = loop_to(p, k, n.inner, &b, kir_dim(p, x->shape.d[0]));
+  l = loop_to(p, k, l, &oh, ic(p, w.OH));
+  l = loop_to(p, k, l, &ow, ic(p, w.OW));
+  KExpr *c = kir_iadd(p, kir_imul(p, kir_bin(p, K_DIV, o, ic(p, w.og)), ic(p, w.cg)), cg);
+  KExpr *xv = image_at(p, k, kir_buf(p, k, nd->in[0], false), &w, ivar(p, k, b), c,
+                       tap(p, ivar(p, k, oh), kh, w.sh, w.ph, w.dh),
+                       tap(p, ivar(p, k, ow), kw, w.sw, w.pw, w.dw), 0);
+  KExpr *dv = kir_load(p, k, kir_buf(p, k, nd->in[1], false),
+                       at4(p, ivar(p, k, b), o, ivar(p, k, oh), ivar(p, k, ow), w.O, w.OH, w.OW));
+  kir_set(p, k, l, acc, kir_fma(p, xv, dv, ivar(p, k, acc)));
+  kir_store(p, k, n.inner, kir_buf(p, k, node, true), bcast_index(p, k, &nd->shape, &n),
+            ivar(p, k, acc));
+  k->work = work_of(&nd->shape, 2.0 * 64 * (double)(w.OH * w.OW)); /* taking N as 64 */
+}
+
+/* avg_pool2d: the window sum with padding as zero, over KH*KW. */
+static void lower_avg_pool2d(Program *p, int node) {
+  const Node *nd = &p->g->node[node];
+  const Node *x = &p->g->node[nd->in[0]];
+  Win w = window_of(nd, &x->shape, &nd->shape, 0, 0);
+  Kernel *k = kir_kernel(p, "avg_pool2d", node, nd->loc);
+  Nest n = nest_over(p, k, &nd->shape);
+  int acc = kir_var(p, k, KT_F32), kh, kw;
+  kir_set(p, k, n.inner, acc, kir_const_f(p, 0));
+  KStmt *l = loop_to(p, k, n.inner, &kh, ic(p, w.KH));
+  l = loop_to(p, k, l, &kw, ic(p, w.KW));
+  KExpr *v = image_at(p, k, kir_buf(p, k, nd->in[0], false), &w, ivar(p, k, n.var[0]),
+                      ivar(p, k, n.var[1]), tap(p, ivar(p, k, n.var[2]), ivar(p, k, kh), w.sh, w.ph, 1),
+                      tap(p, ivar(p, k, n.var[3]), ivar(p, k, kw), w.sw, w.pw, 1), 0);
+  kir_set(p, k, l, acc, kir_bin(p, K_ADD, ivar(p, k, acc), v));
+  KExpr *r = kir_bin(p, K_DIV, ivar(p, k, acc), kir_const_f(p, (double)(w.KH * w.KW)));
+  kir_store(p, k, n.inner, kir_buf(p, k, node, true), bcast_index(p, k, &nd->shape, &n), r);
+  k->work = work_of(&nd->shape, (double)(w.KH * w.KW));
+}
+
+/* The first maximum of window (oh, ow) of channel (n, c), row-major with
+ * padding as -inf, as in ir/interp.c: loops inside parent setting best
+ * (f32) and arg (i64 flat index ih*W + iw within the channel, -1 if
+ * nothing beats -inf). The strict < keeps the first of equal values. */
+static void window_argmax(Program *p, Kernel *k, KStmt *parent, int buf, const Win *w, KExpr *n,
+                          KExpr *c, KExpr *oh, KExpr *ow, int best, int arg) {
+  int kh, kw;
+  kir_set(p, k, parent, best, kir_const_f(p, -__builtin_inf()));
+  kir_set(p, k, parent, arg, ic(p, -1));
+  KStmt *l = loop_to(p, k, parent, &kh, ic(p, w->KH));
+  l = loop_to(p, k, l, &kw, ic(p, w->KW));
+  KExpr *ih = tap(p, oh, ivar(p, k, kh), w->sh, w->ph, 1);
+  KExpr *iw = tap(p, ow, ivar(p, k, kw), w->sw, w->pw, 1);
+  KExpr *v = image_at(p, k, buf, w, n, c, ih, iw, -__builtin_inf());
+  KExpr *beats = kir_bin(p, K_LT, ivar(p, k, best), v);
+  /* arg first: its condition reads best before best moves */
+  kir_set(p, k, l, arg, kir_select(p, beats, kir_iadd(p, kir_imul(p, ih, ic(p, w->W)), iw),
+                                   ivar(p, k, arg)));
+  kir_set(p, k, l, best, kir_select(p, beats, v, ivar(p, k, best)));
+}
+
+static void lower_max_pool2d(Program *p, int node) {
+  const Node *nd = &p->g->node[node];
+  const Node *x = &p->g->node[nd->in[0]];
+  Win w = window_of(nd, &x->shape, &nd->shape, 0, 0);
+  Kernel *k = kir_kernel(p, "max_pool2d", node, nd->loc);
+  Nest n = nest_over(p, k, &nd->shape);
+  int best = kir_var(p, k, KT_F32), arg = kir_var(p, k, KT_I64);
+  window_argmax(p, k, n.inner, kir_buf(p, k, nd->in[0], false), &w, ivar(p, k, n.var[0]),
+                ivar(p, k, n.var[1]), ivar(p, k, n.var[2]), ivar(p, k, n.var[3]), best, arg);
+  kir_store(p, k, n.inner, kir_buf(p, k, node, true), bcast_index(p, k, &nd->shape, &n),
+            ivar(p, k, best));
+  k->work = work_of(&nd->shape, (double)(w.KH * w.KW));
+}
+
+/* Loops inside parent over the windows that contain input element (h, w):
+ * output rows oh = (h + pad) / stride - t for t < ceil(KH / stride). Sets
+ * *oh, *ow (clamped into range) and returns an i64 0/1 factor: the window
+ * exists and covers (h, w). Returns the innermost loop in *inner. */
+static KExpr *windows_over(Program *p, Kernel *k, KStmt *parent, const Win *w, KExpr *h,
+                           KExpr *wc, KExpr **oh, KExpr **ow, KStmt **inner) {
+  KExpr *ok[2], *rc[2] = {h, wc}, **out[2] = {oh, ow};
+  int64_t st[2] = {w->sh, w->sw}, pad[2] = {w->ph, w->pw}, kk[2] = {w->KH, w->KW};
+  int64_t len[2] = {w->OH, w->OW};
+  for (int d = 0; d < 2; d++) {
+    int t;
+    parent = loop_to(p, k, parent, &t, ic(p, (kk[d] + st[d] - 1) / st[d]));
+    KExpr *shifted = kir_iadd(p, rc[d], ic(p, pad[d]));
+    KExpr *o = kir_bin(p, K_SUB, kir_bin(p, K_DIV, shifted, ic(p, st[d])), ivar(p, k, t));
+    KExpr *oc = kir_bin(p, K_MIN, kir_bin(p, K_MAX, o, ic(p, 0)), ic(p, len[d] - 1));
+    KExpr *off = kir_bin(p, K_SUB, shifted, kir_imul(p, o, ic(p, st[d])));
+    KExpr *in = kir_cast(p, KT_I64, kir_bin(p, K_EQ, oc, o));
+    ok[d] = kir_bin(p, K_MUL, in, kir_cast(p, KT_I64, kir_bin(p, K_LT, off, ic(p, kk[d]))));
+    *out[d] = oc;
+  }
+  *inner = parent;
+  return kir_bin(p, K_MUL, ok[0], ok[1]);
+}
+
+/* dx[n,c,h,w] = sum of dy over the windows whose first maximum is (h, w). */
+static void lower_max_pool2d_grad(Program *p, int node) {
+  const Node *nd = &p->g->node[node];
+  const Node *dy = &p->g->node[nd->in[1]];
+  Win w = window_of(nd, &nd->shape, &dy->shape, 0, 0);
+  Kernel *k = kir_kernel(p, "max_pool2d_grad", node, nd->loc);
+  Nest n = nest_over(p, k, &nd->shape);
+  KExpr *N = ivar(p, k, n.var[0]), *c = ivar(p, k, n.var[1]);
+  KExpr *h = ivar(p, k, n.var[2]), *wc = ivar(p, k, n.var[3]), *oh, *ow;
+  int acc = kir_var(p, k, KT_F32), best = kir_var(p, k, KT_F32), arg = kir_var(p, k, KT_I64);
+  kir_set(p, k, n.inner, acc, kir_const_f(p, 0));
+  KStmt *l;
+  KExpr *ok = windows_over(p, k, n.inner, &w, h, wc, &oh, &ow, &l);
+  window_argmax(p, k, l, kir_buf(p, k, nd->in[0], false), &w, N, c, oh, ow, best, arg);
+  KExpr *mine = kir_cast(p, KT_I64, kir_bin(p, K_EQ, ivar(p, k, arg),
+                                            kir_iadd(p, kir_imul(p, h, ic(p, w.W)), wc)));
+  KExpr *dv = kir_load(p, k, kir_buf(p, k, nd->in[1], false), at4(p, N, c, oh, ow, w.C, w.OH, w.OW));
+  kir_set(p, k, l, acc, kir_bin(p, K_ADD, ivar(p, k, acc), only_if(p, kir_bin(p, K_MUL, ok, mine), dv)));
+  kir_store(p, k, n.inner, kir_buf(p, k, node, true), bcast_index(p, k, &nd->shape, &n),
+            ivar(p, k, acc));
+  k->work = work_of(&nd->shape, 4.0 * (double)(w.KH * w.KW));
+}
+
+/* dx[n,c,h,w] = sum of dy over the windows that contain (h, w), / KH*KW. */
+static void lower_avg_pool2d_grad(Program *p, int node) {
+  const Node *nd = &p->g->node[node];
+  const Node *dy = &p->g->node[nd->in[0]];
+  Win w = window_of(nd, &nd->shape, &dy->shape, 0, 0);
+  Kernel *k = kir_kernel(p, "avg_pool2d_grad", node, nd->loc);
+  Nest n = nest_over(p, k, &nd->shape);
+  KExpr *N = ivar(p, k, n.var[0]), *c = ivar(p, k, n.var[1]), *oh, *ow;
+  int acc = kir_var(p, k, KT_F32);
+  kir_set(p, k, n.inner, acc, kir_const_f(p, 0));
+  KStmt *l;
+  KExpr *ok = windows_over(p, k, n.inner, &w, ivar(p, k, n.var[2]), ivar(p, k, n.var[3]), &oh, &ow, &l);
+  KExpr *dv = kir_load(p, k, kir_buf(p, k, nd->in[0], false), at4(p, N, c, oh, ow, w.C, w.OH, w.OW));
+  kir_set(p, k, l, acc, kir_bin(p, K_ADD, ivar(p, k, acc), only_if(p, ok, dv)));
+  KExpr *r = kir_bin(p, K_DIV, ivar(p, k, acc), kir_const_f(p, (double)(w.KH * w.KW)));
+  kir_store(p, k, n.inner, kir_buf(p, k, node, true), bcast_index(p, k, &nd->shape, &n), r);
+  k->work = work_of(&nd->shape, 4.0);
+}
+
 /* assign: the value (with its fused chain) stored into the target's
  * storage, a param or a state. */
 static void lower_assign(Program *p, int node) { lower_elemwise(p, node); }

@@ -35,7 +35,8 @@ struct Builtin {
 static BuildFn build_unary, build_leaky_relu, build_binary, build_axis,
     build_reduce, build_matmul, build_reshape, build_flatten,
     build_transpose, build_slice, build_concat, build_dropout,
-    build_one_hot, build_cross_entropy, build_mse, build_bce, build_dense;
+    build_one_hot, build_cross_entropy, build_mse, build_bce, build_dense,
+    build_conv2d_op, build_conv2d, build_pool, build_global_avg_pool;
 
 static const Builtin builtins[] = {
   /* elementwise; on a number they fold at compile time */
@@ -84,11 +85,29 @@ static const Builtin builtins[] = {
   {"mse", OP_MEAN, false, "pred: tensor, target: tensor", build_mse},
   {"binary_cross_entropy", OP_MEAN, false, "logits: tensor, target: tensor",
    build_bce},
+  /* images [N,C,H,W]; a window size, stride, pad or dilation is one
+   * number or a (height, width) list */
+  {"conv2d_op", OP_CONV2D, false,
+   "x: tensor, w: tensor, stride: ints = 1, pad: ints = 0, "
+   "dilation: ints = 1, groups: count = 1",
+   build_conv2d_op},
+  {"maxpool", OP_MAX_POOL2D, false,
+   "x: tensor, kernel: ints = 2, stride: ints = none, pad: ints = 0",
+   build_pool},
+  {"avgpool", OP_AVG_POOL2D, false,
+   "x: tensor, kernel: ints = 2, stride: ints = none, pad: ints = 0",
+   build_pool},
+  {"global_avg_pool", OP_MEAN, false, "x: tensor", build_global_avg_pool},
   /* layers */
   {"dense", OP_MATMUL, true,
    "x: tensor, units: count, bias: bool = true, init: init = xavier_uniform, "
    "name: string = none",
    build_dense},
+  {"conv2d", OP_CONV2D, true,
+   "x: tensor, out_channels: count, kernel: ints = 3, stride: ints = 1, "
+   "pad: ints = 0, dilation: ints = 1, groups: count = 1, bias: bool = true, "
+   "init: init = xavier_uniform, name: string = none",
+   build_conv2d},
 };
 enum { NBUILTIN = sizeof builtins / sizeof builtins[0] };
 
@@ -682,6 +701,131 @@ static Value build_bce(Lower *L, const Builtin *b, const Expr *call,
   Value one = fe_tensor(ir_const(L->g, DT_F32, (Shape){0}, 1, NULL, at), at);
   Value soft = unop(L, OP_LOG, binop(L, OP_ADD, one, e, at), at);
   return mean_all(L, binop(L, OP_ADD, lin, soft, at), at);
+}
+
+/* ---- images -------------------------------------------------------------- */
+
+/* An int or a list of one or two ints for a (height, width) pair, each at
+ * least min: kernel = 3 or kernel = [3, 5]. */
+static bool hw_pair(Lower *L, const Builtin *b, const char *what,
+                    const ArgVal *a, int64_t min, int64_t *out) {
+  const Value *v = &a->v;
+  int n = v->kind == V_LIST ? v->nitem : 1;
+  if (n < 1 || n > 2) {
+    fe_error(L, a->loc, "%s: %s is one number or a list of two (height, "
+             "width), got %d items", b->name, what, n);
+    return false;
+  }
+  for (int i = 0; i < 2; i++) {
+    const Value *it = v->kind == V_LIST ? &v->item[n == 2 ? i : 0] : v;
+    out[i] = fe_int(it);
+    if (out[i] < min) {
+      fe_error(L, it->loc, "%s: %s must be >= %lld, got %lld", b->name, what,
+               (long long)min, (long long)out[i]);
+      return false;
+    }
+  }
+  return true;
+}
+
+/* An f32 image [N,C,H,W] with fixed C, H, W. */
+static bool check_image(Lower *L, const Builtin *b, int x, Loc loc) {
+  const Node *n = &L->g->node[x];
+  bool ok = n->dtype == DT_F32 && n->shape.rank == 4;
+  for (int i = 1; ok && i < 4; i++)
+    ok = n->shape.d[i] > 0;
+  if (!ok && fe_error(L, loc, "%s: expected an f32 image [N,C,H,W] with "
+                      "fixed C, H, W, got %s", b->name, fe_type_str(L, x)) &&
+      n->shape.rank == 2)
+    diag_hint("reshape it to an image first, e.g. reshape(x, [N, 1, 28, 28])");
+  return ok;
+}
+
+/* Attributes stride, pad, dilation, groups of conv2d from arguments at
+ * arg[0..3]. */
+static bool conv_attrs(Lower *L, const Builtin *b, const ArgVal *arg,
+                       Attrs *a) {
+  *a = (Attrs){.nints = 7};
+  if (!hw_pair(L, b, "stride", &arg[0], 1, &a->ints[0]) ||
+      !hw_pair(L, b, "pad", &arg[1], 0, &a->ints[2]) ||
+      !hw_pair(L, b, "dilation", &arg[2], 1, &a->ints[4]))
+    return false;
+  a->ints[6] = (int64_t)arg[3].v.num;
+  return true;
+}
+
+/* conv2d_op(x, w, ...): the convolution with weights the caller owns. */
+static Value build_conv2d_op(Lower *L, const Builtin *b, const Expr *call,
+                             ArgVal *arg, const char *layer) {
+  (void)layer;
+  Attrs a;
+  if (!check_image(L, b, arg[0].v.node, arg[0].loc) ||
+      !conv_attrs(L, b, &arg[2], &a))
+    return fe_poison(call->loc);
+  int in[2] = {arg[0].v.node, arg[1].v.node};
+  return add_node(L, OP_CONV2D, in, 2, &a, call->loc);
+}
+
+/* conv2d(x, out_channels, ...): x[N,C,H,W] -> [N,O,OH,OW] with parameters
+ * W [O, C/groups, KH, KW] and b [O] (broadcast as [O,1,1]). */
+static Value build_conv2d(Lower *L, const Builtin *b, const Expr *call,
+                          ArgVal *arg, const char *layer) {
+  int x = arg[0].v.node;
+  int64_t O = (int64_t)arg[1].v.num, k[2], groups = (int64_t)arg[6].v.num;
+  Attrs a;
+  if (!check_image(L, b, x, arg[0].loc) || !hw_pair(L, b, "kernel", &arg[2], 1, k) ||
+      !conv_attrs(L, b, &arg[3], &a))
+    return fe_poison(call->loc);
+  int64_t C = L->g->node[x].shape.d[1];
+  if (C % groups || O % groups) {
+    fe_error(L, arg[6].loc, "conv2d: groups = %lld must divide both the %lld "
+             "input channels of %s and the %lld output channels",
+             (long long)groups, (long long)C, fe_type_str(L, x), (long long)O);
+    return fe_poison(call->loc);
+  }
+  Shape ws = {.rank = 4, .d = {O, C / groups, k[0], k[1]}};
+  int w = fe_new_param(L, arena_printf(L->a, "%s.W", layer), ws,
+                       arg[8].v.init, call->loc);
+  if (w < 0)
+    return fe_poison(call->loc);
+  int in[2] = {x, w};
+  Value y = add_node(L, OP_CONV2D, in, 2, &a, call->loc);
+  if (y.kind == V_POISON || !arg[7].v.num)
+    return y;
+  int bias = fe_new_param(L, arena_printf(L->a, "%s.b", layer),
+                          (Shape){.rank = 1, .d = {O}},
+                          (Init){.kind = INIT_ZEROS}, call->loc);
+  if (bias < 0)
+    return fe_poison(call->loc);
+  Value b3 = reshape_to(L, bias, (Shape){.rank = 3, .d = {O, 1, 1}}, call->loc);
+  int add[2] = {y.node, b3.node};
+  return add_node(L, OP_ADD, add, 2, NULL, call->loc);
+}
+
+/* maxpool / avgpool(x, kernel = 2, stride = kernel, pad = 0) */
+static Value build_pool(Lower *L, const Builtin *b, const Expr *call,
+                        ArgVal *arg, const char *layer) {
+  (void)layer;
+  Attrs a = {.nints = 6};
+  if (!check_image(L, b, arg[0].v.node, arg[0].loc) ||
+      !hw_pair(L, b, "kernel", &arg[1], 1, &a.ints[0]) ||
+      !hw_pair(L, b, "pad", &arg[3], 0, &a.ints[4]))
+    return fe_poison(call->loc);
+  a.ints[2] = a.ints[0], a.ints[3] = a.ints[1];
+  if (arg[2].given && !hw_pair(L, b, "stride", &arg[2], 1, &a.ints[2]))
+    return fe_poison(call->loc);
+  return add_node(L, b->op, &arg[0].v.node, 1, &a, call->loc);
+}
+
+/* global_avg_pool(x): [N,C,H,W] -> [N,C], the mean over H and W. */
+static Value build_global_avg_pool(Lower *L, const Builtin *b,
+                                   const Expr *call, ArgVal *arg,
+                                   const char *layer) {
+  (void)layer;
+  if (!check_image(L, b, arg[0].v.node, arg[0].loc))
+    return fe_poison(call->loc);
+  Attrs a = {.ints = {0, 2, 3}, .nints = 3};
+  return add_node(L, OP_MEAN, &arg[0].v.node, 1, &a, call->loc);
 }
 
 /* ---- layers -------------------------------------------------------------- */

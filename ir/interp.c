@@ -314,6 +314,163 @@ static void ref_cross_entropy(const Node *n, Tensor *out, const Tensor *in) {
   }
 }
 
+/* ---- convolution and pooling over [N,C,H,W] ----
+ * Attributes come in (height, width) pairs; see ops.def. Tap k of output
+ * row o reads input row o*stride - pad + k*dilation; rows outside the
+ * input are padding. Each gradient loops over the same taps as its
+ * forward op and scatters (the transpose of the forward loop), which is
+ * a different formulation from the compiled gather in codegen/lower.c. */
+
+typedef struct Geom {
+  int64_t N, C, H, W;       /* input image */
+  int64_t O, OH, OW;        /* output channels and size */
+  int64_t KH, KW, sh, sw, ph, pw, dh, dw;
+  int64_t cg, og;           /* input and output channels per group */
+} Geom;
+
+/* Geometry from an image x, the result y, the window and the attributes:
+ * conv2d-family ints are stride, pad, dilation, groups; pool ints are
+ * kernel, stride, pad (no dilation, channel c maps to channel c). */
+static Geom geom(const Node *n, const Shape *x, const Shape *y, int64_t KH, int64_t KW) {
+  const int64_t *a = n->a.ints;
+  bool conv = n->op == OP_CONV2D || n->op == OP_CONV2D_GRAD_INPUT ||
+              n->op == OP_CONV2D_GRAD_WEIGHT;
+  Geom g = {.N = x->d[0], .C = x->d[1], .H = x->d[2], .W = x->d[3], .O = y->d[1],
+            .OH = y->d[2], .OW = y->d[3], .KH = KH, .KW = KW};
+  if (conv) {
+    g.sh = a[0], g.sw = a[1], g.ph = a[2], g.pw = a[3], g.dh = a[4], g.dw = a[5];
+    g.cg = g.C / a[6], g.og = g.O / a[6];
+  } else {
+    g.KH = a[0], g.KW = a[1], g.sh = a[2], g.sw = a[3], g.ph = a[4], g.pw = a[5];
+    g.dh = g.dw = 1, g.cg = 1, g.og = 1;
+  }
+  return g;
+}
+
+/* Input row of tap k of output row o, or -1 in the padding. */
+static int64_t tap(int64_t o, int64_t k, int64_t stride, int64_t pad, int64_t dil, int64_t len) {
+  int64_t i = o * stride - pad + k * dil;
+  return i >= 0 && i < len ? i : -1;
+}
+
+/* Flat index of [n, c, h, w] in an [., C, H, W] tensor. */
+static int64_t at4(int64_t n, int64_t c, int64_t h, int64_t w, int64_t C, int64_t H, int64_t W) {
+  return ((n * C + c) * H + h) * W + w;
+}
+
+/* The three conv2d ops share one loop over (output element, tap):
+ * y[n,o,oh,ow] += x[n,c,ih,iw] * w[o,c mod cg,kh,kw] with c in o's group.
+ * mode 0 computes y from (x, w), mode 1 dx from (dy, w), mode 2 dw from
+ * (x, dy). */
+static void conv_taps(const Geom *g, int mode, double *x, double *w, double *y) {
+  for (int64_t n = 0; n < g->N; n++)
+    for (int64_t o = 0; o < g->O; o++)
+      for (int64_t oh = 0; oh < g->OH; oh++)
+        for (int64_t ow = 0; ow < g->OW; ow++)
+          for (int64_t cg = 0; cg < g->cg; cg++)
+            for (int64_t kh = 0; kh < g->KH; kh++)
+              for (int64_t kw = 0; kw < g->KW; kw++) {
+                int64_t ih = tap(oh, kh, g->sh, g->ph, g->dh, g->H);
+                int64_t iw = tap(ow, kw, g->sw, g->pw, g->dw, g->W);
+                if (ih < 0 || iw < 0) continue;
+                int64_t c = o / g->og * g->cg + cg;
+                double *xe = &x[at4(n, c, ih, iw, g->C, g->H, g->W)];
+                double *we = &w[at4(o, cg, kh, kw, g->cg, g->KH, g->KW)];
+                double *ye = &y[at4(n, o, oh, ow, g->O, g->OH, g->OW)];
+                if (mode == 0) *ye += *xe * *we;
+                if (mode == 1) *xe += *ye * *we;
+                if (mode == 2) *we += *xe * *ye;
+              }
+}
+
+static void ref_conv2d(const Node *n, Tensor *out, const Tensor *in) {
+  const Shape *ws = &in[1].shape;
+  Geom g = geom(n, &in[0].shape, &out->shape, ws->d[2], ws->d[3]);
+  conv_taps(&g, 0, in[0].v, in[1].v, out->v);
+}
+
+/* (dy, w) -> dx */
+static void ref_conv2d_grad_input(const Node *n, Tensor *out, const Tensor *in) {
+  const Shape *ws = &in[1].shape;
+  Geom g = geom(n, &out->shape, &in[0].shape, ws->d[2], ws->d[3]);
+  conv_taps(&g, 1, out->v, in[1].v, in[0].v);
+}
+
+/* (x, dy) -> dw */
+static void ref_conv2d_grad_weight(const Node *n, Tensor *out, const Tensor *in) {
+  Geom g = geom(n, &in[0].shape, &in[1].shape, n->a.ints[7], n->a.ints[8]);
+  conv_taps(&g, 2, in[0].v, out->v, in[1].v);
+}
+
+/* Flat index in x of the first maximum (row-major over the window, padding
+ * counting as -inf) of window (n, c, oh, ow); -1 if it holds nothing
+ * greater than -inf. */
+static int64_t window_argmax(const Geom *g, const double *x, int64_t n, int64_t c, int64_t oh,
+                             int64_t ow) {
+  double best = -INFINITY;
+  int64_t arg = -1;
+  for (int64_t kh = 0; kh < g->KH; kh++)
+    for (int64_t kw = 0; kw < g->KW; kw++) {
+      int64_t ih = tap(oh, kh, g->sh, g->ph, 1, g->H), iw = tap(ow, kw, g->sw, g->pw, 1, g->W);
+      if (ih < 0 || iw < 0) continue;
+      int64_t j = at4(n, c, ih, iw, g->C, g->H, g->W);
+      if (x[j] > best) best = x[j], arg = j;
+    }
+  return arg;
+}
+
+/* max_pool2d: the first maximum; avg_pool2d: the sum of the window with
+ * padding as zero, over the full window size (count_include_pad). */
+static void ref_pool2d(const Node *n, Tensor *out, const Tensor *in) {
+  Geom g = geom(n, &in[0].shape, &out->shape, 0, 0);
+  const double *x = in[0].v;
+  for (int64_t nn = 0; nn < g.N; nn++)
+    for (int64_t c = 0; c < g.C; c++)
+      for (int64_t oh = 0; oh < g.OH; oh++)
+        for (int64_t ow = 0; ow < g.OW; ow++) {
+          double *y = &out->v[at4(nn, c, oh, ow, g.C, g.OH, g.OW)];
+          if (n->op == OP_MAX_POOL2D) {
+            int64_t j = window_argmax(&g, x, nn, c, oh, ow);
+            *y = j < 0 ? -INFINITY : x[j];
+            continue;
+          }
+          for (int64_t kh = 0; kh < g.KH; kh++)
+            for (int64_t kw = 0; kw < g.KW; kw++) {
+              int64_t ih = tap(oh, kh, g.sh, g.ph, 1, g.H), iw = tap(ow, kw, g.sw, g.pw, 1, g.W);
+              if (ih >= 0 && iw >= 0) *y += x[at4(nn, c, ih, iw, g.C, g.H, g.W)];
+            }
+          *y /= (double)(g.KH * g.KW);
+        }
+}
+
+/* (x, dy) -> dx: each dy goes to its window's first maximum. */
+static void ref_max_pool2d_grad(const Node *n, Tensor *out, const Tensor *in) {
+  Geom g = geom(n, &in[0].shape, &in[1].shape, 0, 0);
+  for (int64_t nn = 0; nn < g.N; nn++)
+    for (int64_t c = 0; c < g.C; c++)
+      for (int64_t oh = 0; oh < g.OH; oh++)
+        for (int64_t ow = 0; ow < g.OW; ow++) {
+          int64_t j = window_argmax(&g, in[0].v, nn, c, oh, ow);
+          if (j >= 0) out->v[j] += in[1].v[at4(nn, c, oh, ow, g.C, g.OH, g.OW)];
+        }
+}
+
+/* dy -> dx: each dy spread evenly over its window (padding taps lost). */
+static void ref_avg_pool2d_grad(const Node *n, Tensor *out, const Tensor *in) {
+  Geom g = geom(n, &out->shape, &in[0].shape, 0, 0);
+  for (int64_t nn = 0; nn < g.N; nn++)
+    for (int64_t c = 0; c < g.C; c++)
+      for (int64_t oh = 0; oh < g.OH; oh++)
+        for (int64_t ow = 0; ow < g.OW; ow++) {
+          double d = in[0].v[at4(nn, c, oh, ow, g.C, g.OH, g.OW)] / (double)(g.KH * g.KW);
+          for (int64_t kh = 0; kh < g.KH; kh++)
+            for (int64_t kw = 0; kw < g.KW; kw++) {
+              int64_t ih = tap(oh, kh, g.sh, g.ph, 1, g.H), iw = tap(ow, kw, g.sw, g.pw, 1, g.W);
+              if (ih >= 0 && iw >= 0) out->v[at4(nn, c, ih, iw, g.C, g.H, g.W)] += d;
+            }
+        }
+}
+
 /* assign's value is the value written (the side effect is the caller's to
  * apply: see interp_run's contract). */
 static void ref_assign(const Node *n, Tensor *out, const Tensor *in) {

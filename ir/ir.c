@@ -421,6 +421,170 @@ static bool shape_assign(const Graph *g, Node *n, char *why) {
   return true;
 }
 
+/* ---- convolution and pooling ----
+ * Images are [N,C,H,W]: only N may depend on the batch size. Attribute
+ * pairs are (height, width); a window of k taps with dilation d spans
+ * d*(k-1)+1 input rows, and an output row exists for every stride step
+ * that keeps the window inside the padded input (floor division). */
+
+static bool image_shape(const Node *x, const char *op, char *why) {
+  char b[128];
+  if (x->shape.rank != 4 || x->dtype != DT_F32)
+    return WHY("%s: expected an f32 image [N,C,H,W], got %s", op, tstr(b, x));
+  for (int i = 1; i < 4; i++)
+    if (x->shape.d[i] <= 0)
+      return WHY("%s: only the first dimension of an image may depend on N, got %s", op,
+                 tstr(b, x));
+  return true;
+}
+
+/* Output rows (or columns) of a window over len rows; false, with why,
+ * if the attributes are invalid or the window does not fit. */
+static bool window_out(const char *op, const char *what, int64_t len, int64_t k, int64_t stride,
+                       int64_t pad, int64_t dil, int64_t *out, char *why) {
+  if (k < 1 || stride < 1 || dil < 1 || pad < 0)
+    return WHY("%s: the %s needs kernel, stride and dilation >= 1 and pad >= 0, got kernel %lld, "
+               "stride %lld, dilation %lld, pad %lld", op, what, (long long)k, (long long)stride,
+               (long long)dil, (long long)pad);
+  int64_t span = dil * (k - 1) + 1;
+  if (span > len + 2 * pad)
+    return WHY("%s: the kernel spans %lld %s but the padded input has only %lld (%lld + 2*%lld)",
+               op, (long long)span, what, (long long)(len + 2 * pad), (long long)len,
+               (long long)pad);
+  *out = (len + 2 * pad - span) / stride + 1;
+  return true;
+}
+
+/* Attributes of a conv2d-family node: stride, pad, dilation, groups. */
+static bool conv_attrs(const Node *n, char *why) {
+  if (n->a.nints < 7) return WHY("%s: missing attributes", op_info[n->op].name);
+  if (n->a.ints[6] < 1)
+    return WHY("%s: groups must be >= 1, got %lld", op_info[n->op].name, (long long)n->a.ints[6]);
+  return true;
+}
+
+/* The result shape of conv2d on an image x with weights w. */
+static bool conv_result(const Node *n, const Node *x, const Node *w, Shape *s, char *why) {
+  char b0[128], b1[128];
+  const char *op = op_info[n->op].name;
+  const int64_t *a = n->a.ints, *xd = x->shape.d, *wd = w->shape.d;
+  int64_t groups = a[6];
+  if (!image_shape(x, op, why) || !conv_attrs(n, why)) return false;
+  bool fixed = w->shape.rank == 4 && w->dtype == DT_F32;
+  for (int i = 0; fixed && i < 4; i++) fixed = wd[i] > 0;
+  if (!fixed)
+    return WHY("%s: expected fixed f32 weights [O,C/groups,KH,KW], got %s", op, tstr(b0, w));
+  if (xd[1] % groups)
+    return WHY("%s: groups = %lld does not divide the %lld input channels of %s", op,
+               (long long)groups, (long long)xd[1], tstr(b0, x));
+  if (wd[0] % groups)
+    return WHY("%s: groups = %lld does not divide the %lld output channels of weights %s", op,
+               (long long)groups, (long long)wd[0], tstr(b0, w));
+  if (wd[1] * groups != xd[1])
+    return WHY("%s: channels differ: input %s has %lld, weights %s [O,C/groups,KH,KW] take "
+               "%lld (groups = %lld)", op, tstr(b0, x), (long long)xd[1], tstr(b1, w),
+               (long long)(wd[1] * groups), (long long)groups);
+  *s = (Shape){.rank = 4, .d = {xd[0], wd[0]}};
+  return window_out(op, "rows", xd[2], wd[2], a[0], a[2], a[4], &s->d[2], why) &&
+         window_out(op, "columns", xd[3], wd[3], a[1], a[3], a[5], &s->d[3], why);
+}
+
+static bool shape_conv2d(const Graph *g, Node *n, char *why) {
+  if (!conv_result(n, arg(g, n, 0), arg(g, n, 1), &n->shape, why)) return false;
+  n->dtype = DT_F32;
+  return true;
+}
+
+/* dx of conv2d(x, w) from (dy, w): x is [N, C, in_h, in_w] with C from w. */
+static bool shape_conv2d_grad_input(const Graph *g, Node *n, char *why) {
+  char b[128];
+  const Node *dy = arg(g, n, 0), *w = arg(g, n, 1);
+  if (!conv_attrs(n, why) || n->a.nints != 9 || !image_shape(dy, "conv2d_grad_input", why))
+    return false;
+  if (w->shape.rank != 4) return WHY("conv2d_grad_input: weights %s are not 4-D", tstr(b, w));
+  Node x = {.dtype = DT_F32, .shape = {.rank = 4, .d = {dy->shape.d[0],
+            w->shape.d[1] * n->a.ints[6], n->a.ints[7], n->a.ints[8]}}};
+  Shape s;
+  if (!conv_result(n, &x, w, &s, why)) return false;
+  if (!shape_equal(&s, &dy->shape))
+    return WHY("conv2d_grad_input: dy %s is not the shape of the convolution's result",
+               tstr(b, dy));
+  n->dtype = DT_F32;
+  n->shape = x.shape;
+  return true;
+}
+
+/* dw of conv2d(x, w) from (x, dy): w is [O, C/groups, KH, KW]. */
+static bool shape_conv2d_grad_weight(const Graph *g, Node *n, char *why) {
+  char b[128];
+  const Node *x = arg(g, n, 0), *dy = arg(g, n, 1);
+  if (!conv_attrs(n, why) || n->a.nints != 9 || !image_shape(x, "conv2d_grad_weight", why) ||
+      !image_shape(dy, "conv2d_grad_weight", why))
+    return false;
+  Node w = {.dtype = DT_F32, .shape = {.rank = 4, .d = {dy->shape.d[1],
+            x->shape.d[1] / n->a.ints[6], n->a.ints[7], n->a.ints[8]}}};
+  Shape s;
+  if (!conv_result(n, x, &w, &s, why)) return false;
+  if (!shape_equal(&s, &dy->shape))
+    return WHY("conv2d_grad_weight: dy %s is not the shape of the convolution's result",
+               tstr(b, dy));
+  n->dtype = DT_F32;
+  n->shape = w.shape;
+  return true;
+}
+
+/* The result shape of a pool (attrs kernel, stride, pad) over image x.
+ * Padding may be at most half the kernel, so that every window holds an
+ * element of the input (PyTorch's rule). */
+static bool pool_result(const Node *n, const Node *x, Shape *s, char *why) {
+  const char *op = op_info[n->op].name;
+  const int64_t *a = n->a.ints;
+  if (!image_shape(x, op, why)) return false;
+  if (n->a.nints < 6) return WHY("%s: missing attributes", op);
+  for (int i = 0; i < 2; i++)
+    if (a[4 + i] < 0 || 2 * a[4 + i] > a[i])
+      return WHY("%s: padding %lld is more than half the kernel size %lld", op,
+                 (long long)a[4 + i], (long long)a[i]);
+  *s = (Shape){.rank = 4, .d = {x->shape.d[0], x->shape.d[1]}};
+  return window_out(op, "rows", x->shape.d[2], a[0], a[2], a[4], 1, &s->d[2], why) &&
+         window_out(op, "columns", x->shape.d[3], a[1], a[3], a[5], 1, &s->d[3], why);
+}
+
+static bool shape_pool2d(const Graph *g, Node *n, char *why) {
+  if (!pool_result(n, arg(g, n, 0), &n->shape, why)) return false;
+  n->dtype = DT_F32;
+  return true;
+}
+
+/* dx of max_pool2d(x) from (x, dy). */
+static bool shape_max_pool2d_grad(const Graph *g, Node *n, char *why) {
+  char b[128];
+  const Node *x = arg(g, n, 0), *dy = arg(g, n, 1);
+  Shape s;
+  if (!pool_result(n, x, &s, why)) return false;
+  if (!shape_equal(&s, &dy->shape) || dy->dtype != DT_F32)
+    return WHY("max_pool2d_grad: dy %s is not the shape of the pool's result", tstr(b, dy));
+  n->dtype = DT_F32;
+  n->shape = x->shape;
+  return true;
+}
+
+/* dx of avg_pool2d(x) from dy: x is [N, C, in_h, in_w]. */
+static bool shape_avg_pool2d_grad(const Graph *g, Node *n, char *why) {
+  char b[128];
+  const Node *dy = arg(g, n, 0);
+  if (n->a.nints != 8 || !image_shape(dy, "avg_pool2d_grad", why)) return false;
+  Node x = {.dtype = DT_F32, .shape = {.rank = 4, .d = {dy->shape.d[0], dy->shape.d[1],
+            n->a.ints[6], n->a.ints[7]}}};
+  Shape s;
+  if (!pool_result(n, &x, &s, why)) return false;
+  if (!shape_equal(&s, &dy->shape))
+    return WHY("avg_pool2d_grad: dy %s is not the shape of the pool's result", tstr(b, dy));
+  n->dtype = DT_F32;
+  n->shape = x.shape;
+  return true;
+}
+
 typedef bool ShapeRule(const Graph *, Node *, char *);
 static ShapeRule *const shape_rule[] = {
 #define OP(id, nm, nin, fc, fl, ints, floats, shape, ...) [OP_##id] = shape,

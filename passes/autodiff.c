@@ -350,6 +350,41 @@ static void grad_dropout(AD *ad, int dy) {
   acc(ad, 0, add_node(ad->g, OP_DROPOUT, &dy, 1, N_(ad)->a));
 }
 
+/* conv2d(x, w): dx and dw are ops of their own (conv2d_grad_input and
+ * conv2d_grad_weight) that take the forward attributes plus what floor
+ * division loses: the input's H, W for dx, the kernel's KH, KW for dw. */
+static void grad_conv2d(AD *ad, int dy) {
+  Graph *g = ad->g;
+  int x = IN(ad, 0), w = IN(ad, 1);
+  Attrs a = N_(ad)->a;
+  a.nints = 9;
+  if (ad->needs[x]) {
+    a.ints[7] = g->node[x].shape.d[2];
+    a.ints[8] = g->node[x].shape.d[3];
+    acc(ad, 0, add_node(g, OP_CONV2D_GRAD_INPUT, (int[]){dy, w}, 2, a));
+  }
+  if (ad->needs[w]) {
+    a.ints[7] = g->node[w].shape.d[2];
+    a.ints[8] = g->node[w].shape.d[3];
+    acc(ad, 1, add_node(g, OP_CONV2D_GRAD_WEIGHT, (int[]){x, dy}, 2, a));
+  }
+}
+
+/* max_pool2d: dy goes to the first maximum of each window. */
+static void grad_max_pool2d(AD *ad, int dy) {
+  acc(ad, 0, add_node(ad->g, OP_MAX_POOL2D_GRAD, (int[]){IN(ad, 0), dy}, 2, N_(ad)->a));
+}
+
+/* avg_pool2d: dy spread over each window; the input's H, W as attributes. */
+static void grad_avg_pool2d(AD *ad, int dy) {
+  Attrs a = N_(ad)->a;
+  const Shape *xs = &ad->g->node[IN(ad, 0)].shape;
+  a.ints[6] = xs->d[2];
+  a.ints[7] = xs->d[3];
+  a.nints = 8;
+  acc(ad, 0, add_node(ad->g, OP_AVG_POOL2D_GRAD, &dy, 1, a));
+}
+
 typedef void GradFn(AD *ad, int dy);
 static GradFn *const grad_rule[] = {
 #define OP(id, nm, nin, fc, fl, ints, floats, shape, grad, ...) [OP_##id] = grad,

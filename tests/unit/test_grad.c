@@ -175,6 +175,36 @@ static void cross_entropy(Graph *g, Op op) {
   g->loss = add(g, OP_MEAN, &l, 1, (Attrs){.nints = 1});
 }
 
+/* conv2d(x, w) with x and w both params: checks conv2d_grad_input and
+ * conv2d_grad_weight, which exist only as conv2d's gradient. */
+static void conv_with(Graph *g, Attrs a, int64_t C, int64_t O, int64_t KH, int64_t KW) {
+  int x = param(g, "x", 4, (int64_t[]){2, C, 5, 6});
+  int w = param(g, "w", 4, (int64_t[]){O, C / a.ints[6], KH, KW});
+  loss_of(g, add(g, OP_CONV2D, (int[]){x, w}, 2, a));
+}
+
+static void conv(Graph *g, Op op) {
+  (void)op;
+  conv_with(g, (Attrs){.ints = {1, 1, 0, 0, 1, 1, 1}, .nints = 7}, 3, 2, 3, 3);
+}
+
+/* stride 2 by 1, pad 1 by 2, dilation 1 by 2, two groups */
+static void conv_strided(Graph *g, Op op) {
+  (void)op;
+  conv_with(g, (Attrs){.ints = {2, 1, 1, 2, 1, 2, 2}, .nints = 7}, 4, 6, 3, 2);
+}
+
+static void conv_depthwise(Graph *g, Op op) {
+  (void)op;
+  conv_with(g, (Attrs){.ints = {2, 2, 1, 1, 2, 1, 3}, .nints = 7}, 3, 3, 2, 3);
+}
+
+/* a 3x2 window, stride 2 by 1, padding 1 by 1 (overlapping columns) */
+static void pool(Graph *g, Op op) {
+  int x = param(g, "x", 4, (int64_t[]){2, 3, 5, 6});
+  loss_of(g, add(g, op, &x, 1, (Attrs){.ints = {3, 2, 2, 1, 1, 1}, .nints = 6}));
+}
+
 static const Case cases[] = {
     {OP_NEG, "neg", unary, false},           {OP_EXP, "exp", unary, false},
     {OP_LOG, "log", unary, true},            {OP_SQRT, "sqrt", unary, true},
@@ -200,6 +230,9 @@ static const Case cases[] = {
     {OP_MATMUL, "matmul_rows", matmul_rows, false},
     {OP_MATMUL, "matmul_batched", matmul_batched, false},
     {OP_CROSS_ENTROPY, "cross_entropy", cross_entropy, false},
+    {OP_CONV2D, "conv2d", conv, false},      {OP_CONV2D, "conv2d_strided", conv_strided, false},
+    {OP_CONV2D, "conv2d_depthwise", conv_depthwise, false},
+    {OP_MAX_POOL2D, "max_pool2d", pool, false}, {OP_AVG_POOL2D, "avg_pool2d", pool, false},
 };
 
 /* Param values: in [-1, 1) away from the kinks at 0, or in [0.5, 1.5). */
@@ -243,6 +276,10 @@ int main(void) {
     free(p);
     ir_free_graph(g);
   }
+  /* The gradient ops are checked through the gradient of their forward op. */
+  covered[OP_CONV2D_GRAD_INPUT] = covered[OP_CONV2D_GRAD_WEIGHT] = covered[OP_CONV2D];
+  covered[OP_MAX_POOL2D_GRAD] = covered[OP_MAX_POOL2D];
+  covered[OP_AVG_POOL2D_GRAD] = covered[OP_AVG_POOL2D];
   for (int op = 0; op < OP_COUNT; op++) {
     unsigned fl = op_info[op].flags;
     if (!(fl & (F_SOURCE | F_NOGRAD | F_EFFECT)) && !covered[op]) {

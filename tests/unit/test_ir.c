@@ -267,6 +267,17 @@ static Graph *build_all(void) {
   add(g, OP_SLICE, x, -1, ints(3, 1, 1, 3));
   add(g, OP_ONE_HOT, 1, -1, ints(1, 10));
   add(g, OP_DROPOUT, m, -1, (Attrs){.ints = {7}, .nints = 1, .f = {0.25}});
+  /* images: x as [N,1,2,2], convolved and pooled with padding */
+  int img = ir_add_shaped(g, OP_RESHAPE, &x, 1, NULL, DT_F32,
+                          shape_make(4, (int64_t[]){-1, 1, 2, 2}), at(14), why);
+  int kern = ir_const(g, DT_F32, shape_make(4, (int64_t[]){2, 1, 2, 1}), 0.5, NULL, at(14));
+  int cv = add(g, OP_CONV2D, img, kern, ints(7, 1, 2, 1, 0, 1, 1, 1));
+  add(g, OP_CONV2D_GRAD_INPUT, cv, kern, ints(9, 1, 2, 1, 0, 1, 1, 1, 2, 2));
+  add(g, OP_CONV2D_GRAD_WEIGHT, img, cv, ints(9, 1, 2, 1, 0, 1, 1, 1, 2, 1));
+  int mp = add(g, OP_MAX_POOL2D, img, -1, ints(6, 2, 1, 1, 1, 1, 0));
+  add(g, OP_MAX_POOL2D_GRAD, img, mp, ints(6, 2, 1, 1, 1, 1, 0));
+  int ap = add(g, OP_AVG_POOL2D, img, -1, ints(6, 2, 1, 1, 1, 1, 0));
+  add(g, OP_AVG_POOL2D_GRAD, ap, -1, ints(8, 2, 1, 1, 1, 1, 0, 2, 2));
   /* training: a loss, runtime scalars, optimiser state and the update */
   int bs = ir_add(g, OP_BATCH, NULL, 0, NULL, at(11), why);
   int ce = add(g, OP_CROSS_ENTROPY, m, 1, (Attrs){.nints = 0});
@@ -278,7 +289,7 @@ static Graph *build_all(void) {
   add(g, OP_ASSIGN, st, upd, (Attrs){.nints = 0});
   add(g, OP_ASSIGN, w, upd, (Attrs){.nints = 0});
   g->loss = loss;
-  if (r < 0 || b < 0 || bs < 0) die("test graph: %s", why);
+  if (r < 0 || b < 0 || bs < 0 || img < 0) die("test graph: %s", why);
   ir_output(g, "probs", m, at(9));
   ir_output(g, "o\"2", x, (Loc){0});
   ir_train_kv(g, "optimizer", "sgd(lr=0.01, momentum=0.9)", at(10));

@@ -176,6 +176,88 @@ static void cross_entropy(Graph *g, Op op) {
   out(g, add(g, op, (int[]){x, y}, 2, (Attrs){0}));
 }
 
+/* conv2d of x [N, C, 7, 6] by a weight param [O, C/groups, KH, KW]; a is
+ * stride, pad, dilation (each (h, w)) and groups. */
+static int conv(Graph *g, int64_t C, int64_t O, int64_t KH, int64_t KW, Attrs a) {
+  int x = input(g, "x", 4, (int64_t[]){-1, C, 7, 6});
+  int w = ir_param(g, "W", DT_F32, shape_make(4, (int64_t[]){O, C / a.ints[6], KH, KW}),
+                   (Init){.kind = INIT_NORMAL, .a = 0, .b = 1}, L0);
+  return add(g, OP_CONV2D, (int[]){x, w}, 2, a);
+}
+
+static void conv_plain(Graph *g, Op op) {
+  (void)op;
+  out(g, conv(g, 3, 4, 3, 3, (Attrs){.ints = {1, 1, 0, 0, 1, 1, 1}, .nints = 7}));
+}
+
+/* stride 2 by 1, padding 2 by 1, a 3x2 kernel */
+static void conv_stride_pad(Graph *g, Op op) {
+  (void)op;
+  out(g, conv(g, 3, 5, 3, 2, (Attrs){.ints = {2, 1, 2, 1, 1, 1, 1}, .nints = 7}));
+}
+
+static void conv_dilated(Graph *g, Op op) {
+  (void)op;
+  out(g, conv(g, 2, 3, 3, 3, (Attrs){.ints = {1, 2, 1, 1, 2, 2, 1}, .nints = 7}));
+}
+
+static void conv_groups(Graph *g, Op op) {
+  (void)op;
+  out(g, conv(g, 4, 6, 3, 3, (Attrs){.ints = {1, 1, 1, 1, 1, 1, 2}, .nints = 7}));
+}
+
+static void conv_depthwise(Graph *g, Op op) {
+  (void)op;
+  out(g, conv(g, 4, 8, 3, 3, (Attrs){.ints = {2, 2, 1, 1, 1, 1, 4}, .nints = 7}));
+}
+
+/* The gradient ops of conv2d with dy an input of the result's shape. */
+static void conv_grad(Graph *g, Op op) {
+  Attrs a = {.ints = {2, 1, 1, 2, 2, 1, 2, 7, 6}, .nints = 9};
+  int x = input(g, "x", 4, (int64_t[]){-1, 4, 7, 6});
+  int dy = input(g, "dy", 4, (int64_t[]){-1, 6, 3, 9});
+  int w = ir_param(g, "W", DT_F32, shape_make(4, (int64_t[]){6, 2, 3, 2}),
+                   (Init){.kind = INIT_NORMAL, .a = 0, .b = 1}, L0);
+  if (op == OP_CONV2D_GRAD_INPUT) {
+    out(g, add(g, op, (int[]){dy, w}, 2, a));
+  } else {
+    a.ints[7] = 3, a.ints[8] = 2;
+    out(g, add(g, op, (int[]){x, dy}, 2, a));
+  }
+}
+
+/* x [N, 3, 7, 6]: a 3x2 window, stride 2 by 1, padding 1 by 1 */
+static void pool(Graph *g, Op op) {
+  int x = input(g, "x", 4, (int64_t[]){-1, 3, 7, 6});
+  out(g, add(g, op, &x, 1, (Attrs){.ints = {3, 2, 2, 1, 1, 1}, .nints = 6}));
+}
+
+/* overlapping windows (stride 1 < kernel 3) after relu, whose zeros tie */
+static void pool_overlap(Graph *g, Op op) {
+  int x = input(g, "x", 4, (int64_t[]){-1, 2, 6, 5});
+  int r = add(g, OP_RELU, &x, 1, (Attrs){0});
+  out(g, add(g, op, &r, 1, (Attrs){.ints = {3, 3, 1, 1, 1, 0}, .nints = 6}));
+}
+
+static void pool_grad(Graph *g, Op op) {
+  Attrs a = {.ints = {3, 2, 2, 1, 1, 1, 7, 6}, .nints = 8};
+  int dy = input(g, "dy", 4, (int64_t[]){-1, 3, 4, 7});
+  if (op == OP_AVG_POOL2D_GRAD) {
+    out(g, add(g, op, &dy, 1, a));
+    return;
+  }
+  int x = input(g, "x", 4, (int64_t[]){-1, 3, 7, 6});
+  a.nints = 6;
+  out(g, add(g, op, (int[]){x, dy}, 2, a));
+}
+
+static void pool_grad_overlap(Graph *g, Op op) {
+  int x = input(g, "x", 4, (int64_t[]){-1, 2, 6, 5});
+  int dy = input(g, "dy", 4, (int64_t[]){-1, 2, 6, 5});
+  int r = add(g, OP_RELU, &x, 1, (Attrs){0});
+  out(g, add(g, op, (int[]){r, dy}, 2, (Attrs){.ints = {3, 3, 1, 1, 1, 1}, .nints = 6}));
+}
+
 static const Case cases[] = {
     {OP_NEG, "neg", unary, false},
     {OP_EXP, "exp", unary, false},
@@ -224,6 +306,20 @@ static const Case cases[] = {
     {OP_MATMUL, "matmul_3d", matmul_3d, false},
     {OP_MATMUL, "matmul_batched", matmul_batched, false},
     {OP_MATMUL, "matmul_over_batch", matmul_over_batch, false},
+    {OP_CONV2D, "conv2d", conv_plain, false},
+    {OP_CONV2D, "conv2d_stride_pad", conv_stride_pad, false},
+    {OP_CONV2D, "conv2d_dilated", conv_dilated, false},
+    {OP_CONV2D, "conv2d_groups", conv_groups, false},
+    {OP_CONV2D, "conv2d_depthwise", conv_depthwise, false},
+    {OP_CONV2D_GRAD_INPUT, "conv2d_grad_input", conv_grad, false},
+    {OP_CONV2D_GRAD_WEIGHT, "conv2d_grad_weight", conv_grad, false},
+    {OP_MAX_POOL2D, "max_pool2d", pool, false},
+    {OP_MAX_POOL2D, "max_pool2d_overlap", pool_overlap, false},
+    {OP_AVG_POOL2D, "avg_pool2d", pool, false},
+    {OP_AVG_POOL2D, "avg_pool2d_overlap", pool_overlap, false},
+    {OP_MAX_POOL2D_GRAD, "max_pool2d_grad", pool_grad, false},
+    {OP_MAX_POOL2D_GRAD, "max_pool2d_grad_overlap", pool_grad_overlap, false},
+    {OP_AVG_POOL2D_GRAD, "avg_pool2d_grad", pool_grad, false},
 };
 
 /* Random inputs for every input of g, N samples, written as x_<name>.npy. */
