@@ -682,6 +682,74 @@ static void lower_conv2d_grad_weight(Program *p, int node) {
   k->work = work_of(&nd->shape, 2.0 * 64 * (double)(w.OH * w.OW)); /* taking N as 64 */
 }
 
+/* The window of an im2col or col2im node (ints stride, pad, dilation,
+ * kernel) over an image of shape x. */
+static Win col_window(const Node *n, const Shape *x) {
+  const int64_t *a = n->a.ints;
+  Win w = {.C = x->d[1], .H = x->d[2], .W = x->d[3], .KH = a[6], .KW = a[7], .sh = a[0],
+           .sw = a[1], .ph = a[2], .pw = a[3], .dh = a[4], .dw = a[5], .cg = x->d[1], .og = 1};
+  w.OH = (w.H + 2 * w.ph - w.dh * (w.KH - 1) - 1) / w.sh + 1;
+  w.OW = (w.W + 2 * w.pw - w.dw * (w.KW - 1) - 1) / w.sw + 1;
+  return w;
+}
+
+/* col[n, oh*OW + ow, (c*KH + kh)*KW + kw] = x[n, c, ih, iw], 0 in the
+ * padding: parallel over n, then loops over (oh, ow, c, kh, kw), which
+ * walk the columns in storage order with no division. */
+static void lower_im2col(Program *p, int node) {
+  const Node *nd = &p->g->node[node];
+  Win w = col_window(nd, &p->g->node[nd->in[0]].shape);
+  Kernel *k = kir_kernel(p, "im2col", node, nd->loc);
+  k->extent = kir_dim(p, nd->shape.d[0]);
+  int oh, ow, c, kh, kw;
+  KStmt *l = loop_to(p, k, NULL, &oh, ic(p, w.OH));
+  l = loop_to(p, k, l, &ow, ic(p, w.OW));
+  l = loop_to(p, k, l, &c, ic(p, w.C));
+  l = loop_to(p, k, l, &kh, ic(p, w.KH));
+  l = loop_to(p, k, l, &kw, ic(p, w.KW));
+  KExpr *N = ivar(p, k, 0);
+  KExpr *v = image_at(p, k, kir_buf(p, k, nd->in[0], false), &w, N, ivar(p, k, c),
+                      tap(p, ivar(p, k, oh), ivar(p, k, kh), w.sh, w.ph, w.dh),
+                      tap(p, ivar(p, k, ow), ivar(p, k, kw), w.sw, w.pw, w.dw), 0);
+  KExpr *row = kir_iadd(p, kir_imul(p, N, ic(p, w.OH * w.OW)),
+                        kir_iadd(p, kir_imul(p, ivar(p, k, oh), ic(p, w.OW)), ivar(p, k, ow)));
+  KExpr *j = kir_iadd(p, kir_imul(p, kir_iadd(p, kir_imul(p, ivar(p, k, c), ic(p, w.KH)),
+                                              ivar(p, k, kh)), ic(p, w.KW)), ivar(p, k, kw));
+  KExpr *idx = kir_iadd(p, kir_imul(p, row, ic(p, nd->shape.d[2])), j);
+  kir_store(p, k, l, kir_buf(p, k, node, true), idx, v);
+  k->work = work_of(&nd->shape, 1.0);
+}
+
+/* x[n,c,h,w] = sum over the taps (kh, kw) and output positions (oh, ow)
+ * that read (h, w) of col[n, oh*OW + ow, (c*KH + kh)*KW + kw]: a gather
+ * over the image, so no two threads write the same element. */
+static void lower_col2im(Program *p, int node) {
+  const Node *nd = &p->g->node[node];
+  const Shape *cs = &p->g->node[nd->in[0]].shape;
+  Win w = col_window(nd, &nd->shape);
+  Kernel *k = kir_kernel(p, "col2im", node, nd->loc);
+  Nest n = nest_over(p, k, &nd->shape);
+  KExpr *N = ivar(p, k, n.var[0]), *c = ivar(p, k, n.var[1]);
+  KExpr *h = ivar(p, k, n.var[2]), *wc = ivar(p, k, n.var[3]), *oh, *ow;
+  int acc = kir_var(p, k, KT_F32), kh, kw;
+  kir_set(p, k, n.inner, acc, kir_const_f(p, 0));
+  KStmt *l = loop_to(p, k, n.inner, &kh, ic(p, w.KH));
+  l = loop_to(p, k, l, &kw, ic(p, w.KW));
+  KExpr *okh = taken_by(p, h, ivar(p, k, kh), w.sh, w.ph, w.dh, w.OH, &oh);
+  KExpr *okw = taken_by(p, wc, ivar(p, k, kw), w.sw, w.pw, w.dw, w.OW, &ow);
+  KExpr *row = kir_iadd(p, kir_imul(p, N, ic(p, cs->d[1])),
+                        kir_iadd(p, kir_imul(p, oh, ic(p, w.OW)), ow));
+  KExpr *j = kir_iadd(p, kir_imul(p, kir_iadd(p, kir_imul(p, c, ic(p, w.KH)), ivar(p, k, kh)),
+                                  ic(p, w.KW)), ivar(p, k, kw));
+  KExpr *v = kir_load(p, k, kir_buf(p, k, nd->in[0], false),
+                      kir_iadd(p, kir_imul(p, row, ic(p, cs->d[2])), j));
+  kir_set(p, k, l, acc, kir_bin(p, K_ADD, ivar(p, k, acc),
+                                only_if(p, kir_bin(p, K_MUL, okh, okw), v)));
+  kir_store(p, k, n.inner, kir_buf(p, k, node, true), bcast_index(p, k, &nd->shape, &n),
+            ivar(p, k, acc));
+  k->work = work_of(&nd->shape, (double)(w.KH * w.KW));
+}
+
 /* avg_pool2d: the window sum with padding as zero, over KH*KW. */
 static void lower_avg_pool2d(Program *p, int node) {
   const Node *nd = &p->g->node[node];

@@ -402,6 +402,39 @@ static void ref_conv2d_grad_weight(const Node *n, Tensor *out, const Tensor *in)
   conv_taps(&g, 2, in[0].v, out->v, in[1].v);
 }
 
+/* im2col and col2im share one loop over (image position, tap):
+ * col[n, oh*OW + ow, (c*KH + kh)*KW + kw] = x[n, c, ih, iw], padding taps 0.
+ * x is the image, col the columns; mode 0 gathers x into col, mode 1 adds
+ * col back into x (the adjoint). ints: stride, pad, dilation, kernel. */
+static void col_taps(const Node *n, const Shape *xs, const Shape *cs, int mode, double *x,
+                     double *col) {
+  const int64_t *a = n->a.ints;
+  int64_t C = xs->d[1], H = xs->d[2], W = xs->d[3], KH = a[6], KW = a[7];
+  int64_t P = cs->d[1], CKK = cs->d[2];
+  int64_t OW = (W + 2 * a[3] - a[5] * (KW - 1) - 1) / a[1] + 1;
+  for (int64_t nn = 0; nn < xs->d[0]; nn++)
+    for (int64_t p = 0; p < P; p++)
+      for (int64_t c = 0; c < C; c++)
+        for (int64_t kh = 0; kh < KH; kh++)
+          for (int64_t kw = 0; kw < KW; kw++) {
+            int64_t ih = tap(p / OW, kh, a[0], a[2], a[4], H);
+            int64_t iw = tap(p % OW, kw, a[1], a[3], a[5], W);
+            if (ih < 0 || iw < 0) continue;
+            double *xe = &x[at4(nn, c, ih, iw, C, H, W)];
+            double *ce = &col[(nn * P + p) * CKK + (c * KH + kh) * KW + kw];
+            if (mode == 0) *ce = *xe;
+            else *xe += *ce;
+          }
+}
+
+static void ref_im2col(const Node *n, Tensor *out, const Tensor *in) {
+  col_taps(n, &in[0].shape, &out->shape, 0, in[0].v, out->v);
+}
+
+static void ref_col2im(const Node *n, Tensor *out, const Tensor *in) {
+  col_taps(n, &out->shape, &in[0].shape, 1, out->v, in[0].v);
+}
+
 /* Flat index in x of the first maximum (row-major over the window, padding
  * counting as -inf) of window (n, c, oh, ow); -1 if it holds nothing
  * greater than -inf. */

@@ -533,6 +533,55 @@ static bool shape_conv2d_grad_weight(const Graph *g, Node *n, char *why) {
   return true;
 }
 
+/* im2col and col2im ints: stride, pad, dilation, kernel (pairs), and for
+ * col2im the image's H, W. The rows of the column matrix are the OH*OW
+ * output positions; the window must fit as for conv2d. */
+static bool col_window(const Node *n, int64_t H, int64_t W, int64_t *OH, int64_t *OW,
+                       char *why) {
+  const char *op = op_info[n->op].name;
+  const int64_t *a = n->a.ints;
+  if (n->a.nints != (n->op == OP_IM2COL ? 8 : 10))
+    return WHY("%s: expected %d attributes, got %d", op, n->op == OP_IM2COL ? 8 : 10,
+               n->a.nints);
+  return window_out(op, "rows", H, a[6], a[0], a[2], a[4], OH, why) &&
+         window_out(op, "columns", W, a[7], a[1], a[3], a[5], OW, why);
+}
+
+/* x [N,C,H,W] -> [N, OH*OW, C*KH*KW] */
+static bool shape_im2col(const Graph *g, Node *n, char *why) {
+  const Node *x = arg(g, n, 0);
+  int64_t OH, OW;
+  if (!image_shape(x, "im2col", why) || !col_window(n, x->shape.d[2], x->shape.d[3], &OH, &OW, why))
+    return false;
+  n->dtype = DT_F32;
+  n->shape = (Shape){.rank = 3, .d = {x->shape.d[0], OH * OW,
+                                      x->shape.d[1] * n->a.ints[6] * n->a.ints[7]}};
+  return true;
+}
+
+/* dcol [N, OH*OW, C*KH*KW] -> [N, C, H, W] with (H, W) the in attribute */
+static bool shape_col2im(const Graph *g, Node *n, char *why) {
+  char b[128];
+  const Node *d = arg(g, n, 0);
+  const int64_t *a = n->a.ints, *dd = d->shape.d;
+  if (d->shape.rank != 3 || d->dtype != DT_F32 || dd[1] <= 0 || dd[2] <= 0)
+    return WHY("col2im: expected f32 columns [N, OH*OW, C*KH*KW] with only N batch-dependent, "
+               "got %s", tstr(b, d));
+  int64_t OH, OW;
+  if (n->a.nints == 10 && (a[8] < 1 || a[9] < 1))
+    return WHY("col2im: the image size in=[%lld,%lld] must be positive", (long long)a[8],
+               (long long)a[9]);
+  if (!col_window(n, n->a.nints == 10 ? a[8] : 0, n->a.nints == 10 ? a[9] : 0, &OH, &OW, why))
+    return false;
+  if (dd[1] != OH * OW || dd[2] % (a[6] * a[7]))
+    return WHY("col2im: columns %s do not fit a %lldx%lld kernel over %lld*%lld = %lld output "
+               "positions", tstr(b, d), (long long)a[6], (long long)a[7], (long long)OH,
+               (long long)OW, (long long)(OH * OW));
+  n->dtype = DT_F32;
+  n->shape = (Shape){.rank = 4, .d = {dd[0], dd[2] / (a[6] * a[7]), a[8], a[9]}};
+  return true;
+}
+
 /* The result shape of a pool (attrs kernel, stride, pad) over image x.
  * Padding may be at most half the kernel, so that every window holds an
  * element of the input (PyTorch's rule). */

@@ -370,6 +370,24 @@ static void grad_conv2d(AD *ad, int dy) {
   }
 }
 
+/* im2col and col2im are each other's adjoint: the gradient of one is the
+ * other with the same window (col2im also takes the image's H, W). */
+static void grad_im2col(AD *ad, int dy) {
+  Attrs a = N_(ad)->a;
+  const Shape *xs = &ad->g->node[IN(ad, 0)].shape;
+  a.ints[8] = xs->d[2];
+  a.ints[9] = xs->d[3];
+  a.nints = 10;
+  acc(ad, 0, add_node(ad->g, OP_COL2IM, &dy, 1, a));
+}
+
+static void grad_col2im(AD *ad, int dy) {
+  Attrs a = N_(ad)->a;
+  a.ints[8] = a.ints[9] = 0;
+  a.nints = 8;
+  acc(ad, 0, add_node(ad->g, OP_IM2COL, &dy, 1, a));
+}
+
 /* max_pool2d: dy goes to the first maximum of each window. */
 static void grad_max_pool2d(AD *ad, int dy) {
   acc(ad, 0, add_node(ad->g, OP_MAX_POOL2D_GRAD, (int[]){IN(ad, 0), dy}, 2, N_(ad)->a));

@@ -113,6 +113,12 @@ bool optim_spec(const Graph *g, OptimSpec *o);
  * by ad_gradients); sets g->hyper and g->hyper_used. */
 void optim_append(Graph *g, const OptimSpec *o, const int *grad);
 
+/* ---- convgemm.c: convolutions as matrix products ---------------------------- */
+
+/* Rewrite every conv2d, conv2d_grad_input and conv2d_grad_weight with
+ * groups == 1 into im2col / col2im, matmul, transpose and reshape. */
+void pass_convgemm(Graph *g);
+
 /* ---- fuse.c: operator fusion ------------------------------------------------ */
 
 /* Mark elementwise nodes that the kernel of their only consumer computes

@@ -21,6 +21,7 @@ const Pass pass_table[] = {
     {"inference", pass_inference, "drop training-only nodes: dropout off, no loss"},
     {"evaluation", pass_evaluation, "dropout off; the loss becomes the output \"loss\""},
     {"autodiff", pass_autodiff, "append gradients and the optimizer update (training step)"},
+    {"convgemm", pass_convgemm, "groups == 1 convolutions as im2col + matmul (+ col2im)"},
     {"fuse", pass_fuse, "compute elementwise chains inline in their consumer's kernel"},
     {"plan", pass_plan, "assign every tensor an offset in one static arena"},
 };
@@ -49,6 +50,12 @@ const Pass *pass_lookup(const char *name) {
  *   dce      after both: fold and cse remove what they themselves made
  *            dead, but not what was dead before (layers the frontend built
  *            and no output uses; autodiff's leftovers).
+ *   convgemm after dce: it rewrites only the convolutions that survive
+ *            (in training builds also autodiff's gradient convolutions)
+ *            into im2col + matmul, leaves no dead nodes and shares what it
+ *            builds twice (a conv and its weight gradient read one im2col),
+ *            so no cleanup pass has to run after it. Before fuse: fusion
+ *            and the codegen's transpose folding must see the final ops.
  *   (fuse goes here: fusion decisions depend on use counts, which are only
  *            right once duplicates and dead nodes are gone.
  *    layout after fuse: it changes the layout of whole fused groups, and
@@ -63,6 +70,7 @@ const char *const pipeline_infer[] = {
     "fold",
     "cse",
     "dce",
+    "convgemm",
     "fuse",
     "plan",
 };
@@ -76,6 +84,7 @@ const char *const pipeline_eval[] = {
     "fold",
     "cse",
     "dce",
+    "convgemm",
     "fuse",
     "plan",
 };
@@ -89,6 +98,7 @@ const char *const pipeline_train[] = {
     "fold",
     "cse",
     "dce",
+    "convgemm",
     "fuse",
     "plan",
 };

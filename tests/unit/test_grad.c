@@ -199,6 +199,20 @@ static void conv_depthwise(Graph *g, Op op) {
   conv_with(g, (Attrs){.ints = {2, 2, 1, 1, 2, 1, 3}, .nints = 7}, 3, 3, 2, 3);
 }
 
+/* im2col of x [2,3,5,6] and col2im to [2,2,5,6]: a 3x2 kernel, stride 2
+ * by 1, pad 1 by 2, dilation 1 by 2 (OH*OW = 3*8 positions, C*3*2 taps) */
+static void columns(Graph *g, Op op) {
+  Attrs a = {.ints = {2, 1, 1, 2, 1, 2, 3, 2, 5, 6}, .nints = 8};
+  if (op == OP_IM2COL) {
+    int x = param(g, "x", 4, (int64_t[]){2, 3, 5, 6});
+    loss_of(g, add(g, op, &x, 1, a));
+    return;
+  }
+  a.nints = 10; /* two channels: the columns are [2, 24, 2*3*2] */
+  int d = param(g, "dcol", 3, (int64_t[]){2, 24, 12});
+  loss_of(g, add(g, op, &d, 1, a));
+}
+
 /* a 3x2 window, stride 2 by 1, padding 1 by 1 (overlapping columns) */
 static void pool(Graph *g, Op op) {
   int x = param(g, "x", 4, (int64_t[]){2, 3, 5, 6});
@@ -233,6 +247,7 @@ static const Case cases[] = {
     {OP_CONV2D, "conv2d", conv, false},      {OP_CONV2D, "conv2d_strided", conv_strided, false},
     {OP_CONV2D, "conv2d_depthwise", conv_depthwise, false},
     {OP_MAX_POOL2D, "max_pool2d", pool, false}, {OP_AVG_POOL2D, "avg_pool2d", pool, false},
+    {OP_IM2COL, "im2col", columns, false},   {OP_COL2IM, "col2im", columns, false},
 };
 
 /* Param values: in [-1, 1) away from the kinks at 0, or in [0.5, 1.5). */

@@ -274,6 +274,8 @@ static Graph *build_all(void) {
   int cv = add(g, OP_CONV2D, img, kern, ints(7, 1, 2, 1, 0, 1, 1, 1));
   add(g, OP_CONV2D_GRAD_INPUT, cv, kern, ints(9, 1, 2, 1, 0, 1, 1, 1, 2, 2));
   add(g, OP_CONV2D_GRAD_WEIGHT, img, cv, ints(9, 1, 2, 1, 0, 1, 1, 1, 2, 1));
+  int col = add(g, OP_IM2COL, img, -1, ints(8, 1, 1, 1, 0, 1, 1, 2, 1));
+  add(g, OP_COL2IM, col, -1, ints(10, 1, 1, 1, 0, 1, 1, 2, 1, 2, 2));
   int mp = add(g, OP_MAX_POOL2D, img, -1, ints(6, 2, 1, 1, 1, 1, 0));
   add(g, OP_MAX_POOL2D_GRAD, img, mp, ints(6, 2, 1, 1, 1, 1, 0));
   int ap = add(g, OP_AVG_POOL2D, img, -1, ints(6, 2, 1, 1, 1, 1, 0));

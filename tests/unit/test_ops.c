@@ -226,6 +226,49 @@ static void conv_grad(Graph *g, Op op) {
   }
 }
 
+/* conv2d_grad_input / _weight with groups == 1: passes/convgemm.c
+ * rewrites these into matmuls, so the compiled result checks it. */
+static void conv_grad_dense(Graph *g, Op op) {
+  Attrs a = {.ints = {2, 1, 1, 2, 2, 1, 1, 7, 6}, .nints = 9};
+  int x = input(g, "x", 4, (int64_t[]){-1, 4, 7, 6});
+  int dy = input(g, "dy", 4, (int64_t[]){-1, 6, 3, 9});
+  int w = ir_param(g, "W", DT_F32, shape_make(4, (int64_t[]){6, 4, 3, 2}),
+                   (Init){.kind = INIT_NORMAL, .a = 0, .b = 1}, L0);
+  if (op == OP_CONV2D_GRAD_INPUT) {
+    out(g, add(g, op, (int[]){dy, w}, 2, a));
+  } else {
+    a.ints[7] = 3, a.ints[8] = 2;
+    out(g, add(g, op, (int[]){x, dy}, 2, a));
+  }
+}
+
+/* im2col of x [N, 3, 7, 6] and col2im back: a 3x2 kernel, stride 2 by 1,
+ * pad 1 by 2, dilation 1 by 2; OH*OW = 4*8 positions, 3*3*2 taps. */
+static void columns(Graph *g, Op op) {
+  Attrs a = {.ints = {2, 1, 1, 2, 1, 2, 3, 2, 7, 6}, .nints = 8};
+  if (op == OP_IM2COL) {
+    int x = input(g, "x", 4, (int64_t[]){-1, 3, 7, 6});
+    out(g, add(g, op, &x, 1, a));
+    return;
+  }
+  a.nints = 10;
+  int d = input(g, "dcol", 3, (int64_t[]){-1, 32, 18});
+  out(g, add(g, op, &d, 1, a));
+}
+
+/* a 3x3 kernel, stride 1, no padding: every tap inside the image */
+static void columns_plain(Graph *g, Op op) {
+  Attrs a = {.ints = {1, 1, 0, 0, 1, 1, 3, 3, 5, 6}, .nints = 8};
+  if (op == OP_IM2COL) {
+    int x = input(g, "x", 4, (int64_t[]){-1, 2, 5, 6});
+    out(g, add(g, op, &x, 1, a));
+    return;
+  }
+  a.nints = 10;
+  int d = input(g, "dcol", 3, (int64_t[]){-1, 12, 18});
+  out(g, add(g, op, &d, 1, a));
+}
+
 /* x [N, 3, 7, 6]: a 3x2 window, stride 2 by 1, padding 1 by 1 */
 static void pool(Graph *g, Op op) {
   int x = input(g, "x", 4, (int64_t[]){-1, 3, 7, 6});
@@ -313,6 +356,12 @@ static const Case cases[] = {
     {OP_CONV2D, "conv2d_depthwise", conv_depthwise, false},
     {OP_CONV2D_GRAD_INPUT, "conv2d_grad_input", conv_grad, false},
     {OP_CONV2D_GRAD_WEIGHT, "conv2d_grad_weight", conv_grad, false},
+    {OP_CONV2D_GRAD_INPUT, "conv2d_grad_input_dense", conv_grad_dense, false},
+    {OP_CONV2D_GRAD_WEIGHT, "conv2d_grad_weight_dense", conv_grad_dense, false},
+    {OP_IM2COL, "im2col", columns, false},
+    {OP_IM2COL, "im2col_plain", columns_plain, false},
+    {OP_COL2IM, "col2im", columns, false},
+    {OP_COL2IM, "col2im_plain", columns_plain, false},
     {OP_MAX_POOL2D, "max_pool2d", pool, false},
     {OP_MAX_POOL2D, "max_pool2d_overlap", pool_overlap, false},
     {OP_AVG_POOL2D, "avg_pool2d", pool, false},
