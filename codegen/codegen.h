@@ -78,9 +78,9 @@ typedef struct KBuf {
  *
  *   for b < batch:  C[b] = A'[b] B[b]    (C[b] += ... when accumulate)
  *
- * with A'(i, k) = A[b*sa + i*a_rs + k*a_ks] (any strides, so a transposed
- * operand needs no copy), B row-major with row stride ldb, C row-major with
- * row stride ldc. The kernel's parallel variable runs over column panels
+ * with A'(i, k) = A[b*sa + i*a_rs + k*a_ks] and B(k, j) = B[b*sb + k*ldb +
+ * j*b_ns] (any strides, so a transposed operand needs no copy), C
+ * row-major with row stride ldc. The kernel's parallel variable runs over column panels
  * of nr columns (per batch); the backend blocks K and rows inside. */
 enum { GEMM_MR = 6 };
 
@@ -88,6 +88,7 @@ typedef struct KGemm {
   int a, b, c;                    /* buffers */
   KExpr *M, *N, *K;               /* C is M x N, K the inner dimension */
   KExpr *a_rs, *a_ks, *ldb, *ldc; /* strides in elements */
+  KExpr *b_ns;                    /* B's column stride (1: row-major) */
   KExpr *batch, *sa, *sb, *sc;    /* batch count and strides */
   int nr;                         /* panel width (columns per parallel unit) */
 } KGemm;

@@ -330,6 +330,10 @@ void kir_print(FILE *f, const Program *p) {
       print_expr(f, k, gm->a_rs);
       fprintf(f, ", ");
       print_expr(f, k, gm->a_ks);
+      fprintf(f, ") b_strides=(");
+      print_expr(f, k, gm->ldb);
+      fprintf(f, ", ");
+      print_expr(f, k, gm->b_ns);
       fprintf(f, ") batch=");
       print_expr(f, k, gm->batch);
       fprintf(f, "\n  panels of %d columns: ", gm->nr);

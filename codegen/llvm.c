@@ -423,7 +423,8 @@ static LLVMValueRef ukr(Gen *g, int mr) {
 /* The state of one panel of a gemm kernel while its loops are built. */
 typedef struct Panel {
   const KGemm *gm;
-  LLVMValueRef M, K, ars, aks, ldb, ldc;
+  LLVMValueRef M, K, ars, aks, ldb, ldc, bns;
+  LLVMValueRef col_src, col_dst; /* pack_column's current column */
   LLVMValueRef C, A, B;      /* this panel's corners (batch applied) */
   LLVMValueRef nc, Bp;       /* panel width, packed buffer */
   LLVMValueRef Buse, bstride;/* what the micro-kernel reads: Bp or B */
@@ -440,6 +441,24 @@ static void pack_row(Gen *g, LLVMValueRef k, void *ctx) {
   for (int h = 0; h < 2; h++)
     vstore(g, vload(g, gep_f(g, src, ci(g, h * vector_width)), pn->mask[h], 4),
            gep_f(g, dst, ci(g, h * vector_width)), NULL, 64);
+}
+
+static void pack_down(Gen *g, LLVMValueRef k, void *ctx) {
+  Panel *pn = ctx;
+  LLVMValueRef v = LLVMBuildLoad2(g->b, g->t_f32, gep_f(g, pn->col_src, LLVMBuildMul(g->b, k, pn->ldb, "")), "");
+  LLVMBuildStore(g->b, v, gep_f(g, pn->col_dst, LLVMBuildMul(g->b, k, ci(g, 2 * vector_width), "")));
+}
+
+/* Packing a transposed B (column stride b_ns, rows contiguous): column j
+ * of the panel is contiguous in B, so it is copied down the packed rows.
+ * Columns past nc are left as they are: the micro-kernel masks them. */
+static void pack_column(Gen *g, LLVMValueRef j, void *ctx) {
+  Panel *pn = ctx;
+  LLVMValueRef src = gep_f(g, pn->B, LLVMBuildAdd(g->b, LLVMBuildMul(g->b, j, pn->bns, ""),
+                                                  LLVMBuildMul(g->b, pn->k0, pn->ldb, ""), ""));
+  pn->col_src = src;
+  pn->col_dst = gep_f(g, pn->Bp, j);
+  counted_loop(g, pn->kc, pack_down, pn);
 }
 
 /* One block of rows: C[i0:i0+mr, panel] (+)= A'[i0:, k0:k0+kc] Bp. */
@@ -477,12 +496,19 @@ static void k_block(Gen *g, LLVMValueRef kb, void *ctx) {
   LLVMValueRef left = LLVMBuildSub(g->b, pn->K, pn->k0, "");
   pn->kc = LLVMBuildSelect(g->b, LLVMBuildICmp(g->b, LLVMIntSLT, left, ci(g, kcmax), ""), left,
                            ci(g, kcmax), "");
-  /* pack when there are enough rows to reuse the panel; else read B */
+  /* pack (pn->pack), or let the micro-kernel read B in place */
   LLVMBasicBlockRef pk = LLVMAppendBasicBlockInContext(g->ctx, g->fn, "pack");
   LLVMBasicBlockRef go = LLVMAppendBasicBlockInContext(g->ctx, g->fn, "packed");
   LLVMBuildCondBr(g->b, pn->pack, pk, go);
   LLVMPositionBuilderAtEnd(g->b, pk);
+  LLVMBasicBlockRef rows = LLVMAppendBasicBlockInContext(g->ctx, g->fn, "pack_rows");
+  LLVMBasicBlockRef cols = LLVMAppendBasicBlockInContext(g->ctx, g->fn, "pack_columns");
+  LLVMBuildCondBr(g->b, LLVMBuildICmp(g->b, LLVMIntEQ, pn->bns, ci(g, 1), ""), rows, cols);
+  LLVMPositionBuilderAtEnd(g->b, rows);
   counted_loop(g, pn->kc, pack_row, pn);
+  LLVMBuildBr(g->b, go);
+  LLVMPositionBuilderAtEnd(g->b, cols);
+  counted_loop(g, pn->nc, pack_column, pn);
   LLVMBuildBr(g->b, go);
   LLVMPositionBuilderAtEnd(g->b, go);
   LLVMValueRef direct = gep_f(g, pn->B, LLVMBuildMul(g->b, pn->k0, pn->ldb, ""));
@@ -506,7 +532,8 @@ static void panel(Gen *g, LLVMValueRef t, void *ctx) {
   pn->mask[1] = lane_mask(g, pn->nc, vector_width);
   pn->C = gep_f(g, g->buf[pn->gm->c], LLVMBuildAdd(g->b, LLVMBuildMul(g->b, bt, pn->sc, ""), j0, ""));
   pn->A = gep_f(g, g->buf[pn->gm->a], LLVMBuildMul(g->b, bt, pn->sa, ""));
-  pn->B = gep_f(g, g->buf[pn->gm->b], LLVMBuildAdd(g->b, LLVMBuildMul(g->b, bt, pn->sb, ""), j0, ""));
+  pn->B = gep_f(g, g->buf[pn->gm->b], LLVMBuildAdd(g->b, LLVMBuildMul(g->b, bt, pn->sb, ""),
+                                                   LLVMBuildMul(g->b, j0, pn->bns, ""), ""));
   counted_loop(g, pn->kblocks, k_block, pn);
 }
 
@@ -515,12 +542,15 @@ static void gen_gemm_panels(Gen *g, const KGemm *gm, LLVMValueRef lo, LLVMValueR
   int nr = cg_gemm_nr(), kcmax = 8192 / nr;
   Panel pn = {.gm = gm, .M = gen_expr(g, gm->M), .K = gen_expr(g, gm->K),
               .ars = gen_expr(g, gm->a_rs), .aks = gen_expr(g, gm->a_ks),
-              .ldb = gen_expr(g, gm->ldb), .ldc = gen_expr(g, gm->ldc), .Ncols = gen_expr(g, gm->N),
+              .ldb = gen_expr(g, gm->ldb), .bns = gen_expr(g, gm->b_ns),
+              .ldc = gen_expr(g, gm->ldc), .Ncols = gen_expr(g, gm->N),
               .sa = gen_expr(g, gm->sa), .sb = gen_expr(g, gm->sb), .sc = gen_expr(g, gm->sc)};
   LLVMValueRef buf = LLVMBuildAlloca(g->b, LLVMArrayType(g->t_f32, (unsigned)(kcmax * nr)), "Bp");
   LLVMSetAlignment(buf, 64);
   pn.Bp = LLVMBuildBitCast(g->b, buf, LLVMPointerType(g->t_f32, 0), "");
-  pn.pack = LLVMBuildICmp(g->b, LLVMIntSGT, pn.M, ci(g, 2 * GEMM_MR), "");
+  /* pack when there are enough rows to reuse the panel, or B is transposed */
+  pn.pack = LLVMBuildOr(g->b, LLVMBuildICmp(g->b, LLVMIntSGT, pn.M, ci(g, 2 * GEMM_MR), ""),
+                        LLVMBuildICmp(g->b, LLVMIntNE, pn.bns, ci(g, 1), ""), "");
   pn.panels = LLVMBuildSDiv(g->b, LLVMBuildAdd(g->b, pn.Ncols, ci(g, nr - 1), ""), ci(g, nr), "");
   pn.kblocks = LLVMBuildSDiv(g->b, LLVMBuildAdd(g->b, pn.K, ci(g, kcmax - 1), ""), ci(g, kcmax), "");
   range_loop(g, lo, hi, panel, &pn);

@@ -363,31 +363,16 @@ static void lower_concat(Program *p, int node) {
   }
 }
 
-/* A transpose of a matrix whose only users read it as the left operand of
- * a 2-D matmul: the product reads through it with swapped strides, so it
- * needs no kernel of its own. */
-static bool folded_transpose(const Graph *g, int t) {
-  const Node *n = &g->node[t];
-  if (n->op != OP_TRANSPOSE || n->shape.rank != 2) return false;
-  for (int o = 0; o < g->nout; o++)
-    if (g->out[o].node == t) return false;
-  bool used = false;
-  for (int i = t + 1; i < g->nnode; i++)
-    for (int k = 0; k < g->node[i].nin; k++)
-      if (g->node[i].in[k] == t) {
-        if (g->node[i].op != OP_MATMUL || k != 0 || g->node[i].shape.rank != 2) return false;
-        used = true;
-      }
-  return used;
-}
-
 static KExpr *numel_of(Program *p, const Shape *s) {
   Size z = shape_numel(s);
   return kir_imul(p, kir_const_i(p, z.k), z.sym ? kir_n(p) : kir_const_i(p, 1));
 }
 
-/* matmul as a KGemm: a[..., M, K] x b[K, P] (rows of a flattened) or
- * batched a[B..., M, K] x b[B..., K, P]. */
+/* matmul as a KGemm: a[..., M, K] x b[K, P] (rows of a flattened),
+ * batched a[B..., M, K] x b[B..., K, P], or a[M, K] shared by a batch
+ * b[B..., K, P]. An operand that is a transpose read in place
+ * (ir_read_through) is read from the transpose's operand with swapped
+ * strides. */
 static void lower_matmul(Program *p, int node) {
   const Node *nd = &p->g->node[node];
   const Node *a = &p->g->node[nd->in[0]], *b = &p->g->node[nd->in[1]];
@@ -398,9 +383,9 @@ static void lower_matmul(Program *p, int node) {
   int64_t K = a->shape.d[ra - 1], P = b->shape.d[rb - 1];
   gm->K = kir_dim(p, K);
   gm->N = kir_dim(p, P);
-  if (folded_transpose(p->g, nd->in[0])) { /* A' = X^T, X stored [K, M] */
+  gm->M = kir_dim(p, a->shape.d[ra - 2]);
+  if (ir_read_through(p->g, nd->in[0])) { /* A' = X^T, X stored [K, M] */
     gm->a = kir_buf(p, k, a->in[0], false);
-    gm->M = kir_dim(p, a->shape.d[0]);
     gm->a_rs = kir_const_i(p, 1);
     gm->a_ks = gm->M;
   } else {
@@ -408,20 +393,26 @@ static void lower_matmul(Program *p, int node) {
     gm->a_rs = gm->K;
     gm->a_ks = kir_const_i(p, 1);
   }
-  gm->b = kir_buf(p, k, nd->in[1], false);
+  if (ir_read_through(p->g, nd->in[1])) { /* B = X^T, X stored [.., P, K] */
+    gm->b = kir_buf(p, k, b->in[0], false);
+    gm->ldb = kir_const_i(p, 1);
+    gm->b_ns = gm->K;
+  } else {
+    gm->b = kir_buf(p, k, nd->in[1], false);
+    gm->ldb = gm->N;
+    gm->b_ns = kir_const_i(p, 1);
+  }
   gm->c = kir_buf(p, k, node, true);
-  gm->ldb = gm->N;
   gm->ldc = gm->N;
   if (rb > 2) {
     Shape bd = {.rank = rb - 2};
     for (int i = 0; i < rb - 2; i++) bd.d[i] = b->shape.d[i];
     gm->batch = numel_of(p, &bd);
-    if (!gm->M) gm->M = kir_dim(p, a->shape.d[ra - 2]);
-    gm->sa = kir_imul(p, gm->M, gm->K);
+    gm->sa = ra > 2 ? kir_imul(p, gm->M, gm->K) : kir_const_i(p, 0);
     gm->sb = kir_imul(p, gm->K, gm->N);
     gm->sc = kir_imul(p, gm->M, gm->N);
   } else {
-    if (!gm->M) { /* every row of a's leading dimensions */
+    if (ra > 2) { /* every row of a's leading dimensions */
       Shape rows = a->shape;
       rows.rank--;
       gm->M = numel_of(p, &rows);
@@ -693,61 +684,98 @@ static Win col_window(const Node *n, const Shape *x) {
   return w;
 }
 
-/* col[n, oh*OW + ow, (c*KH + kh)*KW + kw] = x[n, c, ih, iw], 0 in the
- * padding: parallel over n, then loops over (oh, ow, c, kh, kw), which
- * walk the columns in storage order with no division. */
+/* The output columns o in [*lo, *hi) (within [0, len)) whose tap kk reads
+ * inside [0, size): 0 <= o*stride - pad + kk*dil < size. */
+static void inside(Program *p, KExpr *kk, int64_t stride, int64_t pad, int64_t dil, int64_t size,
+                   int64_t len, KExpr **lo, KExpr **hi) {
+  KExpr *first = kir_iadd(p, kir_imul(p, kk, ic(p, -dil)), ic(p, pad));  /* o*stride >= first */
+  KExpr *last = kir_iadd(p, first, ic(p, size - 1));                     /* o*stride <= last */
+  *lo = kir_bin(p, K_MIN, kir_bin(p, K_DIV, kir_bin(p, K_MAX, kir_iadd(p, first, ic(p, stride - 1)),
+                                                    ic(p, 0)), ic(p, stride)), ic(p, len));
+  *hi = kir_bin(p, K_MIN, kir_bin(p, K_DIV, kir_iadd(p, kir_bin(p, K_MAX, last, ic(p, -1)),
+                                                     ic(p, stride)), ic(p, stride)), ic(p, len));
+  *hi = kir_bin(p, K_MAX, *hi, *lo);
+}
+
+/* The loops shared by im2col and col2im: for image n (the parallel
+ * variable), every tap (c, kh, kw) and output row oh, the run of output
+ * columns [*lo, *hi) whose input lies inside the image (empty when row ih
+ * is padding). Returns the loop over oh; sets the flat offsets of the
+ * column row's start (col_at + ow) and of the input element of column 0
+ * (x_at + ow*sw). */
+typedef struct ColRun {
+  KStmt *row;          /* the loop over oh */
+  KExpr *lo, *hi;      /* the inside run of ow */
+  KExpr *col_at;       /* col index of (n, tap, oh, 0) */
+  KExpr *x_at;         /* x index of (n, c, ih, -pw + kw*dw) */
+} ColRun;
+
+static ColRun col_run(Program *p, Kernel *k, const Win *w) {
+  int c, kh, kw, oh;
+  KStmt *l = loop_to(p, k, NULL, &c, ic(p, w->C));
+  l = loop_to(p, k, l, &kh, ic(p, w->KH));
+  l = loop_to(p, k, l, &kw, ic(p, w->KW));
+  l = loop_to(p, k, l, &oh, ic(p, w->OH));
+  KExpr *N = ivar(p, k, 0);
+  KExpr *ih = tap(p, ivar(p, k, oh), ivar(p, k, kh), w->sh, w->ph, w->dh);
+  KExpr *row_in = kir_bin(p, K_EQ, clamp_to(p, ih, w->H), ih);
+  KExpr *lo, *hi;
+  inside(p, ivar(p, k, kw), w->sw, w->pw, w->dw, w->W, w->OW, &lo, &hi);
+  ColRun r = {.row = l};
+  r.lo = kir_select(p, row_in, lo, ic(p, w->OW));
+  r.hi = kir_select(p, row_in, hi, ic(p, w->OW));
+  KExpr *t = kir_iadd(p, kir_imul(p, kir_iadd(p, kir_imul(p, ivar(p, k, c), ic(p, w->KH)),
+                                              ivar(p, k, kh)), ic(p, w->KW)), ivar(p, k, kw));
+  KExpr *tap_row = kir_iadd(p, kir_imul(p, N, ic(p, w->C * w->KH * w->KW)), t);
+  r.col_at = kir_iadd(p, kir_imul(p, tap_row, ic(p, w->OH * w->OW)),
+                      kir_imul(p, ivar(p, k, oh), ic(p, w->OW)));
+  r.x_at = kir_iadd(p, at4(p, N, ivar(p, k, c), ih, ic(p, 0), w->C, w->H, w->W),
+                    kir_iadd(p, kir_imul(p, ivar(p, k, kw), ic(p, w->dw)), ic(p, -w->pw)));
+  return r;
+}
+
+/* col[n, (c*KH + kh)*KW + kw, oh*OW + ow] = x[n, c, ih, iw], 0 in the
+ * padding: parallel over n; each column row is written in three runs
+ * (padding, inside, padding), so the inside run is a strided copy with no
+ * bounds test. */
 static void lower_im2col(Program *p, int node) {
   const Node *nd = &p->g->node[node];
   Win w = col_window(nd, &p->g->node[nd->in[0]].shape);
   Kernel *k = kir_kernel(p, "im2col", node, nd->loc);
   k->extent = kir_dim(p, nd->shape.d[0]);
-  int oh, ow, c, kh, kw;
-  KStmt *l = loop_to(p, k, NULL, &oh, ic(p, w.OH));
-  l = loop_to(p, k, l, &ow, ic(p, w.OW));
-  l = loop_to(p, k, l, &c, ic(p, w.C));
-  l = loop_to(p, k, l, &kh, ic(p, w.KH));
-  l = loop_to(p, k, l, &kw, ic(p, w.KW));
-  KExpr *N = ivar(p, k, 0);
-  KExpr *v = image_at(p, k, kir_buf(p, k, nd->in[0], false), &w, N, ivar(p, k, c),
-                      tap(p, ivar(p, k, oh), ivar(p, k, kh), w.sh, w.ph, w.dh),
-                      tap(p, ivar(p, k, ow), ivar(p, k, kw), w.sw, w.pw, w.dw), 0);
-  KExpr *row = kir_iadd(p, kir_imul(p, N, ic(p, w.OH * w.OW)),
-                        kir_iadd(p, kir_imul(p, ivar(p, k, oh), ic(p, w.OW)), ivar(p, k, ow)));
-  KExpr *j = kir_iadd(p, kir_imul(p, kir_iadd(p, kir_imul(p, ivar(p, k, c), ic(p, w.KH)),
-                                              ivar(p, k, kh)), ic(p, w.KW)), ivar(p, k, kw));
-  KExpr *idx = kir_iadd(p, kir_imul(p, row, ic(p, nd->shape.d[2])), j);
-  kir_store(p, k, l, kir_buf(p, k, node, true), idx, v);
+  ColRun r = col_run(p, k, &w);
+  int out = kir_buf(p, k, node, true), in = kir_buf(p, k, nd->in[0], false), ow;
+  KExpr *run[4] = {ic(p, 0), r.lo, r.hi, ic(p, w.OW)};
+  for (int part = 0; part < 3; part++) {
+    KStmt *l = kir_loop(p, k, r.row, ow = kir_var(p, k, KT_I64), run[part], run[part + 1]);
+    KExpr *v = part != 1 ? kir_const_f(p, 0)
+                         : kir_load(p, k, in, kir_iadd(p, r.x_at, kir_imul(p, ivar(p, k, ow), ic(p, w.sw))));
+    kir_store(p, k, l, out, kir_iadd(p, r.col_at, ivar(p, k, ow)), v);
+  }
   k->work = work_of(&nd->shape, 1.0);
 }
 
-/* x[n,c,h,w] = sum over the taps (kh, kw) and output positions (oh, ow)
- * that read (h, w) of col[n, oh*OW + ow, (c*KH + kh)*KW + kw]: a gather
- * over the image, so no two threads write the same element. */
+/* x[n,c,h,w] = the sum over taps (kh, kw) and output positions (oh, ow)
+ * that read (h, w) of col[n, (c*KH + kh)*KW + kw, oh*OW + ow]: parallel
+ * over n, each image zeroed and then accumulated run by run, so no two
+ * threads write the same element. */
 static void lower_col2im(Program *p, int node) {
   const Node *nd = &p->g->node[node];
-  const Shape *cs = &p->g->node[nd->in[0]].shape;
   Win w = col_window(nd, &nd->shape);
   Kernel *k = kir_kernel(p, "col2im", node, nd->loc);
-  Nest n = nest_over(p, k, &nd->shape);
-  KExpr *N = ivar(p, k, n.var[0]), *c = ivar(p, k, n.var[1]);
-  KExpr *h = ivar(p, k, n.var[2]), *wc = ivar(p, k, n.var[3]), *oh, *ow;
-  int acc = kir_var(p, k, KT_F32), kh, kw;
-  kir_set(p, k, n.inner, acc, kir_const_f(p, 0));
-  KStmt *l = loop_to(p, k, n.inner, &kh, ic(p, w.KH));
-  l = loop_to(p, k, l, &kw, ic(p, w.KW));
-  KExpr *okh = taken_by(p, h, ivar(p, k, kh), w.sh, w.ph, w.dh, w.OH, &oh);
-  KExpr *okw = taken_by(p, wc, ivar(p, k, kw), w.sw, w.pw, w.dw, w.OW, &ow);
-  KExpr *row = kir_iadd(p, kir_imul(p, N, ic(p, cs->d[1])),
-                        kir_iadd(p, kir_imul(p, oh, ic(p, w.OW)), ow));
-  KExpr *j = kir_iadd(p, kir_imul(p, kir_iadd(p, kir_imul(p, c, ic(p, w.KH)), ivar(p, k, kh)),
-                                  ic(p, w.KW)), ivar(p, k, kw));
-  KExpr *v = kir_load(p, k, kir_buf(p, k, nd->in[0], false),
-                      kir_iadd(p, kir_imul(p, row, ic(p, cs->d[2])), j));
-  kir_set(p, k, l, acc, kir_bin(p, K_ADD, ivar(p, k, acc),
-                                only_if(p, kir_bin(p, K_MUL, okh, okw), v)));
-  kir_store(p, k, n.inner, kir_buf(p, k, node, true), bcast_index(p, k, &nd->shape, &n),
-            ivar(p, k, acc));
-  k->work = work_of(&nd->shape, (double)(w.KH * w.KW));
+  k->extent = kir_dim(p, nd->shape.d[0]);
+  int out = kir_buf(p, k, node, true), in = kir_buf(p, k, nd->in[0], false), i, ow;
+  int64_t chw = w.C * w.H * w.W;
+  KStmt *z = loop_to(p, k, NULL, &i, ic(p, chw));
+  kir_store(p, k, z, out, kir_iadd(p, kir_imul(p, ivar(p, k, 0), ic(p, chw)), ivar(p, k, i)),
+            kir_const_f(p, 0));
+  ColRun r = col_run(p, k, &w);
+  KStmt *l = kir_loop(p, k, r.row, ow = kir_var(p, k, KT_I64), r.lo, r.hi);
+  KExpr *xi = kir_iadd(p, r.x_at, kir_imul(p, ivar(p, k, ow), ic(p, w.sw)));
+  KExpr *sum = kir_bin(p, K_ADD, kir_load(p, k, out, xi),
+                       kir_load(p, k, in, kir_iadd(p, r.col_at, ivar(p, k, ow))));
+  kir_store(p, k, l, out, xi, sum);
+  k->work = work_of(&p->g->node[nd->in[0]].shape, 2.0);
 }
 
 /* avg_pool2d: the window sum with padding as zero, over KH*KW. */
@@ -829,27 +857,32 @@ static KExpr *windows_over(Program *p, Kernel *k, KStmt *parent, const Win *w, K
   return kir_bin(p, K_MUL, ok[0], ok[1]);
 }
 
-/* dx[n,c,h,w] = sum of dy over the windows whose first maximum is (h, w). */
+/* dx[n,c,h,w] = sum of dy over the windows whose first maximum is (h, w):
+ * parallel over the channels (n, c); each channel of dx is zeroed, then
+ * every window adds its dy at its first maximum. */
 static void lower_max_pool2d_grad(Program *p, int node) {
   const Node *nd = &p->g->node[node];
   const Node *dy = &p->g->node[nd->in[1]];
   Win w = window_of(nd, &nd->shape, &dy->shape, 0, 0);
   Kernel *k = kir_kernel(p, "max_pool2d_grad", node, nd->loc);
-  Nest n = nest_over(p, k, &nd->shape);
-  KExpr *N = ivar(p, k, n.var[0]), *c = ivar(p, k, n.var[1]);
-  KExpr *h = ivar(p, k, n.var[2]), *wc = ivar(p, k, n.var[3]), *oh, *ow;
-  int acc = kir_var(p, k, KT_F32), best = kir_var(p, k, KT_F32), arg = kir_var(p, k, KT_I64);
-  kir_set(p, k, n.inner, acc, kir_const_f(p, 0));
-  KStmt *l;
-  KExpr *ok = windows_over(p, k, n.inner, &w, h, wc, &oh, &ow, &l);
-  window_argmax(p, k, l, kir_buf(p, k, nd->in[0], false), &w, N, c, oh, ow, best, arg);
-  KExpr *mine = kir_cast(p, KT_I64, kir_bin(p, K_EQ, ivar(p, k, arg),
-                                            kir_iadd(p, kir_imul(p, h, ic(p, w.W)), wc)));
-  KExpr *dv = kir_load(p, k, kir_buf(p, k, nd->in[1], false), at4(p, N, c, oh, ow, w.C, w.OH, w.OW));
-  kir_set(p, k, l, acc, kir_bin(p, K_ADD, ivar(p, k, acc), only_if(p, kir_bin(p, K_MUL, ok, mine), dv)));
-  kir_store(p, k, n.inner, kir_buf(p, k, node, true), bcast_index(p, k, &nd->shape, &n),
-            ivar(p, k, acc));
-  k->work = work_of(&nd->shape, 4.0 * (double)(w.KH * w.KW));
+  k->extent = kir_imul(p, kir_dim(p, nd->shape.d[0]), ic(p, w.C));
+  int out = kir_buf(p, k, node, true), i, oh, ow;
+  KExpr *t = ivar(p, k, 0); /* the channel n*C + c */
+  KExpr *plane = kir_imul(p, t, ic(p, w.H * w.W));
+  KStmt *z = loop_to(p, k, NULL, &i, ic(p, w.H * w.W));
+  kir_store(p, k, z, out, kir_iadd(p, plane, ivar(p, k, i)), kir_const_f(p, 0));
+  KStmt *l = loop_to(p, k, NULL, &oh, ic(p, w.OH));
+  l = loop_to(p, k, l, &ow, ic(p, w.OW));
+  int best = kir_var(p, k, KT_F32), arg = kir_var(p, k, KT_I64);
+  window_argmax(p, k, l, kir_buf(p, k, nd->in[0], false), &w, ic(p, 0), t, ivar(p, k, oh),
+                ivar(p, k, ow), best, arg);
+  KExpr *found = kir_cast(p, KT_I64, kir_bin(p, K_LE, ic(p, 0), ivar(p, k, arg)));
+  KExpr *at = kir_iadd(p, plane, kir_bin(p, K_MAX, ivar(p, k, arg), ic(p, 0)));
+  KExpr *dv = kir_load(p, k, kir_buf(p, k, nd->in[1], false),
+                       kir_iadd(p, kir_imul(p, t, ic(p, w.OH * w.OW)),
+                                kir_iadd(p, kir_imul(p, ivar(p, k, oh), ic(p, w.OW)), ivar(p, k, ow))));
+  kir_store(p, k, l, out, at, kir_bin(p, K_ADD, kir_load(p, k, out, at), only_if(p, found, dv)));
+  k->work = (double)(w.H * w.W + 3 * w.OH * w.OW * w.KH * w.KW);
 }
 
 /* dx[n,c,h,w] = sum of dy over the windows that contain (h, w), / KH*KW. */
@@ -892,7 +925,7 @@ Program *cg_lower(const Graph *g) {
   p->arena = a;
   p->g = g;
   for (int i = 0; i < g->nnode; i++)
-    if (!folded_transpose(g, i) && !g->node[i].into) lower_fn[g->node[i].op](p, i);
+    if (!ir_read_through(g, i) && !g->node[i].into) lower_fn[g->node[i].op](p, i);
   return p;
 }
 

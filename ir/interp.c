@@ -267,10 +267,10 @@ static void ref_matmul(const Node *n, Tensor *out, const Tensor *in) {
   (void)n;
   const Shape *as = &in[0].shape, *bs = &in[1].shape;
   int64_t M = as->d[as->rank - 2], K = as->d[as->rank - 1], P = bs->d[bs->rank - 1];
-  int64_t batch = span(as, 0, as->rank - 2);
-  int64_t bstep = bs->rank > 2 ? K * P : 0;
+  int64_t batch = span(&out->shape, 0, out->shape.rank - 2);
+  int64_t astep = as->rank > 2 ? M * K : 0, bstep = bs->rank > 2 ? K * P : 0;
   for (int64_t t = 0; t < batch; t++) {
-    const double *a = in[0].v + t * M * K, *b = in[1].v + t * bstep;
+    const double *a = in[0].v + t * astep, *b = in[1].v + t * bstep;
     double *c = out->v + t * M * P;
     for (int64_t i = 0; i < M; i++)
       for (int64_t k = 0; k < K; k++) {
@@ -403,14 +403,14 @@ static void ref_conv2d_grad_weight(const Node *n, Tensor *out, const Tensor *in)
 }
 
 /* im2col and col2im share one loop over (image position, tap):
- * col[n, oh*OW + ow, (c*KH + kh)*KW + kw] = x[n, c, ih, iw], padding taps 0.
+ * col[n, (c*KH + kh)*KW + kw, oh*OW + ow] = x[n, c, ih, iw], padding taps 0.
  * x is the image, col the columns; mode 0 gathers x into col, mode 1 adds
  * col back into x (the adjoint). ints: stride, pad, dilation, kernel. */
 static void col_taps(const Node *n, const Shape *xs, const Shape *cs, int mode, double *x,
                      double *col) {
   const int64_t *a = n->a.ints;
   int64_t C = xs->d[1], H = xs->d[2], W = xs->d[3], KH = a[6], KW = a[7];
-  int64_t P = cs->d[1], CKK = cs->d[2];
+  int64_t CKK = cs->d[1], P = cs->d[2];
   int64_t OW = (W + 2 * a[3] - a[5] * (KW - 1) - 1) / a[1] + 1;
   for (int64_t nn = 0; nn < xs->d[0]; nn++)
     for (int64_t p = 0; p < P; p++)
@@ -421,7 +421,7 @@ static void col_taps(const Node *n, const Shape *xs, const Shape *cs, int mode, 
             int64_t iw = tap(p % OW, kw, a[1], a[3], a[5], W);
             if (ih < 0 || iw < 0) continue;
             double *xe = &x[at4(nn, c, ih, iw, C, H, W)];
-            double *ce = &col[(nn * P + p) * CKK + (c * KH + kh) * KW + kw];
+            double *ce = &col[(nn * CKK + (c * KH + kh) * KW + kw) * P + p];
             if (mode == 0) *ce = *xe;
             else *xe += *ce;
           }

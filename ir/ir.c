@@ -337,15 +337,18 @@ static bool shape_matmul(const Graph *g, Node *n, char *why) {
   if (a->rank < 2 || b->rank < 2)
     return WHY("matmul: operands must have rank 2 or more: %s x %s", tstr(b0, x),
                tstr(b1, y));
-  if (b->rank > 2 && b->rank != a->rank)
+  /* a matrix a times a batch b applies a to every matrix of the batch */
+  bool shared_a = a->rank == 2 && b->rank > 2;
+  if (b->rank > 2 && b->rank != a->rank && !shared_a)
     return WHY("matmul: batched operands must have the same rank: %s x %s",
                tstr(b0, x), tstr(b1, y));
-  for (int i = 0; b->rank > 2 && i < b->rank - 2; i++)
+  for (int i = 0; b->rank > 2 && !shared_a && i < b->rank - 2; i++)
     if (a->d[i] != b->d[i])
       return WHY("matmul: batch dimensions differ: %s x %s", tstr(b0, x), tstr(b1, y));
   if (a->d[a->rank - 1] != b->d[b->rank - 2])
     return WHY("matmul: inner dimensions differ: %s x %s", tstr(b0, x), tstr(b1, y));
-  Shape s = *a;
+  Shape s = shared_a ? *b : *a;
+  if (shared_a) s.d[s.rank - 2] = a->d[0];
   s.d[s.rank - 1] = b->d[b->rank - 1];
   if (nsym(&s) > 1)
     return WHY("matmul: result %s x %s would have two batch-dependent dimensions",
@@ -534,8 +537,10 @@ static bool shape_conv2d_grad_weight(const Graph *g, Node *n, char *why) {
 }
 
 /* im2col and col2im ints: stride, pad, dilation, kernel (pairs), and for
- * col2im the image's H, W. The rows of the column matrix are the OH*OW
- * output positions; the window must fit as for conv2d. */
+ * col2im the image's H, W. The rows of an image's column matrix are the
+ * taps (c, kh, kw), its columns the OH*OW output positions, so that a
+ * convolution is w [O, C*KH*KW] times it; the window must fit as for
+ * conv2d. */
 static bool col_window(const Node *n, int64_t H, int64_t W, int64_t *OH, int64_t *OW,
                        char *why) {
   const char *op = op_info[n->op].name;
@@ -547,25 +552,25 @@ static bool col_window(const Node *n, int64_t H, int64_t W, int64_t *OH, int64_t
          window_out(op, "columns", W, a[7], a[1], a[3], a[5], OW, why);
 }
 
-/* x [N,C,H,W] -> [N, OH*OW, C*KH*KW] */
+/* x [N,C,H,W] -> [N, C*KH*KW, OH*OW] */
 static bool shape_im2col(const Graph *g, Node *n, char *why) {
   const Node *x = arg(g, n, 0);
   int64_t OH, OW;
   if (!image_shape(x, "im2col", why) || !col_window(n, x->shape.d[2], x->shape.d[3], &OH, &OW, why))
     return false;
   n->dtype = DT_F32;
-  n->shape = (Shape){.rank = 3, .d = {x->shape.d[0], OH * OW,
-                                      x->shape.d[1] * n->a.ints[6] * n->a.ints[7]}};
+  n->shape = (Shape){.rank = 3, .d = {x->shape.d[0], x->shape.d[1] * n->a.ints[6] * n->a.ints[7],
+                                      OH * OW}};
   return true;
 }
 
-/* dcol [N, OH*OW, C*KH*KW] -> [N, C, H, W] with (H, W) the in attribute */
+/* dcol [N, C*KH*KW, OH*OW] -> [N, C, H, W] with (H, W) the in attribute */
 static bool shape_col2im(const Graph *g, Node *n, char *why) {
   char b[128];
   const Node *d = arg(g, n, 0);
   const int64_t *a = n->a.ints, *dd = d->shape.d;
   if (d->shape.rank != 3 || d->dtype != DT_F32 || dd[1] <= 0 || dd[2] <= 0)
-    return WHY("col2im: expected f32 columns [N, OH*OW, C*KH*KW] with only N batch-dependent, "
+    return WHY("col2im: expected f32 columns [N, C*KH*KW, OH*OW] with only N batch-dependent, "
                "got %s", tstr(b, d));
   int64_t OH, OW;
   if (n->a.nints == 10 && (a[8] < 1 || a[9] < 1))
@@ -573,12 +578,12 @@ static bool shape_col2im(const Graph *g, Node *n, char *why) {
                (long long)a[9]);
   if (!col_window(n, n->a.nints == 10 ? a[8] : 0, n->a.nints == 10 ? a[9] : 0, &OH, &OW, why))
     return false;
-  if (dd[1] != OH * OW || dd[2] % (a[6] * a[7]))
+  if (dd[2] != OH * OW || dd[1] % (a[6] * a[7]))
     return WHY("col2im: columns %s do not fit a %lldx%lld kernel over %lld*%lld = %lld output "
                "positions", tstr(b, d), (long long)a[6], (long long)a[7], (long long)OH,
                (long long)OW, (long long)(OH * OW));
   n->dtype = DT_F32;
-  n->shape = (Shape){.rank = 4, .d = {dd[0], dd[2] / (a[6] * a[7]), a[8], a[9]}};
+  n->shape = (Shape){.rank = 4, .d = {dd[0], dd[1] / (a[6] * a[7]), a[8], a[9]}};
   return true;
 }
 
@@ -806,6 +811,31 @@ void ir_replace_uses(Graph *g, int from, int to) {
 bool ir_is_root(const Node *n) {
   return n->op == OP_INPUT || n->op == OP_PARAM || n->op == OP_STATE ||
          (op_info[n->op].flags & F_EFFECT);
+}
+
+/* Whether attrs of transpose n swap its last two dimensions only. */
+static bool swaps_last(const Node *n) {
+  int r = n->shape.rank;
+  for (int i = 0; i < r - 2; i++)
+    if (n->a.ints[i] != i) return false;
+  return r >= 2 && n->a.ints[r - 2] == r - 1 && n->a.ints[r - 1] == r - 2;
+}
+
+bool ir_read_through(const Graph *g, int t) {
+  const Node *n = &g->node[t];
+  if (n->op != OP_TRANSPOSE || n->dtype != DT_F32) return false;
+  for (int o = 0; o < g->nout; o++)
+    if (g->out[o].node == t) return false;
+  if (g->loss == t) return false;
+  bool used = false;
+  for (int i = t + 1; i < g->nnode; i++)
+    for (int k = 0; k < g->node[i].nin; k++) {
+      if (g->node[i].in[k] != t) continue;
+      if (g->node[i].op != OP_MATMUL || g->node[i].into) return false;
+      if (k == 0 ? n->shape.rank != 2 : !swaps_last(n)) return false;
+      used = true;
+    }
+  return used;
 }
 
 Graph *ir_clone(const Graph *g) {

@@ -322,6 +322,12 @@ void ir_fill_uses(Graph *g);
 /* Nodes that must survive dead-code elimination and are never merged:
  * the model's interface (inputs, params, state) and side effects. */
 bool ir_is_root(const Node *n);
+/* Whether transpose node t is read in place by the matrix products that
+ * use it, needing no storage of its own: a transpose of a matrix read only
+ * as the left operand of matmuls, or one swapping the last two dimensions
+ * read only as the right operand. Every reader of t reads t's operand
+ * (planning and codegen agree on this). */
+bool ir_read_through(const Graph *g, int t);
 /* A deep copy of g (own arena). */
 Graph *ir_clone(const Graph *g);
 

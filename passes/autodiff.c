@@ -290,11 +290,13 @@ static int swap_last(Graph *g, int x) {
 
 /* C = A B: dA = dC B^T, dB = A^T dC. When A has more dims than B (rows of
  * a [.., M, K] tensor times a [K, P] matrix), dB contracts over every row:
- * the rows are flattened first. */
+ * the rows are flattened first. When B has more (one matrix A times a
+ * batch), dA sums the batch's products. */
 static void grad_matmul(AD *ad, int dy) {
   Graph *g = ad->g;
   int a = IN(ad, 0), b = IN(ad, 1);
-  if (ad->needs[a]) acc(ad, 0, bin(g, OP_MATMUL, dy, swap_last(g, b)));
+  if (ad->needs[a])
+    acc(ad, 0, sum_to(g, bin(g, OP_MATMUL, dy, swap_last(g, b)), g->node[a].shape));
   if (!ad->needs[b]) return;
   Shape as = g->node[a].shape, bs = g->node[b].shape;
   if (bs.rank == 2 && as.rank > 2) {

@@ -3,32 +3,34 @@
  * Problem: conv2d and its two gradients lower to loop nests that do one
  * multiply-add per innermost iteration with strided, clamped loads; the
  * matmul lowering (a KGemm run by a packed micro-kernel) is many times
- * faster per flop. A convolution with groups == 1 is a matrix product once
- * every window of the image is laid out as a row:
+ * faster per flop. A convolution with groups == 1 is a matrix product per
+ * image once every window of the image is laid out as a column:
  *
- *     col = im2col(x)                        [N, OH*OW, C*KH*KW]
- *     y   = col x w^T                        [N, OH*OW, O], then [N,O,OH,OW]
- *     dw  = col^T x dy^T                     summed over every (n, oh, ow)
- *     dx  = col2im(dy^T x w)                 [N, OH*OW, C*KH*KW] -> x's shape
+ *     col = im2col(x)              [N, C*KH*KW, OH*OW]
+ *     y   = w x col                w as [O, C*KH*KW]: [N, O, OH*OW] = NCHW
+ *     dw  = sum over n of dy x col^T          dy as [N, O, OH*OW]
+ *     dx  = col2im(w^T x dy)
  *
  * Approach: rebuild the node array in order, copying each node and
  * emitting in place of each groups == 1 conv2d, conv2d_grad_input and
- * conv2d_grad_weight the chain below (w as [O, CKK], dy as [N, OH*OW, O]):
+ * conv2d_grad_weight the chain below:
  *
- *     conv2d(x, w)             reshape(transpose(matmul(im2col(x),
- *                                  transpose(w, [1,0])), [0,2,1]), y)
- *     conv2d_grad_weight(x,dy) reshape(transpose(matmul(transpose(
- *                                  im2col(x) as [N*P, CKK], [1,0]),
- *                                  dy as [N*P, O]), [1,0]), dw)
- *     conv2d_grad_input(dy,w)  col2im(matmul(dy, w))
+ *     conv2d(x, w)             reshape(matmul(w, col), y)
+ *     conv2d_grad_weight(x,dy) reshape(sum(matmul(dy, transpose(col,
+ *                                  [0,2,1])), axis 0), dw)
+ *     conv2d_grad_input(dy,w)  col2im(matmul(transpose(w, [1,0]), dy))
+ *
+ * One matrix w serves every image (matmul of a matrix by a batch), so the
+ * results come out in NCHW order with no transpose of data, and each
+ * product is wide (OH*OW columns, the micro-kernel's vector direction)
+ * even when the layer has few channels. Both transposes are read in place
+ * by their products (ir_read_through): none is materialised.
  *
  * Rebuilding in order keeps the array topological with no dead nodes left
  * behind (the pass runs after dce). A unary node equal to one already in
  * the new graph (same op, operand, attributes, shape) is reused, so the
- * forward conv and its weight gradient share one im2col of x, and the two
- * gradients one transpose of dy. The transpose feeding dw's product is read
- * in place by the codegen (folded_transpose in codegen/lower.c). Grouped
- * and depthwise convolutions are left as they are: their products would be
+ * forward conv and its weight gradient share one im2col of x. Grouped and
+ * depthwise convolutions are left as they are: their products would be
  * many small ones.
  *
  * Cost: O(nodes) plus a scan of the new graph per created node; the
@@ -101,10 +103,10 @@ static int columns(Graph *g, const Node *c, int x, int64_t KH, int64_t KW) {
   return unary(g, OP_IM2COL, x, a);
 }
 
-/* dy [N, O, OH, OW] as [N, OH*OW, O]. */
-static int dy_rows(Graph *g, int dy) {
+/* dy [N, O, OH, OW] as [N, O, OH*OW]. */
+static int dy_flat(Graph *g, int dy) {
   const int64_t *d = g->node[dy].shape.d;
-  return transpose(g, reshape(g, dy, SHAPE(d[0], d[1], d[2] * d[3])), 3, T3);
+  return reshape(g, dy, SHAPE(d[0], d[1], d[2] * d[3]));
 }
 
 /* w [O, C, KH, KW] as [O, C*KH*KW]. */
@@ -121,19 +123,16 @@ static int rewrite(Graph *g, const Node *c) {
   switch (c->op) {
   case OP_CONV2D: { /* (x, w) */
     int col = columns(g, c, a0, s1->d[2], s1->d[3]);
-    int ym = matmul(g, col, transpose(g, w_rows(g, a1), 2, T2));
-    return reshape(g, transpose(g, ym, 3, T3), c->shape);
+    return reshape(g, matmul(g, w_rows(g, a1), col), c->shape);
   }
   case OP_CONV2D_GRAD_WEIGHT: { /* (x, dy) */
     int col = columns(g, c, a0, c->a.ints[7], c->a.ints[8]);
-    const Shape *cs = &g->node[col].shape;
-    int col2 = reshape(g, col, SHAPE(cs->d[0] * cs->d[1], cs->d[2]));
-    int dy2 = reshape(g, dy_rows(g, a1), SHAPE(s1->d[0] * s1->d[2] * s1->d[3], s1->d[1]));
-    int dwt = matmul(g, transpose(g, col2, 2, T2), dy2);
-    return reshape(g, transpose(g, dwt, 2, T2), c->shape);
+    int per_image = matmul(g, dy_flat(g, a1), transpose(g, col, 3, T3));
+    Attrs over_n = {.ints = {0, 0}, .nints = 2}; /* keepdims 0, axis 0 */
+    return reshape(g, unary(g, OP_SUM, per_image, over_n), c->shape);
   }
   case OP_CONV2D_GRAD_INPUT: { /* (dy, w) */
-    int dcol = matmul(g, dy_rows(g, a0), w_rows(g, a1));
+    int dcol = matmul(g, transpose(g, w_rows(g, a1), 2, T2), dy_flat(g, a0));
     Attrs a = {.nints = 10};
     memcpy(a.ints, c->a.ints, sizeof(int64_t) * 6);
     a.ints[6] = s1->d[2], a.ints[7] = s1->d[3];

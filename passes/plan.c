@@ -78,16 +78,17 @@ static void pool_release_dead(Pool *p, const int *last, int now) {
       i++;
 }
 
-/* Root of a view chain: the node whose storage a view shares. */
-static int root_of(const Graph *g, int i) {
-  while (op_info[g->node[i].op].flags & F_VIEW) i = g->node[i].in[0];
+/* Root of a view chain: the node whose storage a view shares (a transpose
+ * read in place by its products counts as a view). */
+static int root_of(const Graph *g, const bool *read_through, int i) {
+  while ((op_info[g->node[i].op].flags & F_VIEW) || read_through[i]) i = g->node[i].in[0];
   return i;
 }
 
 /* last[i]: index of the last kernel reading i's storage (views count as
  * reads of their root; a node fused into a later kernel reads its operands
  * when that kernel runs); nnode for outputs and inputs. */
-static int *fill_last_use(const Graph *g) {
+static int *fill_last_use(const Graph *g, const bool *read_through) {
   int *last = malloc(sizeof(int) * (size_t)(g->nnode + 1));
   int *at = malloc(sizeof(int) * (size_t)(g->nnode + 1));
   if (!last || !at) die("out of memory");
@@ -97,16 +98,19 @@ static int *fill_last_use(const Graph *g) {
     last[i] = g->node[i].op == OP_INPUT ? g->nnode : i;
   for (int i = 0; i < g->nnode; i++)
     for (int k = 0; k < g->node[i].nin; k++) {
-      int r = root_of(g, g->node[i].in[k]);
+      int r = root_of(g, read_through, g->node[i].in[k]);
       if (last[r] < at[i]) last[r] = at[i];
     }
   free(at);
-  for (int o = 0; o < g->nout; o++) last[root_of(g, g->out[o].node)] = g->nnode;
+  for (int o = 0; o < g->nout; o++) last[root_of(g, read_through, g->out[o].node)] = g->nnode;
   return last;
 }
 
 void pass_plan(Graph *g) {
-  int *last = fill_last_use(g);
+  bool *read_through = malloc(sizeof(bool) * (size_t)(g->nnode + 1));
+  if (!read_through) die("out of memory");
+  for (int i = 0; i < g->nnode; i++) read_through[i] = ir_read_through(g, i);
+  int *last = fill_last_use(g, read_through);
   Pool act = {0}, actn = {0};
   int64_t wtop = 0, stop = 0;
   g->naive_k = g->naive_n = 0;
@@ -115,10 +119,11 @@ void pass_plan(Graph *g) {
     Size bytes = dtype_bytes(n->dtype, shape_numel(&n->shape));
     int64_t size = align_up(bytes.k);
     if (op_info[n->op].flags & F_VIEW) {
-      const Node *r = &g->node[root_of(g, i)];
+      const Node *r = &g->node[root_of(g, read_through, i)];
       n->region = r->region;
       n->off = r->off;
-    } else if (n->op == OP_CONST || n->op == OP_HYPER || n->op == OP_BATCH || n->into) {
+    } else if (n->op == OP_CONST || n->op == OP_HYPER || n->op == OP_BATCH || n->into ||
+               read_through[i]) {
       n->region = R_NONE;
       n->off = 0;
     } else if (n->op == OP_PARAM) {
@@ -148,4 +153,5 @@ void pass_plan(Graph *g) {
   free(act.b);
   free(actn.b);
   free(last);
+  free(read_through);
 }

@@ -169,10 +169,12 @@ static bool normalise(Set *s, float *x, int64_t n, bool with_scale) {
     C = 1, inner = per;   /* too many channels to list: one value for all */
   double *mean = malloc(sizeof *mean * (size_t)C), *sd = malloc(sizeof *sd * (size_t)C);
   bool ok = mean && sd ? channel_stats(s, C, mean, sd) : fail(s, "out of memory");
-  for (int64_t i = 0; ok && i < n * per; i++) {
-    int64_t c = (i % per) / inner;
-    x[i] = (float)((x[i] * scale - mean[c]) / sd[c]);
-  }
+  for (int64_t i = 0; ok && i < n; i++)
+    for (int64_t c = 0; c < C; c++) {
+      float *row = x + i * per + c * inner;
+      double m = mean[c], d = sd[c];
+      for (int64_t j = 0; j < inner; j++) row[j] = (float)((row[j] * scale - m) / d);
+    }
   free(mean);
   free(sd);
   return ok;

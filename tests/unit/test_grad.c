@@ -208,8 +208,8 @@ static void columns(Graph *g, Op op) {
     loss_of(g, add(g, op, &x, 1, a));
     return;
   }
-  a.nints = 10; /* two channels: the columns are [2, 24, 2*3*2] */
-  int d = param(g, "dcol", 3, (int64_t[]){2, 24, 12});
+  a.nints = 10; /* two channels: the columns are [2, 2*3*2, 24] */
+  int d = param(g, "dcol", 3, (int64_t[]){2, 12, 24});
   loss_of(g, add(g, op, &d, 1, a));
 }
 

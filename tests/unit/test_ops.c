@@ -252,7 +252,7 @@ static void columns(Graph *g, Op op) {
     return;
   }
   a.nints = 10;
-  int d = input(g, "dcol", 3, (int64_t[]){-1, 32, 18});
+  int d = input(g, "dcol", 3, (int64_t[]){-1, 18, 32});
   out(g, add(g, op, &d, 1, a));
 }
 
@@ -265,7 +265,7 @@ static void columns_plain(Graph *g, Op op) {
     return;
   }
   a.nints = 10;
-  int d = input(g, "dcol", 3, (int64_t[]){-1, 12, 18});
+  int d = input(g, "dcol", 3, (int64_t[]){-1, 18, 12});
   out(g, add(g, op, &d, 1, a));
 }
 
