@@ -88,7 +88,8 @@ typedef struct KGemm {
   int a, b, c;                    /* buffers */
   KExpr *M, *N, *K;               /* C is M x N, K the inner dimension */
   KExpr *a_rs, *a_ks, *ldb, *ldc; /* strides in elements */
-  KExpr *b_ns;                    /* B's column stride (1: row-major) */
+  KExpr *b_ns;                    /* B's column stride: 1 (row-major), or
+                                     any with ldb = 1 (column-major) */
   KExpr *batch, *sa, *sb, *sc;    /* batch count and strides */
   int nr;                         /* panel width (columns per parallel unit) */
 } KGemm;

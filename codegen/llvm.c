@@ -424,7 +424,7 @@ static LLVMValueRef ukr(Gen *g, int mr) {
 typedef struct Panel {
   const KGemm *gm;
   LLVMValueRef M, K, ars, aks, ldb, ldc, bns;
-  LLVMValueRef col_src, col_dst; /* pack_column's current column */
+  LLVMValueRef j_tile;           /* pack_tiles: first column of the tile */
   LLVMValueRef C, A, B;      /* this panel's corners (batch applied) */
   LLVMValueRef nc, Bp;       /* panel width, packed buffer */
   LLVMValueRef Buse, bstride;/* what the micro-kernel reads: Bp or B */
@@ -443,22 +443,54 @@ static void pack_row(Gen *g, LLVMValueRef k, void *ctx) {
            gep_f(g, dst, ci(g, h * vector_width)), NULL, 64);
 }
 
-static void pack_down(Gen *g, LLVMValueRef k, void *ctx) {
+/* Packing a transposed B (column stride b_ns, row stride ldb = 1): each
+ * column is contiguous in B, so the panel is packed in square tiles of
+ * VW columns by VW rows: VW vector loads down the columns, a transpose in
+ * registers (log2 VW stages, each swapping blocks of s lanes between rows
+ * i and i + s), VW aligned vector stores along the packed rows.
+ *
+ * Columns past nc repeat column nc - 1 (valid memory; the micro-kernel
+ * masks those columns). Rows past kc are loaded as 0 and stored past kc
+ * but inside the panel buffer (kcmax is a multiple of VW), where the
+ * micro-kernel never reads. */
+static void pack_tile(Gen *g, LLVMValueRef kb, void *ctx) {
   Panel *pn = ctx;
-  LLVMValueRef v = LLVMBuildLoad2(g->b, g->t_f32, gep_f(g, pn->col_src, LLVMBuildMul(g->b, k, pn->ldb, "")), "");
-  LLVMBuildStore(g->b, v, gep_f(g, pn->col_dst, LLVMBuildMul(g->b, k, ci(g, 2 * vector_width), "")));
+  int vw = vector_width, nr = 2 * vw;
+  LLVMValueRef k = LLVMBuildMul(g->b, kb, ci(g, vw), "");
+  LLVMValueRef left = LLVMBuildSub(g->b, pn->kc, k, "");
+  LLVMValueRef mask = lane_mask(g, left, 0);
+  LLVMValueRef src = gep_f(g, pn->B, LLVMBuildAdd(g->b, pn->k0, k, ""));
+  LLVMValueRef row[16];
+  for (int t = 0; t < vw; t++) {
+    LLVMValueRef j = LLVMBuildAdd(g->b, pn->j_tile, ci(g, t), "");
+    LLVMValueRef last = LLVMBuildSub(g->b, pn->nc, ci(g, 1), "");
+    j = LLVMBuildSelect(g->b, LLVMBuildICmp(g->b, LLVMIntSLT, j, last, ""), j, last, "");
+    row[t] = vload(g, gep_f(g, src, LLVMBuildMul(g->b, j, pn->bns, "")), mask, 4);
+  }
+  for (int st = vw / 2; st >= 1; st /= 2)
+    for (int i = 0; i < vw; i++) {
+      if (i & st) continue;
+      LLVMValueRef lo[16], hi[16];
+      for (int l = 0; l < vw; l++) {
+        lo[l] = LLVMConstInt(g->t_i32, (unsigned long long)((l & st) ? vw + l - st : l), 0);
+        hi[l] = LLVMConstInt(g->t_i32, (unsigned long long)((l & st) ? vw + l : l + st), 0);
+      }
+      LLVMValueRef a = row[i], b = row[i + st];
+      row[i] = LLVMBuildShuffleVector(g->b, a, b, LLVMConstVector(lo, (unsigned)vw), "");
+      row[i + st] = LLVMBuildShuffleVector(g->b, a, b, LLVMConstVector(hi, (unsigned)vw), "");
+    }
+  LLVMValueRef dst = gep_f(g, pn->Bp, LLVMBuildAdd(g->b, LLVMBuildMul(g->b, k, ci(g, nr), ""),
+                                                    pn->j_tile, ""));
+  for (int t = 0; t < vw; t++) vstore(g, row[t], gep_f(g, dst, ci(g, t * nr)), NULL, 64);
 }
 
-/* Packing a transposed B (column stride b_ns, rows contiguous): column j
- * of the panel is contiguous in B, so it is copied down the packed rows.
- * Columns past nc are left as they are: the micro-kernel masks them. */
-static void pack_column(Gen *g, LLVMValueRef j, void *ctx) {
+/* Column tile jt of the panel (VW columns), all its row tiles. */
+static void pack_tiles(Gen *g, LLVMValueRef jt, void *ctx) {
   Panel *pn = ctx;
-  LLVMValueRef src = gep_f(g, pn->B, LLVMBuildAdd(g->b, LLVMBuildMul(g->b, j, pn->bns, ""),
-                                                  LLVMBuildMul(g->b, pn->k0, pn->ldb, ""), ""));
-  pn->col_src = src;
-  pn->col_dst = gep_f(g, pn->Bp, j);
-  counted_loop(g, pn->kc, pack_down, pn);
+  pn->j_tile = LLVMBuildMul(g->b, jt, ci(g, vector_width), "");
+  LLVMValueRef kt = LLVMBuildSDiv(g->b, LLVMBuildAdd(g->b, pn->kc, ci(g, vector_width - 1), ""),
+                                  ci(g, vector_width), "");
+  counted_loop(g, kt, pack_tile, pn);
 }
 
 /* One block of rows: C[i0:i0+mr, panel] (+)= A'[i0:, k0:k0+kc] Bp. */
@@ -508,7 +540,8 @@ static void k_block(Gen *g, LLVMValueRef kb, void *ctx) {
   counted_loop(g, pn->kc, pack_row, pn);
   LLVMBuildBr(g->b, go);
   LLVMPositionBuilderAtEnd(g->b, cols);
-  counted_loop(g, pn->nc, pack_column, pn);
+  counted_loop(g, LLVMBuildSDiv(g->b, LLVMBuildAdd(g->b, pn->nc, ci(g, vector_width - 1), ""),
+                                ci(g, vector_width), ""), pack_tiles, pn);
   LLVMBuildBr(g->b, go);
   LLVMPositionBuilderAtEnd(g->b, go);
   LLVMValueRef direct = gep_f(g, pn->B, LLVMBuildMul(g->b, pn->k0, pn->ldb, ""));

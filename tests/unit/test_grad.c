@@ -168,6 +168,12 @@ static void matmul_batched(Graph *g, Op op) {
   loss_of(g, add(g, op, (int[]){a, b}, 2, (Attrs){0}));
 }
 
+static void matmul_shared(Graph *g, Op op) { /* [3,5] x [2,5,4] */
+  int a = param(g, "a", 2, (int64_t[]){3, 5});
+  int b = param(g, "b", 3, (int64_t[]){2, 5, 4});
+  loss_of(g, add(g, op, (int[]){a, b}, 2, (Attrs){0}));
+}
+
 static void cross_entropy(Graph *g, Op op) {
   int x = param(g, "logits", 2, (int64_t[]){4, 5});
   int y = ir_input(g, "y", DT_I32, shape_make(1, (int64_t[]){4}), IN_LABEL, 5, L0);
@@ -243,6 +249,7 @@ static const Case cases[] = {
     {OP_CONCAT, "concat", concat, false},    {OP_MATMUL, "matmul", matmul, false},
     {OP_MATMUL, "matmul_rows", matmul_rows, false},
     {OP_MATMUL, "matmul_batched", matmul_batched, false},
+    {OP_MATMUL, "matmul_shared", matmul_shared, false},
     {OP_CROSS_ENTROPY, "cross_entropy", cross_entropy, false},
     {OP_CONV2D, "conv2d", conv, false},      {OP_CONV2D, "conv2d_strided", conv_strided, false},
     {OP_CONV2D, "conv2d_depthwise", conv_depthwise, false},

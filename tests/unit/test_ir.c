@@ -188,6 +188,8 @@ static const RuleCase rule_cases[] = {
     {"matmul_lead", OP_MATMUL, {"f32[N,3,4]", "f32[4,5]"}, {.nints = 0}, NULL, "f32[N,3,5]"},
     {"matmul_batched", OP_MATMUL, {"f32[2,3,4]", "f32[2,4,5]"}, {.nints = 0}, NULL, "f32[2,3,5]"},
     {"matmul_batched_n", OP_MATMUL, {"f32[N,3,4]", "f32[N,4,5]"}, {.nints = 0}, NULL, "f32[N,3,5]"},
+    {"matmul_shared", OP_MATMUL, {"f32[3,4]", "f32[N,4,5]"}, {.nints = 0}, NULL, "f32[N,3,5]"},
+    {"matmul_shared_2", OP_MATMUL, {"f32[3,4]", "f32[2,N,4,5]"}, {.nints = 0}, NULL, "f32[2,N,3,5]"},
     {"matmul_inner", OP_MATMUL, {"f32[N,128]", "f32[256,10]"}, {.nints = 0}, NULL,
      "matmul: inner dimensions differ: f32[N,128] x f32[256,10]"},
     {"matmul_rank1", OP_MATMUL, {"f32[4]", "f32[4,5]"}, {.nints = 0}, NULL,

@@ -156,6 +156,28 @@ static void matmul_over_batch(Graph *g, Op op) { /* x^T y: contracts over N */
   out(g, add(g, op, (int[]){xt, y}, 2, (Attrs){0}));
 }
 
+/* A shared matrix times a batch read transposed: W [9, 300] x (x [N, 37,
+ * 300])^T per sample. K = 300 spans two K blocks, 37 columns a full and a
+ * partial panel; the transposed operand is packed in tiles with ragged
+ * edges in both directions. */
+static void matmul_shared_bt(Graph *g, Op op) {
+  int x = input(g, "x", 3, (int64_t[]){-1, 37, 300});
+  int w = ir_param(g, "W", DT_F32, shape_make(2, (int64_t[]){9, 300}),
+                   (Init){.kind = INIT_NORMAL, .a = 0, .b = 1}, L0);
+  int xt = add(g, OP_TRANSPOSE, &x, 1, (Attrs){.ints = {0, 2, 1}, .nints = 3});
+  out(g, add(g, op, (int[]){w, xt}, 2, (Attrs){0}));
+}
+
+/* Rows times a transposed matrix: x [N, 21] x (W [45, 21])^T, 20+ rows so
+ * the panel is packed. */
+static void matmul_rows_bt(Graph *g, Op op) {
+  int x = input(g, "x", 3, (int64_t[]){-1, 20, 21});
+  int w = ir_param(g, "W", DT_F32, shape_make(2, (int64_t[]){45, 21}),
+                   (Init){.kind = INIT_NORMAL, .a = 0, .b = 1}, L0);
+  int wt = add(g, OP_TRANSPOSE, &w, 1, (Attrs){.ints = {1, 0}, .nints = 2});
+  out(g, add(g, op, (int[]){x, wt}, 2, (Attrs){0}));
+}
+
 static void slice(Graph *g, Op op) {
   int x = input(g, "x", 3, (int64_t[]){-1, 3, 5});
   out(g, add(g, op, &x, 1, (Attrs){.ints = {2, 1, 4}, .nints = 3}));
@@ -349,6 +371,8 @@ static const Case cases[] = {
     {OP_MATMUL, "matmul_3d", matmul_3d, false},
     {OP_MATMUL, "matmul_batched", matmul_batched, false},
     {OP_MATMUL, "matmul_over_batch", matmul_over_batch, false},
+    {OP_MATMUL, "matmul_shared_bt", matmul_shared_bt, false},
+    {OP_MATMUL, "matmul_rows_bt", matmul_rows_bt, false},
     {OP_CONV2D, "conv2d", conv_plain, false},
     {OP_CONV2D, "conv2d_stride_pad", conv_stride_pad, false},
     {OP_CONV2D, "conv2d_dilated", conv_dilated, false},
