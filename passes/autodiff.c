@@ -134,9 +134,11 @@ static void grad_abs(AD *ad, int dy) {
   acc(ad, 0, bin(g, OP_MUL, dy, sign));
 }
 
+/* dy where y = relu(x) > 0 (the same as x > 0): reading y, not x, lets x
+ * be computed inline in relu's kernel (a bias add, say) and never stored. */
 static void grad_relu(AD *ad, int dy) {
   Graph *g = ad->g;
-  acc(ad, 0, bin(g, OP_MUL, dy, bin(g, OP_GT, IN(ad, 0), scalar(g, 0))));
+  acc(ad, 0, bin(g, OP_MUL, dy, bin(g, OP_GT, ad->node, scalar(g, 0))));
 }
 
 /* slope 1 where x > 0, alpha elsewhere: alpha + (1 - alpha) * (x > 0) */
