@@ -96,8 +96,11 @@ typedef struct KGemm {
 
 /* One kernel: body runs for var 0 over [lo, hi) of [0, extent). Variable 0
  * is the parallel loop variable; other variables are inner loop variables
- * or scalar locals (typed by vartype). A kernel with gemm set has no body:
- * the backend implements the product. */
+ * or scalar locals (typed by vartype). In a kernel with gemm set, the
+ * backend implements the product, var 0 is the panel (batch * panels +
+ * column panel), and the body, if any, is an epilogue run for each panel
+ * after its product: it reads and writes only that panel's elements of C,
+ * so a backend may equally run it after the whole product. */
 typedef struct Kernel {
   const char *name;     /* unique symbol, e.g. k3_matmul */
   Loc loc;              /* source op it came from */

@@ -338,7 +338,14 @@ void kir_print(FILE *f, const Program *p) {
       print_expr(f, k, gm->batch);
       fprintf(f, "\n  panels of %d columns: ", gm->nr);
       print_expr(f, k, k->extent);
-      fprintf(f, "\n\n");
+      fprintf(f, "\n");
+      if (!k->nbody) {
+        fprintf(f, "\n");
+        continue;
+      }
+      fprintf(f, "  after panel v0 {\n");
+      for (int s = 0; s < k->nbody; s++) print_stmt(f, k, k->body[s], 2);
+      fprintf(f, "  }\n\n");
       continue;
     }
     fprintf(f, "  parallel v0 in [0, ");

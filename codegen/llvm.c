@@ -568,6 +568,10 @@ static void panel(Gen *g, LLVMValueRef t, void *ctx) {
   pn->B = gep_f(g, g->buf[pn->gm->b], LLVMBuildAdd(g->b, LLVMBuildMul(g->b, bt, pn->sb, ""),
                                                    LLVMBuildMul(g->b, j0, pn->bns, ""), ""));
   counted_loop(g, pn->kblocks, k_block, pn);
+  if (g->k->nbody) { /* the epilogue of this panel, while it is in cache */
+    LLVMBuildStore(g->b, t, g->var[0]);
+    gen_stmts(g, g->k->body, g->k->nbody);
+  }
 }
 
 /* The panel loop of a gemm kernel body: for t in [lo, hi). */

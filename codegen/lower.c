@@ -39,6 +39,15 @@ static Nest nest_over(Program *p, Kernel *k, const Shape *s) {
   return n;
 }
 
+static KExpr *ivar(Program *p, Kernel *k, int v) { return kir_var_ref(p, k, v); }
+static KExpr *ic(Program *p, int64_t i) { return kir_const_i(p, i); }
+
+/* A new loop over [0, n) inside parent; its variable in *var. */
+static KStmt *loop_to(Program *p, Kernel *k, KStmt *parent, int *var, KExpr *n) {
+  *var = kir_var(p, k, KT_I64);
+  return kir_loop(p, k, parent, *var, ic(p, 0), n);
+}
+
 /* Row-major strides of a shape, as expressions (they may involve N). */
 static void strides(Program *p, const Shape *s, KExpr **st) {
   KExpr *acc = kir_const_i(p, 1);
@@ -166,13 +175,22 @@ static bool flat_ok(Program *p, const Node *nd) {
 typedef struct Access {
   KExpr *flat;     /* linear index, or NULL */
   const Nest *nest;
+  int product;     /* a matmul absorbed by the kernel (fuse.c), or 0 */
+  int cbuf;        /* the buffer holding its result, at the element's index */
 } Access;
+
+/* j, or the node a chain of reshapes of j views. */
+static int view_root(const Graph *g, int j) {
+  while (op_info[g->node[j].op].flags & F_VIEW) j = g->node[j].in[0];
+  return j;
+}
 
 /* The value of node j at the access point: a fused node's expression
  * (recursively), a scalar source, or a load. idx is the linear index of
  * the element of the consumer's shape (dropout's mask position). */
 static KExpr *value_at(Program *p, Kernel *k, int j, const Access *a, KExpr *idx) {
   const Node *x = &p->g->node[j];
+  if (a->product && view_root(p->g, j) == a->product) return kir_load(p, k, a->cbuf, idx);
   if (x->into) {
     KExpr *v[2] = {0};
     for (int m = 0; m < x->nin && m < 2; m++) v[m] = value_at(p, k, x->in[m], a, idx);
@@ -215,8 +233,16 @@ static void lower_flat(Program *p, Kernel *k, int node) {
   k->work = FLAT_BLOCK;
 }
 
+static int absorbed_product(const Graph *g, int node);
+static void lower_epilogue(Program *p, int node, int product);
+
 static void lower_elemwise(Program *p, int node) {
   const Node *nd = &p->g->node[node];
+  int product = absorbed_product(p->g, node);
+  if (product) {
+    lower_epilogue(p, node, product);
+    return;
+  }
   Kernel *k = kir_kernel(p, op_info[nd->op].name, node, nd->loc);
   if (flat_ok(p, nd)) {
     lower_flat(p, k, node);
@@ -373,10 +399,9 @@ static KExpr *numel_of(Program *p, const Shape *s) {
  * b[B..., K, P]. An operand that is a transpose read in place
  * (ir_read_through) is read from the transpose's operand with swapped
  * strides. */
-static void lower_matmul(Program *p, int node) {
+static KGemm *gemm_of(Program *p, Kernel *k, int node, int cbuf) {
   const Node *nd = &p->g->node[node];
   const Node *a = &p->g->node[nd->in[0]], *b = &p->g->node[nd->in[1]];
-  Kernel *k = kir_kernel(p, "matmul", node, nd->loc);
   KGemm *gm = arena_alloc(p->arena, sizeof *gm);
   k->gemm = gm;
   int ra = a->shape.rank, rb = b->shape.rank;
@@ -402,7 +427,7 @@ static void lower_matmul(Program *p, int node) {
     gm->ldb = gm->N;
     gm->b_ns = kir_const_i(p, 1);
   }
-  gm->c = kir_buf(p, k, node, true);
+  gm->c = cbuf;
   gm->ldc = gm->N;
   if (rb > 2) {
     Shape bd = {.rank = rb - 2};
@@ -427,6 +452,67 @@ static void lower_matmul(Program *p, int node) {
   /* flops per panel, taking a batch-dependent M or K as 64 */
   int64_t m = gm->M->op == K_CONST ? gm->M->i : 64;
   k->work = 2.0 * (double)m * gm->nr * (double)(K < 0 ? 64 * -K : K);
+  return gm;
+}
+
+static void lower_matmul(Program *p, int node) {
+  Kernel *k = kir_kernel(p, "matmul", node, p->g->node[node].loc);
+  gemm_of(p, k, node, kir_buf(p, k, node, true));
+}
+
+/* The matmul absorbed by the chain that node roots (passes/fuse.c), or 0. */
+static int absorbed_product(const Graph *g, int node) {
+  const Node *nd = &g->node[node];
+  for (int i = 0; i < nd->nin; i++) {
+    int j = nd->in[i], r = view_root(g, j);
+    if (g->node[r].op == OP_MATMUL && g->node[r].into) return r;
+    if (g->node[j].into) {
+      int m = absorbed_product(g, j);
+      if (m) return m;
+    }
+  }
+  return 0;
+}
+
+/* An elementwise chain with a product absorbed: the product of its panel
+ * (var 0) is written into the chain's output, then the body runs over the
+ * panel's elements, reading the product there and storing the chain's
+ * value in place. Element (i, j) of panel t is at flat index
+ * bt*sc + i*ldc + j0 + j of the output (bt = t / panels, j0 = (t mod
+ * panels) * nr), decomposed into the output's dimensions for the chain's
+ * broadcast operands. */
+static void lower_epilogue(Program *p, int node, int product) {
+  const Node *nd = &p->g->node[node];
+  char what[64];
+  snprintf(what, sizeof what, "matmul_%s", op_info[nd->op].name);
+  Kernel *k = kir_kernel(p, what, node, nd->loc);
+  int out = kir_buf(p, k, node, true);
+  KGemm *gm = gemm_of(p, k, product, out);
+  KExpr *nr = ic(p, gm->nr);
+  KExpr *panels = kir_bin(p, K_DIV, kir_iadd(p, gm->N, ic(p, gm->nr - 1)), nr);
+  KExpr *t = ivar(p, k, 0), *bt = kir_bin(p, K_DIV, t, panels);
+  KExpr *j0 = kir_imul(p, kir_bin(p, K_REM, t, panels), nr);
+  KExpr *nc = kir_bin(p, K_MIN, nr, kir_bin(p, K_SUB, gm->N, j0));
+  int i, j;
+  KStmt *l = loop_to(p, k, NULL, &i, gm->M);
+  l = loop_to(p, k, l, &j, nc);
+  KExpr *e = kir_iadd(p, kir_iadd(p, kir_imul(p, bt, gm->sc), kir_imul(p, ivar(p, k, i), gm->ldc)),
+                      kir_iadd(p, j0, ivar(p, k, j)));
+  int flat = kir_var(p, k, KT_I64);
+  kir_set(p, k, l, flat, e);
+  Nest n = {.rank = nd->shape.rank, .inner = l};
+  KExpr *st[MAX_RANK];
+  strides(p, &nd->shape, st);
+  for (int d = 0; d < n.rank; d++) {
+    KExpr *v = kir_bin(p, K_DIV, ivar(p, k, flat), st[d]);
+    if (d > 0) v = kir_bin(p, K_REM, v, kir_dim(p, nd->shape.d[d]));
+    n.var[d] = kir_var(p, k, KT_I64);
+    kir_set(p, k, l, n.var[d], v);
+  }
+  Access a = {.nest = &n, .product = product, .cbuf = out};
+  int dst;
+  KExpr *val = result(p, k, node, &a, ivar(p, k, flat), &dst);
+  kir_store(p, k, l, dst, ivar(p, k, flat), val);
 }
 
 static void lower_slice(Program *p, int node) {
@@ -527,14 +613,7 @@ static Win window_of(const Node *n, const Shape *x, const Shape *y, int64_t KH, 
   return w;
 }
 
-static KExpr *ivar(Program *p, Kernel *k, int v) { return kir_var_ref(p, k, v); }
-static KExpr *ic(Program *p, int64_t i) { return kir_const_i(p, i); }
 
-/* A new loop over [0, n) inside parent; its variable in *var. */
-static KStmt *loop_to(Program *p, Kernel *k, KStmt *parent, int *var, KExpr *n) {
-  *var = kir_var(p, k, KT_I64);
-  return kir_loop(p, k, parent, *var, ic(p, 0), n);
-}
 
 /* e clamped into [0, len). */
 static KExpr *clamp_to(Program *p, KExpr *e, int64_t len) {

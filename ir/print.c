@@ -202,6 +202,7 @@ static void put_node(Str *b, const Node *n, int i) {
   str_printf(b, " : ");
   put_type(b, n->dtype, &n->shape);
   put_loc(b, n->loc);
+  if (n->into) str_printf(b, "  # into %%%d", n->into); /* fused (passes/fuse.c) */
   str_putc(b, '\n');
 }
 

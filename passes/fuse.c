@@ -22,8 +22,19 @@
  *     %7 = mul %lr, %6    ...                }  value into W's storage
  *     %8 = assign %W, %7                     }
  *
- * The classes of ops.def are the lattice this pass walks; conv/dense +
- * bias + activation (out-elementwise fusion) builds on it.
+ * A matrix product whose only use is such a chain (directly or through a
+ * reshape) is absorbed too: the product is written straight into the
+ * chain's output, and the chain runs over each finished panel of it while
+ * it is in cache (an epilogue), so dense + bias + activation, and a
+ * convolution (a product after convgemm) + bias + activation, are one
+ * kernel and the product's result is never stored on its own:
+ *
+ *     %5 = matmul %x, %W        into=%7     }  one kernel: the product's
+ *     %6 = broadcast %b ...     into=%7     }  panels, each followed by
+ *     %7 = add %5, %6           into=%8     }  relu(panel + b) in place
+ *     %8 = relu %7                          }
+ *
+ * A chain absorbs at most one product, and an assign none.
  *
  * Cost: O(nodes).
  *
@@ -32,6 +43,7 @@
  */
 #include "passes.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 static bool is_result(const Graph *g, int i) {
@@ -48,6 +60,27 @@ static bool can_inline(const Graph *g, int i, int c) {
   return n->dtype == DT_F32 && shape_equal(&n->shape, &u->shape);
 }
 
+/* The matmul that elementwise consumer c could absorb through its
+ * operand i (the product itself or a reshape of it, used only by c, of
+ * c's shape), or -1. */
+static int absorbable_product(const Graph *g, int i, int c) {
+  const Node *u = &g->node[c];
+  if (!(op_info[u->op].flags & F_ELEMWISE) || u->dtype != DT_F32) return -1;
+  if (!shape_equal(&g->node[i].shape, &u->shape)) return -1;
+  int m = i;
+  while (g->node[m].op == OP_RESHAPE && g->node[m].uses == 1 && !is_result(g, m))
+    m = g->node[m].in[0];
+  const Node *n = &g->node[m];
+  if (n->op != OP_MATMUL || n->uses != 1 || is_result(g, m)) return -1;
+  return m;
+}
+
+/* The kernel that computes node i: the root of its into chain. */
+static int root_of(const Graph *g, int i) {
+  while (g->node[i].into) i = g->node[i].into;
+  return i;
+}
+
 void pass_fuse(Graph *g) {
   ir_fill_uses(g);
   for (int i = 0; i < g->nnode; i++) g->node[i].into = 0;
@@ -59,4 +92,16 @@ void pass_fuse(Graph *g) {
       if (can_inline(g, i, c)) g->node[i].into = c;
     }
   }
+  /* products into the chains that consume them, one per kernel */
+  bool *has = calloc((size_t)g->nnode + 1, sizeof *has);
+  if (!has) die("out of memory");
+  for (int c = 0; c < g->nnode; c++) {
+    for (int k = 0; k < g->node[c].nin; k++) {
+      int m = absorbable_product(g, g->node[c].in[k], c), r = root_of(g, c);
+      if (m < 0 || has[r] || g->node[r].op == OP_ASSIGN) continue;
+      g->node[m].into = c;
+      has[r] = true;
+    }
+  }
+  free(has);
 }
