@@ -493,22 +493,69 @@ static void lower_epilogue(Program *p, int node, int product) {
   KExpr *t = ivar(p, k, 0), *bt = kir_bin(p, K_DIV, t, panels);
   KExpr *j0 = kir_imul(p, kir_bin(p, K_REM, t, panels), nr);
   KExpr *nc = kir_bin(p, K_MIN, nr, kir_bin(p, K_SUB, gm->N, j0));
-  int i, j;
-  KStmt *l = loop_to(p, k, NULL, &i, gm->M);
-  l = loop_to(p, k, l, &j, nc);
-  KExpr *e = kir_iadd(p, kir_iadd(p, kir_imul(p, bt, gm->sc), kir_imul(p, ivar(p, k, i), gm->ldc)),
-                      kir_iadd(p, j0, ivar(p, k, j)));
-  int flat = kir_var(p, k, KT_I64);
-  kir_set(p, k, l, flat, e);
-  Nest n = {.rank = nd->shape.rank, .inner = l};
+  const Shape *ps = &p->g->node[product].shape, *os = &nd->shape;
+  /* the output's dimensions as (batch, rows, columns) of the product */
+  Shape groups[3] = {{0}};
+  groups[2] = (Shape){.rank = 1, .d = {ps->d[ps->rank - 1]}};
+  bool batched = p->g->node[p->g->node[product].in[1]].shape.rank > 2;
+  groups[1] = (Shape){.rank = batched ? 1 : ps->rank - 1};
+  for (int d = 0; d < groups[1].rank; d++) groups[1].d[d] = ps->d[batched ? ps->rank - 2 : d];
+  groups[0] = (Shape){.rank = batched ? ps->rank - 2 : 0};
+  for (int d = 0; d < groups[0].rank; d++) groups[0].d[d] = ps->d[d];
+  int cut[4] = {0, 0, 0, os->rank};
+  for (int gi = 2, d = os->rank; gi >= 1; gi--) { /* dims from the right, group by group */
+    Size want = shape_numel(&groups[gi]), have = {1, false};
+    Shape part = {0};
+    while (d > 0 && (have.k != want.k || have.sym != want.sym) && have.k <= want.k) {
+      part.d[part.rank++] = os->d[--d];
+      have = shape_numel(&part);
+    }
+    cut[gi] = d;
+  }
+  Size bsz = shape_numel(&groups[0]);
+  Shape lead = {.rank = cut[1]};
+  for (int d = 0; d < cut[1]; d++) lead.d[d] = os->d[d];
+  Size lsz = shape_numel(&lead);
+  bool split = lsz.k == bsz.k && lsz.sym == bsz.sym;
+  for (int gi = 1; split && gi <= 2; gi++) {
+    Shape part = {.rank = cut[gi + 1] - cut[gi]};
+    for (int d = 0; d < part.rank; d++) part.d[d] = os->d[cut[gi] + d];
+    Size a = shape_numel(&part), b = shape_numel(&groups[gi]);
+    split = a.k == b.k && a.sym == b.sym;
+  }
+  int i = 0, j = 0, flat = kir_var(p, k, KT_I64);
+  Nest n = {.rank = os->rank};
   KExpr *st[MAX_RANK];
-  strides(p, &nd->shape, st);
-  for (int d = 0; d < n.rank; d++) {
+  strides(p, os, st);
+  KExpr *col = NULL;
+  /* each group's index decomposed at its loop level, so that (say) a
+   * per-channel bias is loaded once per row, outside the column loop */
+  KStmt *l = NULL;
+  for (int gi = 0; gi < 3; gi++) {
+    if (gi == 1) l = loop_to(p, k, NULL, &i, gm->M);
+    if (gi == 2) {
+      l = loop_to(p, k, l, &j, nc);
+      col = kir_iadd(p, j0, ivar(p, k, j));
+    }
+    KExpr *x = gi == 0 ? bt : gi == 1 ? ivar(p, k, i) : col;
+    for (int d = cut[gi]; split && d < cut[gi + 1]; d++) {
+      KExpr *gs = kir_const_i(p, 1); /* stride of d within its group */
+      for (int e = d + 1; e < cut[gi + 1]; e++) gs = kir_imul(p, gs, kir_dim(p, os->d[e]));
+      KExpr *v = gs->op == K_CONST && gs->i == 1 ? x : kir_bin(p, K_DIV, x, gs);
+      if (d > cut[gi]) v = kir_bin(p, K_REM, v, kir_dim(p, os->d[d]));
+      n.var[d] = kir_var(p, k, KT_I64);
+      kir_set(p, k, gi == 0 ? NULL : l, n.var[d], v);
+    }
+  }
+  KExpr *e = kir_iadd(p, kir_iadd(p, kir_imul(p, bt, gm->sc), kir_imul(p, ivar(p, k, i), gm->ldc)), col);
+  kir_set(p, k, l, flat, e);
+  for (int d = 0; !split && d < os->rank; d++) { /* no split: from the flat index */
     KExpr *v = kir_bin(p, K_DIV, ivar(p, k, flat), st[d]);
-    if (d > 0) v = kir_bin(p, K_REM, v, kir_dim(p, nd->shape.d[d]));
+    if (d > 0) v = kir_bin(p, K_REM, v, kir_dim(p, os->d[d]));
     n.var[d] = kir_var(p, k, KT_I64);
     kir_set(p, k, l, n.var[d], v);
   }
+  n.inner = l;
   Access a = {.nest = &n, .product = product, .cbuf = out};
   int dst;
   KExpr *val = result(p, k, node, &a, ivar(p, k, flat), &dst);

@@ -197,8 +197,9 @@ static void usage(const Prog *p, FILE *out) {
     "commands:\n"
     "  info                      the model: inputs, outputs, parameters, memory\n"
     "  init [--seed S] -o FILE   initialise the parameters, save a checkpoint\n"
-    "  bench [--batch B] [--iters K] [--threads T]\n"
-    "                            time the forward pass on seeded weights and inputs\n"
+    "  bench [--batch B] [--iters K] [--threads T] [--train]\n"
+    "                            time the forward pass (or a training step) on\n"
+    "                            seeded weights and inputs\n"
     "  predict --weights FILE --input [NAME=]FILE ... [FLAGS]\n"
     "                            run the model on NPY or IDX (.gz) data\n"
     "                            (--weights: not for a model without parameters)\n"
@@ -786,9 +787,10 @@ static bool predict(Predict *pr, Prog *p, dlrt_ckpt *c, dlrt_frame *f) {
   return !pr->out_path || write_result(pr);
 }
 
-/* ./m bench: the speed of the forward entry on seeded weights and inputs,
- * with no file I/O in the timed loop: the median latency of one call and
- * the samples per second at that batch size. */
+/* ./m bench: the speed of the forward entry (or with --train, of one
+ * training step: forward, backward and update) on seeded weights and
+ * inputs, with no file I/O in the timed loop: the median latency of one
+ * call and the samples per second at that batch size. */
 static int cmp_double(const void *a, const void *b) {
   double x = *(const double *)a, y = *(const double *)b;
   return (x > y) - (x < y);
@@ -796,20 +798,33 @@ static int cmp_double(const void *a, const void *b) {
 
 static int cmd_bench(Prog *p, int argc, char **argv) {
   int64_t batch = 1, iters = 1000, threads = 0;
+  bool train = false;
   Flag flags[] = {
     {.name = "--batch", .kind = F_INT, .dst = &batch, .lo = 1, .hi = DLRT_MAX_BATCH},
     {.name = "--iters", .kind = F_INT, .dst = &iters, .lo = 1, .hi = 100000000},
     {.name = "--threads", .kind = F_INT, .dst = &threads, .lo = 0, .hi = 1024},
+    {.name = "--train", .kind = F_BOOL, .dst = &train},
   };
   char err[DLRT_ERR_LEN];
   dlrt_frame f;
   if (!parse_flags("bench", argc, argv, flags, sizeof flags / sizeof flags[0]))
     return 1;
+  int kind = train ? DLRT_E_TRAIN : DLRT_E_FORWARD;
+  if (!p->m.entry[kind].present || !p->entry[kind])
+    return error("bench: --train: the model has no train section");
   if (!dlrt_frame_alloc(&f, &p->m, batch, err))
     return error("bench: %s", err);
   dlrt_init_weights(&f, &p->m, 1);
-  dlrt_frame_enter(&f, &p->m, DLRT_E_FORWARD, batch);
-  const dlrt_entry *e = &p->m.entry[DLRT_E_FORWARD];
+  dlrt_frame_enter(&f, &p->m, kind, batch);
+  const dlrt_entry *e = &p->m.entry[kind];
+  if (train) { /* the train section's hyper-parameters */
+    double base[DLRT_HYPERS] = {0}, lr = 0;
+    for (int i = 0; i < p->m.nhypers; i++) {
+      base[p->m.hypers[i].slot] = p->m.hypers[i].value;
+      if (strcmp(p->m.hypers[i].name, "lr") == 0) lr = p->m.hypers[i].value;
+    }
+    dlrt_hypers_fill(f.hyper, &p->m, base, lr, 0);
+  }
   dlrt_rng r;
   dlrt_rng_seed(&r, 1);
   for (int i = 0; i < e->nin; i++) { /* inputs in [0, 1); labels 0 */
@@ -821,17 +836,17 @@ static int cmd_bench(Prog *p, int argc, char **argv) {
   dlrt_pool_init((int)threads);
   double *dt = malloc(sizeof *dt * (size_t)iters);
   if (!dt) return error("bench: out of memory");
-  for (int64_t i = 0; i < iters / 10 + 1; i++) p->entry[DLRT_E_FORWARD](&f); /* warm up */
+  for (int64_t i = 0; i < iters / 10 + 1; i++) p->entry[kind](&f); /* warm up */
   double t0 = now();
   for (int64_t i = 0; i < iters; i++) {
     double t = now();
-    p->entry[DLRT_E_FORWARD](&f);
+    p->entry[kind](&f);
     dt[i] = now() - t;
   }
   double total = now() - t0;
   qsort(dt, (size_t)iters, sizeof *dt, cmp_double);
-  printf("bench: batch %" PRId64 ", %" PRId64 " calls, %d threads\n", batch, iters,
-         dlrt_pool_threads());
+  printf("bench: %s, batch %" PRId64 ", %" PRId64 " calls, %d threads\n",
+         train ? "training step" : "forward", batch, iters, dlrt_pool_threads());
   printf("latency_us %.2f\n", dt[iters / 2] * 1e6);
   printf("samples_per_s %.0f\n", (double)batch * (double)iters / total);
   dlrt_pool_shutdown();
