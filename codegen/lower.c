@@ -995,18 +995,35 @@ static void lower_max_pool2d_grad(Program *p, int node) {
   int out = kir_buf(p, k, node, true), i, oh, ow;
   KExpr *t = ivar(p, k, 0); /* the channel n*C + c */
   KExpr *plane = kir_imul(p, t, ic(p, w.H * w.W));
-  KStmt *z = loop_to(p, k, NULL, &i, ic(p, w.H * w.W));
-  kir_store(p, k, z, out, kir_iadd(p, plane, ivar(p, k, i)), kir_const_f(p, 0));
+  /* windows that tile the image (stride = kernel, no padding) each own
+   * their elements: every element is written once, with no zeroing pass
+   * unless rows or columns are left over */
+  bool tiles = w.sh == w.KH && w.sw == w.KW && w.ph == 0 && w.pw == 0;
+  if (!tiles || w.OH * w.KH != w.H || w.OW * w.KW != w.W) {
+    KStmt *z = loop_to(p, k, NULL, &i, ic(p, w.H * w.W));
+    kir_store(p, k, z, out, kir_iadd(p, plane, ivar(p, k, i)), kir_const_f(p, 0));
+  }
   KStmt *l = loop_to(p, k, NULL, &oh, ic(p, w.OH));
   l = loop_to(p, k, l, &ow, ic(p, w.OW));
   int best = kir_var(p, k, KT_F32), arg = kir_var(p, k, KT_I64);
   window_argmax(p, k, l, kir_buf(p, k, nd->in[0], false), &w, ic(p, 0), t, ivar(p, k, oh),
                 ivar(p, k, ow), best, arg);
-  KExpr *found = kir_cast(p, KT_I64, kir_bin(p, K_LE, ic(p, 0), ivar(p, k, arg)));
-  KExpr *at = kir_iadd(p, plane, kir_bin(p, K_MAX, ivar(p, k, arg), ic(p, 0)));
   KExpr *dv = kir_load(p, k, kir_buf(p, k, nd->in[1], false),
                        kir_iadd(p, kir_imul(p, t, ic(p, w.OH * w.OW)),
                                 kir_iadd(p, kir_imul(p, ivar(p, k, oh), ic(p, w.OW)), ivar(p, k, ow))));
+  if (tiles) {
+    int kh, kw;
+    KStmt *r = loop_to(p, k, l, &kh, ic(p, w.KH));
+    r = loop_to(p, k, r, &kw, ic(p, w.KW));
+    KExpr *pos = kir_iadd(p, kir_imul(p, tap(p, ivar(p, k, oh), ivar(p, k, kh), w.sh, 0, 1), ic(p, w.W)),
+                          tap(p, ivar(p, k, ow), ivar(p, k, kw), w.sw, 0, 1));
+    KExpr *mine = kir_bin(p, K_EQ, ivar(p, k, arg), pos);
+    kir_store(p, k, r, out, kir_iadd(p, plane, pos), kir_select(p, mine, dv, kir_const_f(p, 0)));
+    k->work = (double)(4 * w.H * w.W);
+    return;
+  }
+  KExpr *found = kir_cast(p, KT_I64, kir_bin(p, K_LE, ic(p, 0), ivar(p, k, arg)));
+  KExpr *at = kir_iadd(p, plane, kir_bin(p, K_MAX, ivar(p, k, arg), ic(p, 0)));
   kir_store(p, k, l, out, at, kir_bin(p, K_ADD, kir_load(p, k, out, at), only_if(p, found, dv)));
   k->work = (double)(w.H * w.W + 3 * w.OH * w.OW * w.KH * w.KW);
 }

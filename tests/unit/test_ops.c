@@ -323,6 +323,19 @@ static void pool_grad_overlap(Graph *g, Op op) {
   out(g, add(g, op, (int[]){r, dy}, 2, (Attrs){.ints = {3, 3, 1, 1, 1, 1}, .nints = 6}));
 }
 
+/* 2x2 windows that tile the image (stride 2, no padding) after relu, whose
+ * zeros tie: x [N, 2, 7, 6] leaves row 6 outside every window, x [N, 2,
+ * 6, 4] none. */
+static void pool_grad_tiles(Graph *g, Op op, int64_t H, int64_t W) {
+  int x = input(g, "x", 4, (int64_t[]){-1, 2, H, W});
+  int dy = input(g, "dy", 4, (int64_t[]){-1, 2, H / 2, W / 2});
+  int r = add(g, OP_RELU, &x, 1, (Attrs){0});
+  out(g, add(g, op, (int[]){r, dy}, 2, (Attrs){.ints = {2, 2, 2, 2, 0, 0}, .nints = 6}));
+}
+
+static void pool_grad_tiles_left(Graph *g, Op op) { pool_grad_tiles(g, op, 7, 6); }
+static void pool_grad_tiles_exact(Graph *g, Op op) { pool_grad_tiles(g, op, 6, 4); }
+
 static const Case cases[] = {
     {OP_NEG, "neg", unary, false},
     {OP_EXP, "exp", unary, false},
@@ -392,6 +405,8 @@ static const Case cases[] = {
     {OP_AVG_POOL2D, "avg_pool2d_overlap", pool_overlap, false},
     {OP_MAX_POOL2D_GRAD, "max_pool2d_grad", pool_grad, false},
     {OP_MAX_POOL2D_GRAD, "max_pool2d_grad_overlap", pool_grad_overlap, false},
+    {OP_MAX_POOL2D_GRAD, "max_pool2d_grad_tiles_left", pool_grad_tiles_left, false},
+    {OP_MAX_POOL2D_GRAD, "max_pool2d_grad_tiles_exact", pool_grad_tiles_exact, false},
     {OP_AVG_POOL2D_GRAD, "avg_pool2d_grad", pool_grad, false},
 };
 
