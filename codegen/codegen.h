@@ -44,6 +44,8 @@ struct KExpr {
   int64_t i;    /* K_CONST of integer type */
   int var;      /* K_VAR */
   int buf;      /* K_LOAD: index into Kernel.buf */
+  bool nsw;     /* integer K_ADD/K_MUL of indices (kir_iadd, kir_imul): never
+                   wraps, which lets the backend vectorise around it */
 };
 
 typedef enum KStmtKind { KS_LOOP, KS_STORE, KS_SET } KStmtKind;

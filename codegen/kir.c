@@ -145,7 +145,9 @@ KExpr *kir_iadd(Program *p, KExpr *a, KExpr *b) {
   if (is_iconst(a, 0)) return b;
   if (is_iconst(b, 0)) return a;
   if (a->op == K_CONST && b->op == K_CONST) return kir_const_i(p, a->i + b->i);
-  return kir_bin(p, K_ADD, a, b);
+  KExpr *e = kir_bin(p, K_ADD, a, b);
+  e->nsw = true;
+  return e;
 }
 
 KExpr *kir_imul(Program *p, KExpr *a, KExpr *b) {
@@ -153,7 +155,9 @@ KExpr *kir_imul(Program *p, KExpr *a, KExpr *b) {
   if (is_iconst(a, 1)) return b;
   if (is_iconst(b, 1)) return a;
   if (a->op == K_CONST && b->op == K_CONST) return kir_const_i(p, a->i * b->i);
-  return kir_bin(p, K_MUL, a, b);
+  KExpr *e = kir_bin(p, K_MUL, a, b);
+  e->nsw = true;
+  return e;
 }
 
 KExpr *kir_dim(Program *p, int64_t d) {

@@ -95,9 +95,13 @@ static LLVMValueRef gen_binary(Gen *g, const KExpr *e) {
   LLVMValueRef a = gen_expr(g, e->a), b = gen_expr(g, e->b);
   bool f = e->a->type == KT_F32;
   switch (e->op) {
-  case K_ADD: return f ? LLVMBuildFAdd(g->b, a, b, "") : LLVMBuildAdd(g->b, a, b, "");
+  case K_ADD:
+    if (f) return LLVMBuildFAdd(g->b, a, b, "");
+    return e->nsw ? LLVMBuildNSWAdd(g->b, a, b, "") : LLVMBuildAdd(g->b, a, b, "");
   case K_SUB: return f ? LLVMBuildFSub(g->b, a, b, "") : LLVMBuildSub(g->b, a, b, "");
-  case K_MUL: return f ? LLVMBuildFMul(g->b, a, b, "") : LLVMBuildMul(g->b, a, b, "");
+  case K_MUL:
+    if (f) return LLVMBuildFMul(g->b, a, b, "");
+    return e->nsw ? LLVMBuildNSWMul(g->b, a, b, "") : LLVMBuildMul(g->b, a, b, "");
   case K_DIV: return f ? LLVMBuildFDiv(g->b, a, b, "") : LLVMBuildSDiv(g->b, a, b, "");
   case K_REM: return f ? LLVMBuildFRem(g->b, a, b, "") : LLVMBuildSRem(g->b, a, b, "");
   case K_MAX: case K_MIN: return gen_max_min(g, e, a, b);
