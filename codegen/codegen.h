@@ -1,6 +1,6 @@
 /* codegen.h — the interface of the codegen/ layer: the kernel (loop-nest) IR,
  * the lowering of a planned graph into it, and the backends that print it as
- * machine code (LLVM) or source (C for inspection; CUDA later).
+ * machine code (LLVM) or source (a C header; CUDA later).
  *
  * The one idea: a graph becomes a Program, an ordered list of Kernels. A
  * kernel is a loop nest over scalar expressions, with its outermost loop

@@ -51,7 +51,7 @@ typedef struct H {
   int nin, nout;
   bool use_maxf, use_minf, use_maxi, use_mini;
   int64_t weight_bytes, nparams;
-  int code_lines;          /* lines of code (everything but weight values) */
+  int64_t data_lines;      /* lines of weight and constant values */
 } H;
 
 static bool fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -370,15 +370,12 @@ static void put_loop(H *h, Str *b, const Kernel *k, int var, const KExpr *lo, co
   if (hoist) str_printf(b, "e%d", var);
   else put_expr(h, b, hi);
   str_printf(b, "; v%d++) {\n", var);
-  h->code_lines++;
   put_stmts(h, b, k, body, nbody, depth + 1);
   indent(b, depth);
   str_printf(b, "}\n");
-  h->code_lines++;
   if (hoist) {
     indent(b, depth - 1);
     str_printf(b, "}\n");
-    h->code_lines += 3;
   }
 }
 
@@ -402,7 +399,6 @@ static void put_stmts(H *h, Str *b, const Kernel *k, KStmt *const *s, int n, int
     }
     put_expr(h, b, st->val);
     str_printf(b, ";\n");
-    h->code_lines++;
   }
 }
 
@@ -415,7 +411,10 @@ static void put_const(H *h, Str *b, const KBuf *kb) {
   str_printf(b, "static const %s %s_c%d_[%lld] = {", kb->type == KT_I32 ? "int32_t" : "float",
              h->pfx, kb->node, (long long)(kb->numel ? kb->numel : 1));
   for (int64_t i = 0; i < kb->numel; i++) {
-    if (i % VALUES_PER_LINE == 0) str_printf(b, "\n ");
+    if (i % VALUES_PER_LINE == 0) {
+      str_printf(b, "\n ");
+      h->data_lines++;
+    }
     str_putc(b, ' ');
     if (kb->type == KT_I32) put_int(b, (int64_t)kb->data[i]);
     else put_float(b, kb->data[i], true);
@@ -471,7 +470,7 @@ enum { GEMM_ROWS = 4, GEMM_KU = 4 };  /* rows of C and steps of k per j loop */
  * has a constant trip count and unit stride, so it vectorizes (at gcc -O2
  * too when N is a multiple of the vector width), and each element of C is
  * loaded and stored once per U products. */
-static void put_gemm_block(H *h, Str *b, const Gemm *g, int R, int U, int64_t k0, int64_t k1) {
+static void put_gemm_block(Str *b, const Gemm *g, int R, int U, int64_t k0, int64_t k1) {
   if (k1 <= k0) return;
   str_printf(b, "    for (k = %lld; k < %lld; ", (long long)k0, (long long)k1);
   str_printf(b, U == 1 ? "k++) {\n" : "k += %d) {\n", U);
@@ -502,19 +501,17 @@ static void put_gemm_block(H *h, Str *b, const Gemm *g, int R, int U, int64_t k0
     str_free(&row);
   }
   str_printf(b, "      }\n    }\n");
-  h->code_lines += 5 + 2 * R;
 }
 
 /* Rows [i0, i1) of C in blocks of R: every k, U at a time, then the rest. */
-static void put_gemm_rows(H *h, Str *b, const Gemm *g, int R, int64_t i0, int64_t i1) {
+static void put_gemm_rows(Str *b, const Gemm *g, int R, int64_t i0, int64_t i1) {
   if (i1 <= i0) return;
   int64_t ku = g->K / GEMM_KU * GEMM_KU;
   str_printf(b, "  for (i = %lld; i < %lld; ", (long long)i0, (long long)i1);
   str_printf(b, R == 1 ? "i++) {\n" : "i += %d) {\n", R);
-  put_gemm_block(h, b, g, R, GEMM_KU, 0, ku);
-  put_gemm_block(h, b, g, R, 1, ku, g->K);
+  put_gemm_block(b, g, R, GEMM_KU, 0, ku);
+  put_gemm_block(b, g, R, 1, ku, g->K);
   str_printf(b, "  }\n");
-  h->code_lines += 2;
 }
 
 /* A KGemm as C: C = 0, then rows of C four at a time (each element of B
@@ -529,22 +526,18 @@ static void put_gemm(H *h, Str *b, const Kernel *k) {
              (long long)g.M, (long long)g.N, (long long)g.K, (long long)g.ars, (long long)g.aks);
   str_printf(b, "  const float *A = b%d, *B = b%d;\n  float *C = b%d;\n  int64_t i, j, k;\n",
              gm->a, gm->b, gm->c);
-  h->code_lines += 4;
   if (batch > 1) { /* one product after another; each starts where the last ended */
     str_printf(b, "  int64_t t;\n  for (t = 0; t < %lld; t++, A += %lld, B += %lld, C += %lld) {\n",
                (long long)batch, (long long)ival(h, gm->sa), (long long)ival(h, gm->sb),
                (long long)ival(h, gm->sc));
-    h->code_lines += 2;
   }
   str_printf(b, "  for (i = 0; i < %lld; i++)\n    for (j = 0; j < %lld; j++) C[i * %lld + j] = "
                 "0.0f;\n", (long long)g.M, (long long)g.N, (long long)g.ldc);
-  h->code_lines += 2;
   int64_t m4 = g.M / GEMM_ROWS * GEMM_ROWS;
-  put_gemm_rows(h, b, &g, GEMM_ROWS, 0, m4);
-  put_gemm_rows(h, b, &g, 1, m4, g.M);
+  put_gemm_rows(b, &g, GEMM_ROWS, 0, m4);
+  put_gemm_rows(b, &g, 1, m4, g.M);
   if (batch > 1) {
     str_printf(b, "  }\n");
-    h->code_lines++;
   }
 }
 
@@ -556,7 +549,6 @@ static void put_kernel(H *h, Str *b, const Kernel *k) {
   str_printf(b, " */\nstatic void %s_%s_(", h->pfx, k->name);
   put_params(h, b, k);
   str_printf(b, ") {\n");
-  h->code_lines += 2;
   if (k->gemm) {
     put_gemm(h, b, k);
   } else {
@@ -573,13 +565,11 @@ static void put_kernel(H *h, Str *b, const Kernel *k) {
         }
       if (n) {
         str_printf(b, ";\n");
-        h->code_lines++;
       }
     }
     for (int v = 0; v < k->nvar; v++)
       if (written[v] && !read[v]) {
         str_printf(b, "  (void)v%d;\n", v); /* set but never read */
-        h->code_lines++;
       }
     free(read);
     free(written);
@@ -587,7 +577,6 @@ static void put_kernel(H *h, Str *b, const Kernel *k) {
     put_loop(h, b, k, 0, &zero, k->extent, k->body, k->nbody, 1);
   }
   str_printf(b, "}\n\n");
-  h->code_lines += 2;
 }
 
 /* ---- helpers: max/min and the matrix product ---- */
@@ -599,7 +588,6 @@ static void put_template(H *h, Str *b, const char *t) {
       str_printf(b, "%s", t[1] == 'p' ? h->pfx : h->PFX);
       t++;
     } else {
-      if (*t == '\n') h->code_lines++;
       str_putc(b, *t);
     }
   }
@@ -637,15 +625,16 @@ static void put_weights(H *h, Str *b) {
     const float *v = (const float *)(h->wblock + n->off);
     str_printf(b, "/* %s %s */\nstatic const float %s[%lld] = {", n->name, dims, h->wname[i],
                (long long)(numel ? numel : 1));
-    h->code_lines += 2;
     for (int64_t k = 0; k < numel; k++) {
-      if (k % VALUES_PER_LINE == 0) str_printf(b, "\n ");
+      if (k % VALUES_PER_LINE == 0) {
+        str_printf(b, "\n ");
+        h->data_lines++;
+      }
       str_putc(b, ' ');
       put_float(b, v[k], true);
       str_putc(b, ',');
     }
     str_printf(b, "%s};\n\n", numel ? "\n" : "0");
-    h->code_lines += 2;
   }
 }
 
@@ -731,7 +720,6 @@ static void put_shape_macros(H *h, Str *b, const Arg *a, const char *what, const
   for (int i = 0; i < n->shape.rank; i++)
     str_printf(b, "%s%lld", i ? ", " : "", (long long)dim_eval(n->shape.d[i], h->B));
   str_printf(b, "}\n");
-  h->code_lines += 4;
 }
 
 static void put_signature(H *h, Str *b) {
@@ -743,25 +731,9 @@ static void put_signature(H *h, Str *b) {
   str_printf(b, ")");
 }
 
-/* The opening comment: what the file is and how to use it. */
-static void put_doc(H *h, Str *b, uint64_t sig, const char *scale) {
+/* One line per pointer argument of <prefix>_predict. */
+static void put_doc_args(H *h, Str *b, const char *scale) {
   const Graph *g = h->g;
-  const char *src = h->o->source ? h->o->source : g->name;
-  str_printf(b, "/* %s.h — model '%s' (%s) as dependency-free C, generated by dlc %s.\n"
-                " * Do not edit; regenerate with `dlc header`.\n *\n", h->pfx, g->name, src,
-             DLC_VERSION);
-  str_printf(b, " * Weights: %s (signature %016llx), %lld parameters, %lld bytes\n",
-             h->o->weights ? h->o->weights : "seeded initial values (not trained)",
-             (unsigned long long)sig, (long long)h->nparams, (long long)h->weight_bytes);
-  if (h->o->weights == NULL)
-    str_printf(b, " * (seed %llu, as `./%s init --seed %llu`).\n", (unsigned long long)h->o->seed,
-               g->name, (unsigned long long)h->o->seed);
-  str_printf(b, " *\n * Usage (one translation unit includes this file; every symbol is static):\n"
-                " *\n *   #include \"%s.h\"\n *   static %s_ctx ctx;    (%lld bytes of working "
-                "memory, no setup)\n *   ",
-             h->pfx, h->pfx, (long long)h->arena_bytes);
-  put_signature(h, b);
-  str_printf(b, ";\n *\n");
   for (int s = 0; s < 2; s++)
     for (int j = 0; j < (s ? h->nout : h->nin); j++) {
       const Arg *a = s ? &h->out[j] : &h->in[j];
@@ -769,20 +741,52 @@ static void put_doc(H *h, Str *b, uint64_t sig, const char *scale) {
       Shape sh = arg_node(h, a)->shape;
       for (int i = 0; i < sh.rank; i++) sh.d[i] = dim_eval(sh.d[i], h->B);
       dims_str(dims, sizeof dims, &sh);
-      str_printf(b, " *   %-6s %s '%s' %s: %s_%s_SIZE values", a->name, s ? "output" : "input",
+      str_printf(b, " *   %-6s %s '%s' %s: %s_%s_SIZE values\n", a->name, s ? "output" : "input",
                  s ? g->out[j].name : arg_node(h, a)->name, dims, h->PFX, a->macro);
-      if (!s && scale) str_printf(b, ",\n *          scaled as in training (%s_INPUT_SCALE)", h->PFX);
-      str_printf(b, "\n");
+      if (s || j > 0) continue;
+      /* the first input is the data: scaled (and normalised) as ./m predict does */
+      if (scale) str_printf(b, " *          as in training: raw pixel bytes times %s_INPUT_SCALE\n", h->PFX);
+      const char *ms[2] = {"0", "1"};
+      bool norm = false;
+      for (int t = 0; t < g->ntrain; t++)
+        for (int k = 0; k < 2; k++)
+          if (!strcmp(g->train[t].key, k ? "data.std" : "data.mean")) {
+            ms[k] = g->train[t].value;
+            norm = true;
+          }
+      if (norm)
+        str_printf(b, " *          normalised per channel c: (x - mean[c]) / std[c], mean %s, std %s\n",
+                   ms[0], ms[1]);
     }
-  str_printf(b,
-             " *\n * runs the network on %s_BATCH sample%s (a batch fixed by `dlc header --batch`)"
-             " and returns\n * 0, or -1 when a pointer is NULL. It allocates nothing and writes "
-             "only *ctx and\n * the outputs: calls with different contexts may run at the same "
-             "time, on any\n * threads. A context holds nothing between calls.\n",
-             h->PFX, h->B == 1 ? "" : "s");
-  str_printf(b, " *\n * Compile as C99 or later, or as C++; at -O2 or -O3 (add -march=native for "
-                "the\n * host's vector width); link with -lm.\n */\n");
-  h->code_lines += 20;
+}
+
+/* The opening comment: what the file is and how to use it. */
+static void put_doc(H *h, Str *b, uint64_t sig, const char *scale) {
+  const Graph *g = h->g;
+  const char *src = h->o->source ? h->o->source : g->name;
+  str_printf(b, "/* %s.h — model '%s' (%s) as dependency-free C, generated by dlc %s.\n"
+                " * Do not edit; regenerate with `dlc header`.\n *\n", h->pfx, g->name, src,
+             DLC_VERSION);
+  if (h->o->weights)
+    str_printf(b, " * Weights: %s", h->o->weights);
+  else
+    str_printf(b, " * Weights: untrained, as `./%s init --seed %llu`", g->name,
+               (unsigned long long)h->o->seed);
+  str_printf(b, " (model signature %016llx),\n * %lld parameters, %lld bytes.\n *\n",
+             (unsigned long long)sig, (long long)h->nparams, (long long)h->weight_bytes);
+  str_printf(b, " * Usage:\n *\n *   #include \"%s.h\"\n *   %s_ctx ctx;    working memory, %lld "
+                "bytes; no setup\n *   ", h->pfx, h->pfx, (long long)h->arena_bytes);
+  put_signature(h, b);
+  str_printf(b, ";\n *\n");
+  put_doc_args(h, b, scale);
+  str_printf(b, " *\n * runs the network on %s_BATCH (%lld) sample%s, a batch fixed by `dlc header "
+                "--batch`,\n * and returns 0, or -1 when a pointer is NULL. It allocates nothing "
+                "and writes\n * only *ctx and the outputs: calls with different contexts may run "
+                "at the same\n * time, on any threads. A context holds nothing between calls.\n",
+             h->PFX, (long long)h->B, h->B == 1 ? "" : "s");
+  str_printf(b, " *\n * Every symbol is static: include this file where the network is called. "
+                "Compile\n * as C99 or later, or as C++, at -O2 or -O3 (with -march=native for "
+                "the host's\n * vector width); link with -lm.\n */\n");
 }
 
 static void put_api(H *h, Str *b, uint64_t sig, const char *scale) {
@@ -800,7 +804,6 @@ static void put_api(H *h, Str *b, uint64_t sig, const char *scale) {
   str_printf(b, "#define %s_WEIGHT_BYTES %lld\n", h->PFX, (long long)h->weight_bytes);
   str_printf(b, "#define %s_CTX_BYTES %lld  /* the planned activation arena */\n\n", h->PFX,
              (long long)h->arena_bytes);
-  h->code_lines += 16;
   for (int j = 0; j < h->nin; j++) put_shape_macros(h, b, &h->in[j], "input", arg_node(h, &h->in[j])->name);
   for (int j = 0; j < h->nout; j++) put_shape_macros(h, b, &h->out[j], "output", g->out[j].name);
   str_printf(b, "\n/* Working memory of one call: pass a pointer to %s_predict. */\n", h->pfx);
@@ -810,7 +813,6 @@ static void put_api(H *h, Str *b, uint64_t sig, const char *scale) {
   str_printf(b, "#if defined(__cplusplus) || !defined(__STDC_VERSION__) || "
                 "__STDC_VERSION__ < 199901L\n#define %s_R __restrict\n#else\n#define %s_R "
                 "restrict\n#endif\n\n", h->PFX, h->PFX);
-  h->code_lines += 16;
 }
 
 static void put_predict(H *h, Str *b) {
@@ -821,7 +823,6 @@ static void put_predict(H *h, Str *b) {
   for (int j = 0; j < h->nin; j++) str_printf(b, " || !%s", h->in[j].name);
   for (int j = 0; j < h->nout; j++) str_printf(b, " || !%s", h->out[j].name);
   str_printf(b, ")\n    return -1;\n  m = ctx->mem;\n  (void)m;\n");
-  h->code_lines += 8;
   for (int i = 0; i < h->p->nk; i++) {
     const Kernel *k = h->p->k[i];
     str_printf(b, "  %s_%s_(", h->pfx, k->name);
@@ -830,7 +831,6 @@ static void put_predict(H *h, Str *b) {
       put_addr(h, b, k->buf[j].node, k->buf[j].type);
     }
     str_printf(b, ");\n");
-    h->code_lines++;
   }
   for (int j = 0; j < h->nout; j++) {
     const Node *n = arg_node(h, &h->out[j]);
@@ -838,11 +838,9 @@ static void put_predict(H *h, Str *b) {
     put_addr(h, b, h->out[j].node, n->dtype == DT_I32 ? KT_I32 : KT_F32);
     str_printf(b, ", sizeof(%s) * %s_%s_SIZE);\n", arg_ctype(h, &h->out[j]), h->PFX,
                h->out[j].macro);
-    h->code_lines++;
   }
   str_printf(b, "  return 0;\n}\n\n");
   str_printf(b, "#ifdef __cplusplus\n}\n#endif\n\n#endif /* %s_H_INCLUDED */\n", h->PFX);
-  h->code_lines += 9;
 }
 
 /* The model's data.scale as a C literal, or NULL. */
@@ -892,9 +890,9 @@ bool cg_header(const char *path, const Entry *e, const HeaderOptions *o, HeaderS
   if (ok && st) {
     st->nkernels = e->p->nk;
     st->header_bytes = (int64_t)out.len;
-    st->code_lines = h.code_lines;
     st->lines = 0;
     for (size_t i = 0; i < out.len; i++) st->lines += out.s[i] == '\n';
+    st->code_lines = st->lines - h.data_lines;
     st->weight_bytes = h.weight_bytes;
     st->nparams = h.nparams;
     st->arena_bytes = h.arena_bytes;

@@ -107,7 +107,7 @@ done
 # for the line that names where the weights came from.
 if ./mlp init --seed 11 -o init11.ckpt >/dev/null &&
    "$DLC" header "$ROOT/models/mlp.dlm" --seed 11 -o s.h && "$DLC" header "$ROOT/models/mlp.dlm" --weights init11.ckpt -o c.h &&
-   [ "$(diff s.h c.h | grep -c '^[<>]')" -le 4 ] && grep -q 'seeded initial values' s.h &&
+   [ "$(diff s.h c.h | grep -c '^[<>]')" -le 4 ] && grep -qF 'untrained, as `./mlp init --seed 11`' s.h &&
    cmp -s <(sed -n '/^static const float/,$p' s.h) <(sed -n '/^static const float/,$p' c.h); then
   pass seed
 else fail seed "$(diff s.h c.h | head -10)"; fi
