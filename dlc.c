@@ -41,6 +41,7 @@ typedef struct Opts {
   const char *prefix;  /* header: symbol prefix */
   int64_t batch;       /* header: samples per call */
   bool seeded;         /* --seed given */
+  const char *quantize;/* header: none or int8 */
 } Opts;
 
 static void usage(FILE *f) {
@@ -61,6 +62,7 @@ static void usage(FILE *f) {
           "  gradcheck FILE [--weights W.ckpt] [--limit N] [--samples K]\n"
           "                              check autodiff against central differences\n"
           "  header FILE.dlm --weights W.ckpt -o M.h [--prefix P] [--batch N] [--stats]\n"
+          "         [--quantize int8]\n"
           "                              the trained network as a dependency-free C header\n"
           "                              (--seed S instead of --weights: initial weights)\n"
           "  passes                      list the passes\n"
@@ -103,6 +105,7 @@ static bool parse_args(int argc, char **argv, Opts *o) {
     else if (strcmp(a, "--emit-llvm") == 0) VALUE(o->emit_llvm);
     else if (strcmp(a, "--keep-obj") == 0) VALUE(o->keep_obj);
     else if (strcmp(a, "--prefix") == 0) VALUE(o->prefix);
+    else if (strcmp(a, "--quantize") == 0) VALUE(o->quantize);
     else if (strcmp(a, "--input") == 0) {
       if (o->ninputs == 16) { fprintf(stderr, "dlc: error: too many --input\n"); return false; }
       VALUE(o->inputs[o->ninputs]);
@@ -657,6 +660,10 @@ static int cmd_header(const Opts *o) {
                     "untrained initial weights of ./model init --seed S)\n");
     return 1;
   }
+  if (o->quantize && strcmp(o->quantize, "int8") != 0 && strcmp(o->quantize, "none") != 0) {
+    fprintf(stderr, "dlc: error: --quantize must be int8 or none, not '%s'\n", o->quantize);
+    return 1;
+  }
   Graph *g = load(o->file);
   if (!g) return 1;
   Graph *fg = compile_entry(g, ENT_FORWARD, o, stdout, false);
@@ -664,7 +671,8 @@ static int cmd_header(const Opts *o) {
   if (fg) {
     Entry e = {.kind = ENT_FORWARD, .g = fg, .p = cg_lower(fg)};
     HeaderOptions ho = {.prefix = o->prefix, .source = o->file, .weights = o->weights,
-                        .seed = (uint64_t)o->seed, .batch = o->batch ? o->batch : 1};
+                        .seed = (uint64_t)o->seed, .batch = o->batch ? o->batch : 1,
+                        .int8 = o->quantize && strcmp(o->quantize, "int8") == 0};
     HeaderStats st = {0};
     if (diag_count() == 0 && cg_header(o->out, &e, &ho, &st)) {
       rc = 0;
@@ -672,8 +680,8 @@ static int cmd_header(const Opts *o) {
         fprintf(stderr, "dlc: %s: %d kernels, header %lld bytes, %lld lines (%lld of code)\n",
                 fg->name, st.nkernels, (long long)st.header_bytes, (long long)st.lines,
                 (long long)st.code_lines);
-        fprintf(stderr, "dlc: weights %lld bytes (%lld parameters, f32)\n",
-                (long long)st.weight_bytes, (long long)st.nparams);
+        fprintf(stderr, "dlc: weights %lld bytes (%lld parameters, %lld of them as int8)\n",
+                (long long)st.weight_bytes, (long long)st.nparams, (long long)st.nquant);
         fprintf(stderr, "dlc: context %lld bytes (arena %lld + %lld*N, N = %lld)\n",
                 (long long)st.arena_bytes, (long long)fg->region_k[R_ACT],
                 (long long)fg->region_n[R_ACTN], (long long)ho.batch);

@@ -208,12 +208,13 @@ typedef struct HeaderOptions {
   const char *weights;     /* checkpoint; NULL: seeded initial weights */
   uint64_t seed;           /* without weights: as `./m init --seed` */
   int64_t batch;           /* samples per call (the arena is static) */
+  bool int8;               /* matrix-product weights as int8, a scale per column */
 } HeaderOptions;
 
 typedef struct HeaderStats {
   int nkernels;
   int64_t header_bytes, lines, code_lines;  /* code: all but weight values */
-  int64_t weight_bytes, nparams;
+  int64_t weight_bytes, nparams, nquant;    /* nquant: parameters as int8 */
   int64_t arena_bytes;                      /* sizeof the context */
 } HeaderStats;
 

@@ -6,7 +6,7 @@
  * builds its IR (the same loops, the same expressions, the same buffers),
  * so the two backends can only differ in rounding. Where llvm.c has its
  * own implementation of a construct, so does this file: a KGemm becomes a
- * call of a blocked matrix product written in plain C whose inner loops
+ * blocked matrix product in plain C with literal bounds, whose inner loops
  * compilers vectorize. The planned activation arena becomes the caller's
  * context struct, the checkpoint's parameters become constant arrays, and
  * the entry becomes one function, <prefix>_predict, that runs the kernels
@@ -45,12 +45,12 @@ typedef struct H {
   int64_t arena_bytes;
   const char *wblock;      /* weights laid out as the planned region */
   char **wname;            /* per node: C name of a param's array, or NULL */
-  float *qscale;           /* per node: int8 scales of a quantized param */
+  bool *quant;             /* per node: a param stored as int8 (--quantize int8) */
   bool *cdone;             /* per node: constant array written */
   Arg in[16], out[16];
   int nin, nout;
   bool use_maxf, use_minf, use_maxi, use_mini;
-  int64_t weight_bytes, nparams;
+  int64_t weight_bytes, nparams, nquant;
   int64_t data_lines;      /* lines of weight and constant values */
 } H;
 
@@ -110,14 +110,13 @@ static bool fill_prefix(H *h, const char *model) {
 /* The weight block of the entry's model, laid out as the planned region:
  * from the checkpoint (checked as the runtime checks it) or seeded initial
  * values (as `./m init --seed S`). Heap block, or NULL after a message. */
-static char *load_weights(const Entry *e, const HeaderOptions *o, int64_t *bytes) {
+static char *load_weights(const Entry *e, const HeaderOptions *o) {
   char *manifest = cg_manifest(e, 1), err[DLRT_ERR_LEN];
   dlrt_model m = {0};
   dlrt_ckpt c = {0};
   char *block = NULL;
   if (!dlrt_manifest_parse(&m, manifest, err)) die("own manifest does not parse: %s", err);
   free(manifest);
-  *bytes = m.weight_bytes;
   block = calloc(1, (size_t)m.weight_bytes + 64);
   if (!block) die("out of memory");
   if (o->weights) {
@@ -168,7 +167,6 @@ static bool name_params(H *h) {
                     "a header cannot embed it (was the training run diverging?)",
                     h->o->weights ? h->o->weights : "seeded weights", n->name, (double)v[k],
                     (long long)k);
-    h->weight_bytes += 4 * numel;
     h->nparams += numel;
   }
   return true;
@@ -426,11 +424,11 @@ static void put_const(H *h, Str *b, const KBuf *kb) {
 /* The kernel's parameters: one restrict pointer per buffer, const unless
  * the kernel writes it. */
 static void put_params(H *h, Str *b, const Kernel *k) {
-  (void)h;
   for (int i = 0; i < k->nbuf; i++) {
     const KBuf *kb = &k->buf[i];
+    bool q = h->quant[root_of(h->g, kb->node)];
     str_printf(b, "%s%s%s *%s_R b%d", i ? ", " : "", kb->written ? "" : "const ",
-               ctype_of(kb->type), h->PFX, i);
+               q ? "int8_t" : ctype_of(kb->type), h->PFX, i);
   }
 }
 
@@ -470,7 +468,7 @@ enum { GEMM_ROWS = 4, GEMM_KU = 4 };  /* rows of C and steps of k per j loop */
  * has a constant trip count and unit stride, so it vectorizes (at gcc -O2
  * too when N is a multiple of the vector width), and each element of C is
  * loaded and stored once per U products. */
-static void put_gemm_block(Str *b, const Gemm *g, int R, int U, int64_t k0, int64_t k1) {
+static void put_gemm_block(Str *b, const Gemm *g, int R, int U, int64_t k0, int64_t k1, bool q) {
   if (k1 <= k0) return;
   str_printf(b, "    for (k = %lld; k < %lld; ", (long long)k0, (long long)k1);
   str_printf(b, U == 1 ? "k++) {\n" : "k += %d) {\n", U);
@@ -493,7 +491,7 @@ static void put_gemm_block(Str *b, const Gemm *g, int R, int U, int64_t k0, int6
     str_printf(&row, " + j]");
     str_printf(b, "        %s = %s", row.s, row.s);
     for (int u = 0; u < U; u++) {
-      str_printf(b, " + a%d%d * B[", r, u);
+      str_printf(b, q ? " + a%d%d * (float)B[" : " + a%d%d * B[", r, u);
       put_lin(b, "k", u, g->ldb);
       str_printf(b, " + j]");
     }
@@ -504,13 +502,13 @@ static void put_gemm_block(Str *b, const Gemm *g, int R, int U, int64_t k0, int6
 }
 
 /* Rows [i0, i1) of C in blocks of R: every k, U at a time, then the rest. */
-static void put_gemm_rows(Str *b, const Gemm *g, int R, int64_t i0, int64_t i1) {
+static void put_gemm_rows(Str *b, const Gemm *g, int R, int64_t i0, int64_t i1, bool q) {
   if (i1 <= i0) return;
   int64_t ku = g->K / GEMM_KU * GEMM_KU;
   str_printf(b, "  for (i = %lld; i < %lld; ", (long long)i0, (long long)i1);
   str_printf(b, R == 1 ? "i++) {\n" : "i += %d) {\n", R);
-  put_gemm_block(b, g, R, GEMM_KU, 0, ku);
-  put_gemm_block(b, g, R, 1, ku, g->K);
+  put_gemm_block(b, g, R, GEMM_KU, 0, ku, q);
+  put_gemm_block(b, g, R, 1, ku, g->K, q);
   str_printf(b, "  }\n");
 }
 
@@ -522,10 +520,13 @@ static void put_gemm(H *h, Str *b, const Kernel *k) {
   Gemm g = {ival(h, gm->M), ival(h, gm->N), ival(h, gm->K), ival(h, gm->a_rs), ival(h, gm->a_ks),
             ival(h, gm->ldb), ival(h, gm->ldc)};
   int64_t batch = ival(h, gm->batch);
-  str_printf(b, "  /* C = A'B: C %lld x %lld, K = %lld, A'(i, k) = A[i * %lld + k * %lld] */\n",
-             (long long)g.M, (long long)g.N, (long long)g.K, (long long)g.ars, (long long)g.aks);
-  str_printf(b, "  const float *A = b%d, *B = b%d;\n  float *C = b%d;\n  int64_t i, j, k;\n",
-             gm->a, gm->b, gm->c);
+  int qb = root_of(h->g, k->buf[gm->b].node);
+  bool q = h->quant[qb];
+  str_printf(b, "  /* C = A'B: C %lld x %lld, K = %lld, A'(i, k) = A[i * %lld + k * %lld]%s */\n",
+             (long long)g.M, (long long)g.N, (long long)g.K, (long long)g.ars, (long long)g.aks,
+             q ? ",\n     B int8, times a scale per column at the end" : "");
+  str_printf(b, "  const float *A = b%d;\n  const %s *B = b%d;\n  float *C = b%d;\n"
+                "  int64_t i, j, k;\n", gm->a, q ? "int8_t" : "float", gm->b, gm->c);
   if (batch > 1) { /* one product after another; each starts where the last ended */
     str_printf(b, "  int64_t t;\n  for (t = 0; t < %lld; t++, A += %lld, B += %lld, C += %lld) {\n",
                (long long)batch, (long long)ival(h, gm->sa), (long long)ival(h, gm->sb),
@@ -534,11 +535,12 @@ static void put_gemm(H *h, Str *b, const Kernel *k) {
   str_printf(b, "  for (i = 0; i < %lld; i++)\n    for (j = 0; j < %lld; j++) C[i * %lld + j] = "
                 "0.0f;\n", (long long)g.M, (long long)g.N, (long long)g.ldc);
   int64_t m4 = g.M / GEMM_ROWS * GEMM_ROWS;
-  put_gemm_rows(b, &g, GEMM_ROWS, 0, m4);
-  put_gemm_rows(b, &g, 1, m4, g.M);
-  if (batch > 1) {
-    str_printf(b, "  }\n");
-  }
+  put_gemm_rows(b, &g, GEMM_ROWS, 0, m4, q);
+  put_gemm_rows(b, &g, 1, m4, g.M, q);
+  if (q)
+    str_printf(b, "  for (i = 0; i < %lld; i++)\n    for (j = 0; j < %lld; j++) C[i * %lld + j] *= "
+                  "%sscale_[j];\n", (long long)g.M, (long long)g.N, (long long)g.ldc, h->wname[qb]);
+  if (batch > 1) str_printf(b, "  }\n");
 }
 
 static void put_kernel(H *h, Str *b, const Kernel *k) {
@@ -595,7 +597,7 @@ static void put_template(H *h, Str *b, const char *t) {
 
 /* Comparisons as llvm.c builds them (select of ogt/olt), so NaN handling
  * is the same in both backends. */
-static const char maxmin_f[] =
+static const char maxf_f[] =
     "static inline float @p_maxf_(float a, float b) { return a > b ? a : b; }\n";
 static const char minf_f[] =
     "static inline float @p_minf_(float a, float b) { return a < b ? a : b; }\n";
@@ -605,7 +607,7 @@ static const char mini_f[] =
     "static inline int64_t @p_mini_(int64_t a, int64_t b) { return a < b ? a : b; }\n";
 
 static void put_helpers(H *h, Str *b) {
-  if (h->use_maxf) put_template(h, b, maxmin_f);
+  if (h->use_maxf) put_template(h, b, maxf_f);
   if (h->use_minf) put_template(h, b, minf_f);
   if (h->use_maxi) put_template(h, b, maxi_f);
   if (h->use_mini) put_template(h, b, mini_f);
@@ -613,6 +615,44 @@ static void put_helpers(H *h, Str *b) {
 }
 
 /* ---- weights ---- */
+
+/* n values, VALUES_PER_LINE a line, each after a space and before a comma. */
+static void put_values(H *h, Str *b, const float *v, const int8_t *q, int64_t n) {
+  for (int64_t k = 0; k < n; k++) {
+    if (k % VALUES_PER_LINE == 0) {
+      str_printf(b, "\n ");
+      h->data_lines++;
+    }
+    str_putc(b, ' ');
+    if (q) str_printf(b, "%d", q[k]);
+    else put_float(b, v[k], true);
+    str_putc(b, ',');
+  }
+  str_printf(b, "%s};\n\n", n ? "\n" : "0");
+}
+
+/* Param [K, N] as int8 with a scale per column, symmetric:
+ * w[k][j] ~ q[k][j] * scale[j], scale[j] = max over k of |w[k][j]| / 127. */
+static void put_quantized(H *h, Str *b, const Node *n, int i, const float *v) {
+  int64_t K = n->shape.d[0], N = n->shape.d[1];
+  int8_t *q = malloc((size_t)(K * N) + 1);
+  float *scale = calloc((size_t)N + 1, sizeof *scale);
+  for (int64_t k = 0; k < K; k++)
+    for (int64_t j = 0; j < N; j++)
+      if (fabsf(v[k * N + j]) > scale[j]) scale[j] = fabsf(v[k * N + j]);
+  for (int64_t j = 0; j < N; j++) scale[j] /= 127;
+  for (int64_t k = 0; k < K; k++)
+    for (int64_t j = 0; j < N; j++)
+      q[k * N + j] = (int8_t)(scale[j] > 0 ? lrintf(v[k * N + j] / scale[j]) : 0);
+  str_printf(b, "static const int8_t %s[%lld] = {", h->wname[i], (long long)(K * N));
+  put_values(h, b, NULL, q, K * N);
+  str_printf(b, "static const float %sscale_[%lld] = {", h->wname[i], (long long)N);
+  put_values(h, b, scale, NULL, N);
+  h->weight_bytes += K * N + 4 * N;
+  h->nquant += K * N;
+  free(q);
+  free(scale);
+}
 
 static void put_weights(H *h, Str *b) {
   const Graph *g = h->g;
@@ -623,19 +663,38 @@ static void put_weights(H *h, Str *b) {
     shape_str(dims, sizeof dims, n->dtype, &n->shape);
     int64_t numel = numel_eval(&n->shape, 1);
     const float *v = (const float *)(h->wblock + n->off);
-    str_printf(b, "/* %s %s */\nstatic const float %s[%lld] = {", n->name, dims, h->wname[i],
-               (long long)(numel ? numel : 1));
-    for (int64_t k = 0; k < numel; k++) {
-      if (k % VALUES_PER_LINE == 0) {
-        str_printf(b, "\n ");
-        h->data_lines++;
-      }
-      str_putc(b, ' ');
-      put_float(b, v[k], true);
-      str_putc(b, ',');
+    str_printf(b, "/* %s %s%s */\n", n->name, dims, h->quant[i] ? " as int8" : "");
+    if (h->quant[i]) {
+      put_quantized(h, b, n, i, v);
+      continue;
     }
-    str_printf(b, "%s};\n\n", numel ? "\n" : "0");
+    str_printf(b, "static const float %s[%lld] = {", h->wname[i], (long long)(numel ? numel : 1));
+    put_values(h, b, v, NULL, numel);
+    h->weight_bytes += 4 * numel;
   }
+}
+
+/* --quantize int8: which params to store as int8. A param qualifies when
+ * every kernel reads it as the right operand of an unbatched matrix
+ * product: it is then a [K, N] matrix whose columns scale the result. */
+static void fill_quant(H *h) {
+  const Graph *g = h->g;
+  h->quant = calloc((size_t)g->nnode + 1, 1);
+  if (!h->o->int8) return;
+  bool *bad = calloc((size_t)g->nnode + 1, 1);
+  for (int i = 0; i < h->p->nk; i++) {
+    const Kernel *k = h->p->k[i];
+    for (int j = 0; j < k->nbuf; j++) {
+      int r = root_of(g, k->buf[j].node);
+      if (g->node[r].op != OP_PARAM) continue;
+      bool rhs = k->gemm && j == k->gemm->b && j != k->gemm->a && ival(h, k->gemm->batch) == 1 &&
+                 g->node[r].shape.rank == 2;
+      if (rhs) h->quant[r] = true;
+      else bad[r] = true;
+    }
+  }
+  for (int i = 0; i < g->nnode; i++) h->quant[i] &= !bad[i];
+  free(bad);
 }
 
 /* ---- the API ---- */
@@ -669,17 +728,22 @@ static void put_addr(H *h, Str *b, int i, KType t) {
   die("dlc header: node %d has no storage the header can name", i);
 }
 
-/* The pointer arguments: every input some kernel reads, then every output. */
-static void fill_args(H *h) {
+/* The pointer arguments: every input some kernel reads, then every output.
+ * False after a message when there are too many. */
+static bool fill_args(H *h) {
   const Graph *g = h->g;
   bool *read = calloc((size_t)g->nnode + 1, 1);
   for (int i = 0; i < h->p->nk; i++)
     for (int j = 0; j < h->p->k[i]->nbuf; j++) read[root_of(g, h->p->k[i]->buf[j].node)] = true;
   for (int o = 0; o < g->nout; o++) read[root_of(g, g->out[o].node)] = true;
-  for (int i = 0; i < g->nnode && h->nin < 16; i++)
-    if (g->node[i].op == OP_INPUT && read[i]) h->in[h->nin++].node = i;
-  for (int o = 0; o < g->nout && h->nout < 16; o++) h->out[h->nout++].node = g->out[o].node;
+  int max = (int)(sizeof h->in / sizeof h->in[0]);
+  for (int i = 0; i < g->nnode; i++)
+    if (g->node[i].op == OP_INPUT && read[i] && h->nin++ < max) h->in[h->nin - 1].node = i;
   free(read);
+  if (h->nin > max || g->nout > max)
+    return fail("model '%s' has %d inputs and %d outputs; a header takes at most %d of each",
+                g->name, h->nin, g->nout, max);
+  for (int o = 0; o < g->nout; o++) h->out[h->nout++].node = g->out[o].node;
   for (int s = 0; s < 2; s++) {
     Arg *a = s ? h->out : h->in;
     int n = s ? h->nout : h->nin;
@@ -702,6 +766,7 @@ static void fill_args(H *h) {
       }
     }
   }
+  return true;
 }
 
 static const Node *arg_node(const H *h, const Arg *a) { return &h->g->node[a->node]; }
@@ -715,8 +780,9 @@ static void put_shape_macros(H *h, Str *b, const Arg *a, const char *what, const
   str_printf(b, "#define %s_%s_NAME \"%s\"\n", h->PFX, a->macro, name);
   str_printf(b, "#define %s_%s_SIZE %lld  /* %s values of %s '%s' per call */\n", h->PFX,
              a->macro, (long long)numel_eval(&n->shape, h->B), arg_ctype(h, a), what, name);
-  str_printf(b, "#define %s_%s_RANK %d\n#define %s_%s_SHAPE {", h->PFX, a->macro, n->shape.rank,
-             h->PFX, a->macro);
+  str_printf(b, "#define %s_%s_RANK %d\n", h->PFX, a->macro, n->shape.rank);
+  if (n->shape.rank == 0) return; /* a scalar: {} would not be a valid initializer */
+  str_printf(b, "#define %s_%s_SHAPE {", h->PFX, a->macro);
   for (int i = 0; i < n->shape.rank; i++)
     str_printf(b, "%s%lld", i ? ", " : "", (long long)dim_eval(n->shape.d[i], h->B));
   str_printf(b, "}\n");
@@ -772,8 +838,13 @@ static void put_doc(H *h, Str *b, uint64_t sig, const char *scale) {
   else
     str_printf(b, " * Weights: untrained, as `./%s init --seed %llu`", g->name,
                (unsigned long long)h->o->seed);
-  str_printf(b, " (model signature %016llx),\n * %lld parameters, %lld bytes.\n *\n",
+  str_printf(b, " (model signature %016llx),\n * %lld parameters, %lld bytes.\n",
              (unsigned long long)sig, (long long)h->nparams, (long long)h->weight_bytes);
+  if (h->nquant)
+    str_printf(b, " * %lld of them as int8 (--quantize int8): the weights of matrix products, with\n"
+                  " * a float scale per column, so results differ from ./%s predict by the\n"
+                  " * rounding of the weights.\n", (long long)h->nquant, g->name);
+  str_printf(b, " *\n");
   str_printf(b, " * Usage:\n *\n *   #include \"%s.h\"\n *   %s_ctx ctx;    working memory, %lld "
                 "bytes; no setup\n *   ", h->pfx, h->pfx, (long long)h->arena_bytes);
   put_signature(h, b);
@@ -856,13 +927,32 @@ static const char *data_scale(const Graph *g, char *buf, size_t cap) {
   return NULL;
 }
 
+/* Print the header into out (the parts in the order a reader wants
+ * them, each written when what it needs is known). */
+static void put_header(H *h, Str *out) {
+  Str code = {0}, weights = {0};
+  char scalebuf[40];
+  const char *scale = data_scale(h->g, scalebuf, sizeof scalebuf);
+  uint64_t sig = ir_signature(h->g);
+  fill_quant(h);
+  put_weights(h, &weights);
+  for (int i = 0; i < h->p->nk; i++) put_kernel(h, &code, h->p->k[i]);
+  put_doc(h, out, sig, scale);
+  put_api(h, out, sig, scale);
+  str_printf(out, "%s", weights.s ? weights.s : "");
+  put_helpers(h, out);
+  str_printf(out, "%s", code.s ? code.s : "");
+  put_predict(h, out);
+  str_free(&code);
+  str_free(&weights);
+}
+
 bool cg_header(const char *path, const Entry *e, const HeaderOptions *o, HeaderStats *st) {
   const Graph *g = e->g;
   H h = {.g = g, .p = e->p, .o = o, .B = o->batch > 0 ? o->batch : 1};
   if (h.B > DLRT_MAX_BATCH) return fail("--batch %lld is too large", (long long)h.B);
   if (!fill_prefix(&h, g->name)) return false;
-  int64_t wbytes;
-  char *wblock = load_weights(e, o, &wbytes);
+  char *wblock = load_weights(e, o);
   if (!wblock) return false;
   h.wblock = wblock;
   h.wname = calloc((size_t)g->nnode + 1, sizeof *h.wname);
@@ -870,20 +960,10 @@ bool cg_header(const char *path, const Entry *e, const HeaderOptions *o, HeaderS
   h.actn_base = (g->region_k[R_ACT] + 63) / 64 * 64;
   h.arena_bytes = h.actn_base + g->region_n[R_ACTN] * h.B;
   if (h.arena_bytes < 64) h.arena_bytes = 64;
-  bool ok = name_params(&h);
-  Str code = {0}, out = {0};
-  char scalebuf[40];
-  const char *scale = data_scale(g, scalebuf, sizeof scalebuf);
+  Str out = {0};
+  bool ok = name_params(&h) && fill_args(&h);
   if (ok) {
-    fill_args(&h);
-    for (int i = 0; i < e->p->nk; i++) put_kernel(&h, &code, e->p->k[i]);
-    uint64_t sig = ir_signature(g);
-    put_doc(&h, &out, sig, scale);
-    put_api(&h, &out, sig, scale);
-    put_weights(&h, &out);
-    put_helpers(&h, &out);
-    str_printf(&out, "%s", code.s ? code.s : "");
-    put_predict(&h, &out);
+    put_header(&h, &out);
     if (!write_file_atomic(path, out.s, out.len))
       ok = fail("cannot write %s: %s", path, strerror(errno));
   }
@@ -895,12 +975,13 @@ bool cg_header(const char *path, const Entry *e, const HeaderOptions *o, HeaderS
     st->code_lines = st->lines - h.data_lines;
     st->weight_bytes = h.weight_bytes;
     st->nparams = h.nparams;
+    st->nquant = h.nquant;
     st->arena_bytes = h.arena_bytes;
   }
-  str_free(&code);
   str_free(&out);
   free(h.wname);
   free(h.cdone);
+  free(h.quant);
   free(wblock);
   return ok;
 }

@@ -6,7 +6,10 @@
 # 300 Fashion-MNIST test images within 1e-5; two contexts taking turns and
 # two threads with a context each give the same bytes as one context; the
 # program is clean under AddressSanitizer + UBSan and under valgrind; a
-# header of another batch size agrees too; --seed gives the weights of
+# header of another batch size agrees too, and one with int8 weights within
+# their rounding; the header of models/ops.dlm (every operator, several
+# inputs and outputs) agrees with ./ops predict; every model's header
+# compiles; --seed gives the weights of
 # `./m init --seed`; two headers share a translation unit. Errors: a
 # checkpoint of another model, a damaged one, no --weights, a bad prefix
 # are refused with a clear message, and no header is written.
@@ -95,12 +98,56 @@ for m in mlp lenet5; do
     pass "${m}_valgrind"
   else fail "${m}_valgrind" "$(head -20 vg.txt)"; fi
 
+  # int8 weights for the matrix products: a quarter of the bytes, outputs
+  # within the rounding of the weights (0.05 of a probability).
+  if "$DLC" header "$ROOT/models/$m.dlm" --weights $m.ckpt -o q.h --prefix net --quantize int8 --stats 2>q.txt &&
+     [ "$(sed -n 's/^dlc: weights \([0-9]*\) bytes.*/\1/p' q.txt)" -lt \
+       "$(sed -n 's/^dlc: weights \([0-9]*\) bytes.*/\1/p' stats.txt)" ] &&
+     compile t_q q.h gcc -std=c99 && compile t_qxx q.h g++ -std=c++17 -x c++ && ./t_q t10k.idx $COUNT q.npy &&
+     ./t_qxx t10k.idx $COUNT qxx.npy && "$TOOLS/npycmp" --rtol 0 --atol 0.05 q.npy want.npy >cmp.txt 2>&1 &&
+     "$TOOLS/npycmp" --rtol 0 --atol 1e-5 qxx.npy q.npy >>cmp.txt 2>&1; then
+    pass "${m}_int8 ($(sed -n 's/^dlc: weights //p' q.txt))"
+  else fail "${m}_int8" "$(cat q.txt)" "$(head -5 cmp.txt 2>/dev/null)"; fi
+
   # Another batch size: 7 samples per call, the last call padded.
   if "$DLC" header "$ROOT/models/$m.dlm" --weights $m.ckpt -o net7.h --prefix net --batch 7 &&
      grep -q '^#define NET_BATCH 7 ' net7.h && compile t_b7 net7.h gcc -std=c99 &&
      ./t_b7 t10k.idx $COUNT b7.npy; then
     agree "${m}_batch7" b7.npy want.npy
   else fail "${m}_batch7"; fi
+done
+
+# models/ops.dlm: every operator, three inputs (one i32), four outputs (one
+# a scalar), batch 4: each output within 1e-5 of ./ops predict's.
+ops_ok=0
+if "$DLC" build "$ROOT/models/ops.dlm" -o ops >build.txt 2>&1 && ./ops init --seed 1 -o ops.ckpt >/dev/null &&
+   "$DLC" header "$ROOT/models/ops.dlm" --weights ops.ckpt --batch 4 -o ops.h &&
+   gcc -std=c99 "${CFLAGS[@]}" -I. "$ROOT/tests/e2e/header_ops.c" -o hops -lm 2>cc.txt &&
+   g++ -std=c++17 "${CFLAGS[@]}" -I. -x c++ "$ROOT/tests/e2e/header_ops.c" -o hops_cxx -lm 2>>cc.txt &&
+   gcc -std=c99 "${CFLAGS[@]}" -g -fsanitize=address,undefined -fno-sanitize-recover=all -I. \
+     "$ROOT/tests/e2e/header_ops.c" -o hops_asan -lm 2>>cc.txt &&
+   mkdir -p o1 o2 o3 && ./hops o1 && ./hops_cxx o2 && ./hops_asan o3; then
+  ops_ok=1
+  for o in probs logp stats losses; do
+    if ./ops predict --weights ops.ckpt --input x=o1/x.npy --input seq=o1/seq.npy --input y=o1/y.npy \
+         --output $o -o o1/want_$o.npy >/dev/null 2>&1 &&
+       "$TOOLS/npycmp" --rtol 1e-5 --atol 1e-5 o1/got_$o.npy o1/want_$o.npy >cmp.txt 2>&1 &&
+       cmp -s o1/got_$o.npy o3/got_$o.npy && "$TOOLS/npycmp" --rtol 1e-5 --atol 1e-5 o2/got_$o.npy o1/want_$o.npy >/dev/null; then
+      pass "ops_$o"
+    else fail "ops_$o" "$(head -10 cmp.txt)"; fi
+  done
+fi
+[ $ops_ok = 1 ] || fail ops "$(head -20 build.txt cc.txt 2>/dev/null)"
+
+# Every model's header is valid C99 and C++17 without a warning.
+for src in "$ROOT"/models/*.dlm; do
+  b=$(basename "$src" .dlm)
+  printf '#include "%s.h"\nint main(void) { return 0; }\n' "h_$b" >use.c
+  if "$DLC" header "$src" --seed 1 --batch 3 -o "h_$b.h" >cc.txt 2>&1 &&
+     gcc -std=c99 "${CFLAGS[@]}" -fsyntax-only use.c >>cc.txt 2>&1 &&
+     g++ -std=c++17 "${CFLAGS[@]}" -x c++ -fsyntax-only use.c >>cc.txt 2>&1; then
+    pass "compiles_$b"
+  else fail "compiles_$b" "$(head -10 cc.txt)"; fi
 done
 
 # --seed S embeds the weights of ./mlp init --seed S: the same header but
@@ -138,6 +185,8 @@ expect_error error_checksum "bad.ckpt: byte [0-9]*: checksum mismatch" \
   "$DLC" header "$ROOT/models/mlp.dlm" --weights bad.ckpt -o err.h
 expect_error error_missing_file "nothing.ckpt: cannot open" \
   "$DLC" header "$ROOT/models/mlp.dlm" --weights nothing.ckpt -o err.h
+expect_error error_quantize "--quantize must be int8 or none, not 'int4'" \
+  "$DLC" header "$ROOT/models/mlp.dlm" --weights mlp.ckpt --quantize int4 -o err.h
 expect_error error_prefix "--prefix '9lives' is not a C identifier" \
   "$DLC" header "$ROOT/models/mlp.dlm" --weights mlp.ckpt --prefix 9lives -o err.h
 exit $((fails > 0))
