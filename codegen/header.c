@@ -402,12 +402,14 @@ static void put_stmts(H *h, Str *b, const Kernel *k, KStmt *const *s, int n, int
 
 /* ---- kernels ---- */
 
-/* Constant data a kernel reads, once per graph node. */
+/* Constant data a kernel reads, once per graph node (a view's, under the
+ * name of the constant it views: put_addr names it so). */
 static void put_const(H *h, Str *b, const KBuf *kb) {
-  if (h->cdone[kb->node]) return;
-  h->cdone[kb->node] = true;
+  int r = root_of(h->g, kb->node);
+  if (h->cdone[r]) return;
+  h->cdone[r] = true;
   str_printf(b, "static const %s %s_c%d_[%lld] = {", kb->type == KT_I32 ? "int32_t" : "float",
-             h->pfx, kb->node, (long long)(kb->numel ? kb->numel : 1));
+             h->pfx, r, (long long)(kb->numel ? kb->numel : 1));
   for (int64_t i = 0; i < kb->numel; i++) {
     if (i % VALUES_PER_LINE == 0) {
       str_printf(b, "\n ");
