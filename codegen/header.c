@@ -583,7 +583,7 @@ static void put_kernel(H *h, Str *b, const Kernel *k) {
   str_printf(b, "}\n\n");
 }
 
-/* ---- helpers: max/min and the matrix product ---- */
+/* ---- max and min ---- */
 
 /* Write text with "@p" replaced by the prefix and "@P" by its upper case. */
 static void put_template(H *h, Str *b, const char *t) {
@@ -608,7 +608,7 @@ static const char maxi_f[] =
 static const char mini_f[] =
     "static inline int64_t @p_mini_(int64_t a, int64_t b) { return a < b ? a : b; }\n";
 
-static void put_helpers(H *h, Str *b) {
+static void put_minmax(H *h, Str *b) {
   if (h->use_maxf) put_template(h, b, maxf_f);
   if (h->use_minf) put_template(h, b, minf_f);
   if (h->use_maxi) put_template(h, b, maxi_f);
@@ -942,7 +942,7 @@ static void put_header(H *h, Str *out) {
   put_doc(h, out, sig, scale);
   put_api(h, out, sig, scale);
   str_printf(out, "%s", weights.s ? weights.s : "");
-  put_helpers(h, out);
+  put_minmax(h, out);
   str_printf(out, "%s", code.s ? code.s : "");
   put_predict(h, out);
   str_free(&code);
