@@ -5,8 +5,8 @@
 #   make demo       compile models/mlp.dlm and run it on Fashion-MNIST
 #   make SAN=1      the same, built with AddressSanitizer + UBSan (build-san/)
 #
-# Missing Debian packages (flex, bison, dataset-fashion-mnist) are installed
-# with apt-get when absent.
+# Missing Debian packages (flex, bison, dataset-fashion-mnist; valgrind for
+# the tests) are installed with apt-get when absent.
 
 CC          ?= cc
 LLVM_CONFIG ?= llvm-config
@@ -64,6 +64,15 @@ $(FMNIST)/t10k-images-idx3-ubyte.gz:
 	  { echo "error: Fashion-MNIST is needed; install dataset-fashion-mnist"; exit 1; }
 
 dataset: $(FMNIST)/t10k-images-idx3-ubyte.gz
+
+# valgrind, for tests/e2e/header.sh (which says SKIP for that part without it).
+$(BUILD)/.valgrind:
+	@mkdir -p $(BUILD)
+	@command -v valgrind >/dev/null || { echo "installing valgrind (apt-get)"; \
+	  apt-get install -y -qq valgrind >/dev/null 2>&1 || \
+	  { apt-get update -qq && apt-get install -y -qq valgrind >/dev/null 2>&1; } || \
+	  echo "warning: valgrind could not be installed; tests/e2e/header.sh skips its valgrind run"; }
+	@touch $@
 
 # ---- the compiler ------------------------------------------------------------
 
@@ -149,7 +158,7 @@ $(BUILD)/rtprog/fake_adam: tests/rt/prog/fake_train.c $(BUILD)/libdlrt.a
 
 # ---- the two commands --------------------------------------------------------
 
-test: all $(UNIT_BIN) $(RT_BIN) dataset
+test: all $(UNIT_BIN) $(RT_BIN) dataset $(BUILD)/.valgrind
 	@BUILD=$(BUILD) SAN=$(SAN) bash tests/run.sh
 
 demo: all dataset

@@ -5,6 +5,7 @@
  *   dlc opt    --passes=a,b FILE.ir          run passes on IR text
  *   dlc build  FILE.dlm -o EXE [--stats]     compile to a native executable
  *   dlc run    FILE --weights W --input X    the reference interpreter
+ *   dlc header FILE.dlm --weights W -o M.h   the network as a C header
  *
  * The one idea: every command is the same pipeline (load, passes, lower,
  * emit) stopped at a different point, so what `dump` shows is exactly what
@@ -37,6 +38,10 @@ typedef struct Opts {
   int64_t step, seed;  /* run --mode train: the step's counter and seed */
   int opt_level;
   const char *emit_llvm, *keep_obj;
+  const char *prefix;  /* header: symbol prefix */
+  int64_t batch;       /* header: samples per call */
+  bool seeded;         /* --seed given */
+  const char *quantize;/* header: none or int8 */
 } Opts;
 
 static void usage(FILE *f) {
@@ -56,6 +61,10 @@ static void usage(FILE *f) {
           "                              evaluate with the reference interpreter\n"
           "  gradcheck FILE [--weights W.ckpt] [--limit N] [--samples K]\n"
           "                              check autodiff against central differences\n"
+          "  header FILE.dlm --weights W.ckpt -o M.h [--prefix P] [--batch N] [--stats]\n"
+          "         [--quantize int8]\n"
+          "                              the trained network as a dependency-free C header\n"
+          "                              (--seed S instead of --weights: initial weights)\n"
           "  passes                      list the passes\n"
           "\n"
           "options for every command: --verify-each, --disable-pass NAME\n"
@@ -95,6 +104,8 @@ static bool parse_args(int argc, char **argv, Opts *o) {
     else if (strcmp(a, "--output") == 0) VALUE(o->output_name);
     else if (strcmp(a, "--emit-llvm") == 0) VALUE(o->emit_llvm);
     else if (strcmp(a, "--keep-obj") == 0) VALUE(o->keep_obj);
+    else if (strcmp(a, "--prefix") == 0) VALUE(o->prefix);
+    else if (strcmp(a, "--quantize") == 0) VALUE(o->quantize);
     else if (strcmp(a, "--input") == 0) {
       if (o->ninputs == 16) { fprintf(stderr, "dlc: error: too many --input\n"); return false; }
       VALUE(o->inputs[o->ninputs]);
@@ -124,6 +135,17 @@ static bool parse_args(int argc, char **argv, Opts *o) {
         return false;
       }
       *(a[2] == 's' && a[3] == 't' ? &o->step : &o->seed) = x;
+      o->seeded |= a[3] == 'e';
+    } else if (strcmp(a, "--batch") == 0) {
+      const char *bv;
+      VALUE(bv);
+      char *end;
+      o->batch = strtoll(bv, &end, 10);
+      if (*end || o->batch <= 0 || o->batch > DLRT_MAX_BATCH) {
+        fprintf(stderr, "dlc: error: --batch needs a count 1..%lld, not '%s'\n",
+                (long long)DLRT_MAX_BATCH, bv);
+        return false;
+      }
     } else if (strcmp(a, "--samples") == 0) {
       const char *sv;
       VALUE(sv);
@@ -625,6 +647,53 @@ static int cmd_gradcheck(const Opts *o) {
   return ok ? 0 : 1;
 }
 
+/* dlc header: the forward entry, as `dlc build` compiles it, printed as C
+ * with the weights of a checkpoint (codegen/header.c). */
+static int cmd_header(const Opts *o) {
+  if (!o->out) {
+    fprintf(stderr, "dlc: error: header needs -o FILE.h\n");
+    return 1;
+  }
+  if (!o->weights && !o->seeded) {
+    fprintf(stderr, "dlc: error: header needs --weights W.ckpt, the trained weights to embed "
+                    "(make them with ./model train --save W.ckpt; or give --seed S for the "
+                    "untrained initial weights of ./model init --seed S)\n");
+    return 1;
+  }
+  if (o->quantize && strcmp(o->quantize, "int8") != 0 && strcmp(o->quantize, "none") != 0) {
+    fprintf(stderr, "dlc: error: --quantize must be int8 or none, not '%s'\n", o->quantize);
+    return 1;
+  }
+  Graph *g = load(o->file);
+  if (!g) return 1;
+  Graph *fg = compile_entry(g, ENT_FORWARD, o, stdout, false);
+  int rc = 1;
+  if (fg) {
+    Entry e = {.kind = ENT_FORWARD, .g = fg, .p = cg_lower(fg)};
+    HeaderOptions ho = {.prefix = o->prefix, .source = o->file, .weights = o->weights,
+                        .seed = (uint64_t)o->seed, .batch = o->batch ? o->batch : 1,
+                        .int8 = o->quantize && strcmp(o->quantize, "int8") == 0};
+    HeaderStats st = {0};
+    if (diag_count() == 0 && cg_header(o->out, &e, &ho, &st)) {
+      rc = 0;
+      if (o->stats) {
+        fprintf(stderr, "dlc: %s: %d kernels, header %lld bytes, %lld lines (%lld of code)\n",
+                fg->name, st.nkernels, (long long)st.header_bytes, (long long)st.lines,
+                (long long)st.code_lines);
+        fprintf(stderr, "dlc: weights %lld bytes (%lld parameters, %lld of them as int8)\n",
+                (long long)st.weight_bytes, (long long)st.nparams, (long long)st.nquant);
+        fprintf(stderr, "dlc: context %lld bytes (arena %lld + %lld*N, N = %lld)\n",
+                (long long)st.arena_bytes, (long long)fg->region_k[R_ACT],
+                (long long)fg->region_n[R_ACTN], (long long)ho.batch);
+      }
+    }
+    cg_free_program((Program *)e.p);
+    ir_free_graph(fg);
+  }
+  ir_free_graph(g);
+  return rc;
+}
+
 int main(int argc, char **argv) {
   if (argc < 2 || strcmp(argv[1], "help") == 0 || strcmp(argv[1], "--help") == 0 ||
       strcmp(argv[1], "-h") == 0) {
@@ -642,7 +711,8 @@ int main(int argc, char **argv) {
       printf("%-10s %s\n", pass_table[i].name, pass_table[i].what);
     return 0;
   }
-  static const char *const cmds[] = {"check", "dump", "opt", "build", "run", "gradcheck"};
+  static const char *const cmds[] = {"check", "dump", "opt", "build", "run", "gradcheck",
+                                     "header"};
   bool known = false;
   for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) known |= strcmp(o.cmd, cmds[i]) == 0;
   if (!known) {
@@ -659,6 +729,7 @@ int main(int argc, char **argv) {
   if (strcmp(o.cmd, "opt") == 0) return cmd_opt(&o);
   if (strcmp(o.cmd, "build") == 0) return cmd_build(&o);
   if (strcmp(o.cmd, "gradcheck") == 0) return cmd_gradcheck(&o);
+  if (strcmp(o.cmd, "header") == 0) return cmd_header(&o);
   Graph *g = load(o.file);
   if (!g) return 1;
   return dlc_run(g, &o);

@@ -1,6 +1,6 @@
 /* codegen.h — the interface of the codegen/ layer: the kernel (loop-nest) IR,
  * the lowering of a planned graph into it, and the backends that print it as
- * machine code (LLVM) or source (C for inspection; CUDA later).
+ * machine code (LLVM) or source (a C header; CUDA later).
  *
  * The one idea: a graph becomes a Program, an ordered list of Kernels. A
  * kernel is a loop nest over scalar expressions, with its outermost loop
@@ -206,6 +206,32 @@ bool cg_llvm_print(FILE *f, const Entry *e, int n, const char *manifest, int opt
 /* The panel width of matrix products on the host: two vectors of the
  * widest float vectors the CPU has (16 with AVX2, 32 with AVX-512). */
 int cg_gemm_nr(void);
+
+/* ---- header.c: the C header backend ------------------------------------ */
+
+typedef struct HeaderOptions {
+  const char *prefix;      /* symbol prefix; NULL: the model's name */
+  const char *source;      /* the .dlm path, for the header's comment */
+  const char *weights;     /* checkpoint; NULL: seeded initial weights */
+  uint64_t seed;           /* without weights: as `./m init --seed` */
+  int64_t batch;           /* samples per call (the arena is static) */
+  bool int8;               /* matrix-product weights as int8, a scale per column */
+} HeaderOptions;
+
+typedef struct HeaderStats {
+  int nkernels;
+  int64_t header_bytes, lines, code_lines;  /* code: all but weight values */
+  int64_t weight_bytes, nparams, nquant;    /* nquant: parameters as int8 */
+  int64_t arena_bytes;                      /* sizeof the context */
+} HeaderStats;
+
+/* Write the forward entry e (planned by the inference pipeline, lowered)
+ * to path as one C99/C++ header, `<prefix>_predict` and its context type,
+ * with the weights of o->weights (checked as the runtime checks a
+ * checkpoint: signature, checksum, every parameter's dtype and shape) as
+ * constant arrays. Writes nothing and returns false after printing an
+ * error. */
+bool cg_header(const char *path, const Entry *e, const HeaderOptions *o, HeaderStats *st);
 
 /* ---- link.c: the final link ---------------------------------------------- */
 
