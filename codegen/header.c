@@ -456,7 +456,7 @@ static void put_lin(Str *b, const char *v, int d, int64_t stride) {
 }
 
 typedef struct Gemm {   /* a KGemm with the batch size applied */
-  int64_t M, N, K, ars, aks, ldb, ldc;
+  int64_t M, N, K, ars, aks, ldb, ldc, bns;
 } Gemm;
 
 enum { GEMM_ROWS = 4, GEMM_KU = 4 };  /* rows of C and steps of k per j loop */
@@ -495,7 +495,7 @@ static void put_gemm_block(Str *b, const Gemm *g, int R, int U, int64_t k0, int6
     for (int u = 0; u < U; u++) {
       str_printf(b, q ? " + a%d%d * (float)B[" : " + a%d%d * B[", r, u);
       put_lin(b, "k", u, g->ldb);
-      str_printf(b, " + j]");
+      str_printf(b, g->bns == 1 ? " + j]" : " + j * %lld]", (long long)g->bns);
     }
     str_printf(b, ";\n");
     str_free(&row);
@@ -520,12 +520,14 @@ static void put_gemm_rows(Str *b, const Gemm *g, int R, int64_t i0, int64_t i1, 
 static void put_gemm(H *h, Str *b, const Kernel *k) {
   const KGemm *gm = k->gemm;
   Gemm g = {ival(h, gm->M), ival(h, gm->N), ival(h, gm->K), ival(h, gm->a_rs), ival(h, gm->a_ks),
-            ival(h, gm->ldb), ival(h, gm->ldc)};
+            ival(h, gm->ldb), ival(h, gm->ldc), ival(h, gm->b_ns)};
   int64_t batch = ival(h, gm->batch);
   int qb = root_of(h->g, k->buf[gm->b].node);
   bool q = h->quant[qb];
-  str_printf(b, "  /* C = A'B: C %lld x %lld, K = %lld, A'(i, k) = A[i * %lld + k * %lld]%s */\n",
+  str_printf(b, "  /* C = A'B: C %lld x %lld, K = %lld, A'(i, k) = A[i * %lld + k * %lld],\n"
+                "     B(k, j) = B[k * %lld + j * %lld]%s */\n",
              (long long)g.M, (long long)g.N, (long long)g.K, (long long)g.ars, (long long)g.aks,
+             (long long)g.ldb, (long long)g.bns,
              q ? ",\n     B int8, times a scale per column at the end" : "");
   str_printf(b, "  const float *A = b%d;\n  const %s *B = b%d;\n  float *C = b%d;\n"
                 "  int64_t i, j, k;\n", gm->a, q ? "int8_t" : "float", gm->b, gm->c);
@@ -553,9 +555,11 @@ static void put_kernel(H *h, Str *b, const Kernel *k) {
   str_printf(b, " */\nstatic void %s_%s_(", h->pfx, k->name);
   put_params(h, b, k);
   str_printf(b, ") {\n");
-  if (k->gemm) {
-    put_gemm(h, b, k);
-  } else {
+  if (k->gemm) put_gemm(h, b, k);
+  /* the body: a kernel's loops, or a product's epilogue, run for each of
+   * its panels once the whole product is done (codegen.h allows this) */
+  if (!k->gemm || k->nbody) {
+    if (k->gemm) str_printf(b, "  {\n");
     bool *read = calloc((size_t)k->nvar + 1, 1), *written = calloc((size_t)k->nvar + 1, 1);
     read[0] = written[0] = true;
     mark_read(k->body, k->nbody, read);
@@ -579,6 +583,7 @@ static void put_kernel(H *h, Str *b, const Kernel *k) {
     free(written);
     static const KExpr zero = {.op = K_CONST, .type = KT_I64};
     put_loop(h, b, k, 0, &zero, k->extent, k->body, k->nbody, 1);
+    if (k->gemm) str_printf(b, "  }\n");
   }
   str_printf(b, "}\n\n");
 }
@@ -690,7 +695,7 @@ static void fill_quant(H *h) {
       int r = root_of(g, k->buf[j].node);
       if (g->node[r].op != OP_PARAM) continue;
       bool rhs = k->gemm && j == k->gemm->b && j != k->gemm->a && ival(h, k->gemm->batch) == 1 &&
-                 g->node[r].shape.rank == 2;
+                 ival(h, k->gemm->b_ns) == 1 && g->node[r].shape.rank == 2;
       if (rhs) h->quant[r] = true;
       else bad[r] = true;
     }
