@@ -183,6 +183,7 @@ static void usage_train(FILE *out) {
     "                            --clip-norm 1 --lr-schedule 'step(every=2, gamma=0.5)'\n"
     "                            --data-images F --data-labels F --test-images F ...\n"
     "                            --data 'idx(IMAGES, LABELS, scale=1/255)' 'csv(FILE)'\n"
+    "                            --augment 'crop(pad=2), flip' or none\n"
     "  eval --weights FILE [--images F --labels F] [--batch B] [--limit K]\n"
     "                            loss, accuracy and confusion matrix on the test\n"
     "                            set (default: the train section's test data)\n", out);

@@ -1,9 +1,10 @@
 /* data.c — tests of data sets and scoring: CSV and IDX sources into the
  * dtypes of a model's inputs, scale and per-channel normalisation, the
- * test set's fallback to the data keys, each bad input reported with its
- * file and sample, gathering rows into an entry's inputs, and how the
- * eval entry's outputs are scored (argmax with a confusion matrix, binary
- * with the threshold chosen from the output range, none for regression). */
+ * classes kept and relabelled, the test set's fallback to the data keys,
+ * each bad input reported with its file and sample, gathering rows into
+ * an entry's inputs, and how the eval entry's outputs are scored (argmax
+ * with a confusion matrix, binary with the threshold chosen from the
+ * output range, none for regression). */
 #include <math.h>
 
 #include "rt_test.h"
@@ -117,6 +118,52 @@ static void test_idx(dlrt_model *m) {
         strstr(err, "test.format 'parquet': want idx, npy or csv"), "%s", err);
 }
 
+/* classes = c0,c1,...: only those samples, relabelled by position, in
+ * file order; the test set falls back to data.classes; a class without
+ * samples is refused. */
+static void test_classes(dlrt_model *m) {
+  dlrt_data d;
+  char err[DLRT_ERR_LEN] = "", xi[256], yi[256];
+  /* six samples, labels 3 0 2 2 1 0 (y.idx counts from start 0 mod 4) */
+  snprintf(xi, sizeof xi, "%s", idx("cx.idx", 3, (int[]){6, 2, 3}, 0));
+  unsigned char lab[] = {0, 0, 8, 1, 0, 0, 0, 6, 3, 0, 2, 2, 1, 0};
+  snprintf(yi, sizeof yi, "%s", tpath("cy.idx"));
+  write_file(yi, lab, sizeof lab);
+  set(m, "data.scale", "1");
+  set(m, "test.scale", "");
+  set(m, "test.format", "idx");
+  set(m, "data.classes", "0, 2");
+  bool ok = dlrt_data_files(&d, m, "test", xi, yi, 0, err);
+  const int32_t *y = d.y;
+  const float *x = d.x;
+  /* kept: samples 1, 2, 3, 5 with labels 0 1 1 0; sample 1 starts at 6 */
+  check("data_classes_keep_and_relabel", ok && d.n == 4 && y[0] == 0 && y[1] == 1 &&
+        y[2] == 1 && y[3] == 0 && x[0] == 6 && x[6] == 12 && x[12] == 18 && x[18] == 30 &&
+        x[23] == 35, "%s n %lld", err, (long long)d.n);
+  dlrt_data_free(&d);
+  ok = dlrt_data_files(&d, m, "test", xi, yi, 3, err);
+  check("data_classes_before_limit", ok && d.n == 3 && ((int32_t *)d.y)[2] == 1, "%s", err);
+  dlrt_data_free(&d);
+  set(m, "test.classes", "2,1,3");
+  ok = dlrt_data_files(&d, m, "test", xi, yi, 0, err);
+  check("data_classes_order_is_the_relabelling", ok && d.n == 4 && ((int32_t *)d.y)[0] == 2 &&
+        ((int32_t *)d.y)[1] == 0 && ((int32_t *)d.y)[3] == 1, "%s", err);
+  dlrt_data_free(&d);
+  set(m, "test.classes", "none");
+  ok = dlrt_data_files(&d, m, "test", xi, yi, 0, err);
+  check("data_classes_none_keeps_all", ok && d.n == 6, "%s", err);
+  dlrt_data_free(&d);
+  set(m, "test.classes", "0, 7");
+  check("data_classes_refuses_absent_class", !dlrt_data_files(&d, m, "test", xi, yi, 0, err) &&
+        strstr(err, "cy.idx: class 7 of test.classes has no sample (the labels are 0..3)"),
+        "%s", err);
+  set(m, "test.classes", "0, -1");
+  check("data_classes_refuses_negative", !dlrt_data_files(&d, m, "test", xi, yi, 0, err) &&
+        strstr(err, "test.classes: -1 is not a class"), "%s", err);
+  set(m, "test.classes", "");
+  set(m, "data.classes", "");
+}
+
 /* The eval entry of cls: out[i] = x[i][0..1]; loss 1. */
 static void fake_eval(const dlrt_frame *f) {
   const float *x = (const float *)f->base[DLRT_R_ACTN];
@@ -218,6 +265,7 @@ int main(void) {
     return t_end();
   test_csv(&m);
   test_idx(&m);
+  test_classes(&m);
   test_score(&m);
   dlrt_model_free(&m);
   test_binary();
