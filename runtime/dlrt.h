@@ -414,6 +414,14 @@ typedef struct dlrt_score {
   int64_t *confusion;        /* classes x classes: [true][predicted] */
   int64_t *confusion0;       /* binary: the counts at threshold 0 */
   double lo, hi;             /* binary: range of the outputs */
+  float *scores;             /* binary: every output scored, in order */
+  unsigned char *positive;   /* binary: whether its target is 1 */
+  int64_t cap, nkept;        /* binary: room in scores and positive, used */
+  bool kept;                 /* binary: no allocation failed */
+  /* binary, after dlrt_score_end, class 1 being the positive one; NaN
+   * where undefined (no positive prediction, no positive or negative
+   * sample): */
+  double precision, recall, f1, auc;
 } dlrt_score;
 
 /* Decide how the eval entry of m is scored and reset the counts. */
@@ -428,6 +436,12 @@ bool dlrt_score_run(dlrt_score *s, dlrt_frame *f, const dlrt_model *m,
 void dlrt_score_end(dlrt_score *s);
 /* correct / n, or NaN when predictions are not scored. */
 double dlrt_score_accuracy(const dlrt_score *s);
+/* The area under the ROC curve of n scores (higher: more likely
+ * positive) against positive[i]: the probability that a positive sample
+ * scores above a negative one, ties counting one half (the Mann-Whitney
+ * statistic, computed exactly by sorting). NaN when there is no positive
+ * or no negative sample, or memory runs out. */
+double dlrt_roc_auc(const float *score, const unsigned char *positive, int64_t n);
 void dlrt_score_free(dlrt_score *s);
 
 /* ---- train.c: the trainer ------------------------------------------------ */

@@ -832,6 +832,8 @@ static void test_eval(Trainer *t) {
   printf("test loss %.4f", s.loss);
   if (s.kind != DLRT_ACC_NONE)
     printf("  test accuracy %.2f%%", 100 * dlrt_score_accuracy(&s));
+  if (s.kind == DLRT_ACC_BINARY && !isnan(s.auc))
+    printf("  test AUC %.4f", s.auc);
   if (s.kind == DLRT_ACC_BINARY)
     printf("  (threshold %g: outputs %s)", s.threshold,
            s.threshold == 0.5 ? "in [0, 1], read as probabilities"
