@@ -73,13 +73,16 @@ void pass_dce(Graph *g);     /* drop nodes no output depends on */
  * on the way from a parameter to the loss. */
 int *ad_gradients(Graph *g, int loss);
 
-/* The training step: requires g->loss. Appends the gradients and the
- * optimiser's update (optim.c) and makes the loss an output named "loss".
+/* The training step: requires g->loss. Makes each running_stat its batch
+ * statistic and appends the update of its running average, then the
+ * gradients and the optimiser's update (optim.c), and makes the loss an
+ * output named "loss".
  * Reports a missing loss or an unknown optimiser with diag_error. */
 void pass_autodiff(Graph *g);
 
-/* Inference and evaluation graphs: dropout becomes the identity; the loss
- * is dropped (inference) or becomes the output "loss" (evaluation). */
+/* Inference and evaluation graphs: dropout becomes the identity and each
+ * running_stat its running average; the loss is dropped (inference) or
+ * becomes the output "loss" (evaluation). */
 void pass_inference(Graph *g);
 void pass_evaluation(Graph *g);
 

@@ -301,6 +301,17 @@ static void pool_grad_overlap(Graph *g, Op op) {
   out(g, add(g, op, (int[]){r, dy}, 2, (Attrs){.ints = {3, 3, 1, 1, 1, 1}, .nints = 6}));
 }
 
+/* running_stat outside training (the compiled predict and `dlc run` both
+ * run the inference mode) reads its running average. */
+static void running_stat(Graph *g, Op op) {
+  int x = input(g, "x", 3, (int64_t[]){-1, 3, 5});
+  int avg = ir_param(g, "avg", DT_F32, shape_make(2, (int64_t[]){3, 5}),
+                     (Init){.kind = INIT_NORMAL, .a = 0, .b = 1}, L0);
+  int m = add(g, OP_MEAN, &x, 1, (Attrs){.ints = {0, 0}, .nints = 2});
+  int r = add(g, op, (int[]){m, avg, m}, 3, (Attrs){.f = {0.1}});
+  out(g, add(g, OP_SUB, (int[]){x, r}, 2, (Attrs){0}));
+}
+
 static const Case cases[] = {
     {OP_NEG, "neg", unary, false},
     {OP_EXP, "exp", unary, false},
@@ -369,6 +380,7 @@ static const Case cases[] = {
     {OP_MAX_POOL2D_GRAD, "max_pool2d_grad", pool_grad, false},
     {OP_MAX_POOL2D_GRAD, "max_pool2d_grad_overlap", pool_grad_overlap, false},
     {OP_AVG_POOL2D_GRAD, "avg_pool2d_grad", pool_grad, false},
+    {OP_RUNNING_STAT, "running_stat", running_stat, false},
 };
 
 /* Random inputs for every input of g, N samples, written as x_<name>.npy. */
