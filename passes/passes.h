@@ -116,6 +116,13 @@ bool optim_spec(const Graph *g, OptimSpec *o);
  * by ad_gradients); sets g->hyper and g->hyper_used. */
 void optim_append(Graph *g, const OptimSpec *o, const int *grad);
 
+/* ---- bnfold.c: batch norm folded into the layer before it ------------------- */
+
+/* Fold a chain of per-channel affine ops with fixed operands (batch norm
+ * outside training, a bias) after a conv2d or a matmul by a fixed matrix
+ * into its weights and one bias add. */
+void pass_bnfold(Graph *g);
+
 /* ---- convgemm.c: convolutions as matrix products ---------------------------- */
 
 /* Rewrite every conv2d, conv2d_grad_input and conv2d_grad_weight with
