@@ -841,6 +841,12 @@ static Value build_dropout2d(Lower *L, const Builtin *b, const Expr *call,
                              ArgVal *arg, const char *layer) {
   (void)layer;
   int x = arg[0].v.node;
+  if (L->g->node[x].shape.rank == 2) {
+    if (fe_error(L, arg[0].loc, "dropout2d: expected an f32 image [N,C,H,W], "
+                 "got %s", fe_type_str(L, x)))
+      diag_hint("dropout(x, rate) drops single features");
+    return fe_poison(call->loc);
+  }
   if (!check_image(L, b, x, arg[0].loc))
     return fe_poison(call->loc);
   const int64_t *d = L->g->node[x].shape.d;
@@ -905,22 +911,51 @@ static Value stat(Lower *L, Value batch, int avg, Value sample,
   return add_node(L, OP_RUNNING_STAT, in, 3, a, loc);
 }
 
+/* The params of batch norm layer `layer` over C channels: gamma (ones),
+ * beta (zeros), running_mean (zeros), running_var (ones), in p[0..3];
+ * false after an error. */
+static bool bn_params(Lower *L, const char *layer, int64_t C, Loc at, int *p) {
+  static const char *const name[4] = {"gamma", "beta", "running_mean",
+                                      "running_var"};
+  static const InitKind init[4] = {INIT_ONES, INIT_ZEROS, INIT_ZEROS,
+                                   INIT_ONES};
+  Shape cs = {.rank = 1, .d = {C}};
+  for (int k = 0; k < 4; k++) {
+    p[k] = fe_new_param(L, arena_printf(L->a, "%s.%s", layer, name[k]), cs,
+                        (Init){.kind = init[k]}, at);
+    if (p[k] < 0)
+      return false;
+  }
+  return true;
+}
+
+/* n / max(n - 1, 1), the factor from the biased to the unbiased variance,
+ * with n the values per channel of xs: static, or k * N. */
+static Value unbias_factor(Lower *L, const Shape *xs, Loc at) {
+  Size z = shape_numel(xs);
+  Value n = fe_tensor(ir_const(L->g, DT_F32, (Shape){0},
+                               (double)(z.k / xs->d[1]), NULL, at), at);
+  if (z.sym)
+    n = binop(L, OP_MUL, n, add_node(L, OP_BATCH, NULL, 0, NULL, at), at);
+  Value one = fe_tensor(ir_const(L->g, DT_F32, (Shape){0}, 1, NULL, at), at);
+  return binop(L, OP_DIV, n, binop(L, OP_MAXIMUM,
+               binop(L, OP_SUB, n, one, at), one, at), at);
+}
+
 /* batchnorm(x, eps, momentum): x [N, C, ...] normalised per channel
  * (axis 1) over every other axis, then scaled and shifted,
  *
  *     y = (x - mean) / sqrt(var + eps) * gamma + beta
  *
- * with params gamma (ones) and beta (zeros) of shape [C]. While training,
- * mean and var are the batch's (var biased), and each step moves the
- * running averages, params running_mean (zeros) and running_var (ones)
- * that have no gradient, toward them by momentum, the variance unbiased
- * (times n / (n - 1), n the count per channel), as PyTorch does; outside
- * training the running averages are used. Each statistic is a
- * running_stat node (ops.def), which the mode passes resolve. The per-
- * channel [C] values are reshaped to [C, 1, ...] to broadcast. */
+ * While training, mean and var are the batch's (var biased), and each
+ * step moves the running averages, params without gradient, toward them
+ * by momentum, the variance unbiased, as PyTorch does; outside training
+ * the running averages are used. Each statistic is a running_stat node
+ * (ops.def), which the mode passes resolve. The per-channel [C] values
+ * are reshaped to [C, 1, ...] to broadcast against x. */
 static Value build_batchnorm(Lower *L, const Builtin *b, const Expr *call,
                              ArgVal *arg, const char *layer) {
-  int x = arg[0].v.node;
+  int x = arg[0].v.node, p[4];
   const Node *n = &L->g->node[x];
   Shape xs = n->shape;
   bool ok = n->dtype == DT_F32 && xs.rank >= 2;
@@ -934,21 +969,9 @@ static Value build_batchnorm(Lower *L, const Builtin *b, const Expr *call,
     return fe_poison(call->loc);
   }
   Loc at = call->loc;
-  int64_t C = xs.d[1];
-  Shape cs = {.rank = 1, .d = {C}}, cb = {.rank = xs.rank - 1, .d = {C}};
-  for (int i = 1; i < cb.rank; i++)
-    cb.d[i] = 1;
-  static const char *const pname[4] = {"gamma", "beta", "running_mean",
-                                       "running_var"};
-  static const InitKind pinit[4] = {INIT_ONES, INIT_ZEROS, INIT_ZEROS,
-                                    INIT_ONES};
-  int p[4];
-  for (int k = 0; k < 4; k++) {
-    p[k] = fe_new_param(L, arena_printf(L->a, "%s.%s", layer, pname[k]), cs,
-                        (Init){.kind = pinit[k]}, at);
-    if (p[k] < 0)
-      return fe_poison(at);
-  }
+  if (!bn_params(L, layer, xs.d[1], at, p))
+    return fe_poison(at);
+  Shape cb = {.rank = xs.rank - 1, .d = {xs.d[1], 1, 1, 1, 1}};
   Attrs red = {.ints = {0, 0}, .nints = 2}, mom = {.f = {arg[2].v.num}};
   for (int i = 2; i < xs.rank; i++)
     red.ints[red.nints++] = i;
@@ -957,16 +980,8 @@ static Value build_batchnorm(Lower *L, const Builtin *b, const Expr *call,
   Value xc = binop(L, OP_SUB, fe_tensor(x, at), reshape_if(L, mu, cb, at), at);
   Value v = binop(L, OP_MUL, xc, xc, at);
   v = v.kind == V_TENSOR ? add_node(L, OP_MEAN, &v.node, 1, &red, at) : v;
-  /* n / max(n - 1, 1): the count per channel is static or k * N */
-  Size z = shape_numel(&xs);
-  Value cnt = fe_tensor(ir_const(L->g, DT_F32, (Shape){0}, (double)(z.k / C),
-                                 NULL, at), at);
-  if (z.sym)
-    cnt = binop(L, OP_MUL, cnt, add_node(L, OP_BATCH, NULL, 0, NULL, at), at);
-  Value one = fe_tensor(ir_const(L->g, DT_F32, (Shape){0}, 1, NULL, at), at);
-  Value unbias = binop(L, OP_DIV, cnt, binop(L, OP_MAXIMUM,
-                       binop(L, OP_SUB, cnt, one, at), one, at), at);
-  Value var = stat(L, v, p[3], binop(L, OP_MUL, v, unbias, at), &mom, at);
+  Value unbiased = binop(L, OP_MUL, v, unbias_factor(L, &xs, at), at);
+  Value var = stat(L, v, p[3], unbiased, &mom, at);
   Value eps = fe_tensor(ir_const(L->g, DT_F32, (Shape){0}, arg[1].v.num,
                                  NULL, at), at);
   Value s = binop(L, OP_DIV, fe_tensor(p[0], at),
