@@ -37,11 +37,6 @@
  * runs (they are runtime data), a small elementwise kernel.
  *
  * Cost: O(nodes + operands).
- *
- * requires: shapes; the mode resolved (inference, evaluation), without
- * which batch statistics are not fixed and nothing folds; provides: no
- * scaling chain after a conv2d or matmul with fixed weights; invalidates:
- * uses, fuse, plan; leaves dead nodes.
  */
 #include "passes.h"
 
@@ -75,7 +70,7 @@ static void fill_fixed(Ctx *x) {
 }
 
 /* Live uses, by a reverse sweep from the outputs, the loss and the roots. */
-static void fill_uses(Ctx *x, bool *live) {
+static void fill_live_uses(Ctx *x, bool *live) {
   const Graph *g = x->g;
   for (int o = 0; o < g->nout; o++) live[g->out[o].node] = true, x->uses[g->out[o].node]++;
   if (g->loss >= 0) live[g->loss] = true, x->uses[g->loss]++;
@@ -196,16 +191,22 @@ static int emit_fold(Graph *g, const Node *old, const Chain *ch, const int *map)
   return T < 0 ? y : bin(g, OP_ADD, y, T);
 }
 
+/* requires: shapes; the mode resolved (inference, evaluation), without
+ * which batch statistics are not fixed and nothing folds; provides: no
+ * scaling chain after a conv2d or matmul with fixed weights; invalidates:
+ * uses, fuse, plan; leaves dead nodes. */
 void pass_bnfold(Graph *g) {
   int n = g->nnode, nchain = 0;
-  Ctx x = {.g = g, .fixed = calloc((size_t)n + 1, sizeof(bool)),
-           .uses = calloc((size_t)n + 1, sizeof(int)), .user = malloc(sizeof(int) * ((size_t)n + 1))};
-  bool *live = calloc((size_t)n + 1, sizeof(bool));
-  int *end_of = malloc(sizeof(int) * ((size_t)n + 1)), *map = malloc(sizeof(int) * ((size_t)n + 1));
-  Chain *chains = malloc(sizeof(Chain) * ((size_t)n + 1));
+  size_t cnt = (size_t)n + 1;
+  Ctx x = {.g = g, .fixed = calloc(cnt, sizeof(bool)), .uses = calloc(cnt, sizeof(int)),
+           .user = malloc(sizeof(int) * cnt)};
+  bool *live = calloc(cnt, sizeof(bool));
+  int *end_of = malloc(sizeof(int) * cnt), *map = malloc(sizeof(int) * cnt);
+  Chain *chains = malloc(sizeof(Chain) * cnt);
+  if (!x.fixed || !x.uses || !x.user || !live || !end_of || !map || !chains) die("out of memory");
   for (int i = 0; i < n; i++) x.user[i] = end_of[i] = -1;
   fill_fixed(&x);
-  fill_uses(&x, live);
+  fill_live_uses(&x, live);
   for (int i = 0; i < n; i++) {
     if (g->node[i].op != OP_CONV2D && g->node[i].op != OP_MATMUL) continue;
     Chain ch = find_chain(&x, i);
