@@ -146,6 +146,7 @@ static KExpr *scalar_op(Program *p, const Node *nd, KExpr *a, KExpr *b, KExpr *i
   case OP_MAXIMUM: return kir_bin(p, K_MAX, a, b);
   case OP_MINIMUM: return kir_bin(p, K_MIN, a, b);
   case OP_BROADCAST: return a;
+  case OP_RUNNING_STAT: return a; /* unresolved: its training value */
   default: die("%s is not elementwise", op_info[nd->op].name);
   }
 }
