@@ -82,6 +82,20 @@ static void reduce_all(Graph *g, Op op) {
   out(g, add(g, op, &x, 1, (Attrs){.ints = {0}, .nints = 1}));
 }
 
+/* reductions whose trailing reduced axes form a contiguous run of 16 or
+ * more elements, which the compiled code sums in eight partial results:
+ * over (H, W) of [N, 3, 5, 7] (a run of 35: four rounds and a tail of 3),
+ * and over (N, H, W) keeping the channel, as a bias gradient does */
+static void reduce_run(Graph *g, Op op) {
+  int x = input(g, "x", 4, (int64_t[]){-1, 3, 5, 7});
+  out(g, add(g, op, &x, 1, (Attrs){.ints = {0, 2, 3}, .nints = 3}));
+}
+
+static void reduce_channels(Graph *g, Op op) {
+  int x = input(g, "x", 4, (int64_t[]){-1, 3, 4, 6});
+  out(g, add(g, op, &x, 1, (Attrs){.ints = {0, 0, 2, 3}, .nints = 4}));
+}
+
 static void axis_last(Graph *g, Op op) {
   int x = input(g, "x", 2, (int64_t[]){-1, 10});
   out(g, add(g, op, &x, 1, (Attrs){.ints = {1}, .nints = 1}));
@@ -434,6 +448,11 @@ static const Case cases[] = {
     {OP_MEAN, "mean_all", reduce_all, false},
     {OP_MAX, "max_last", reduce_last, false},
     {OP_MAX, "max_all", reduce_all, false},
+    {OP_SUM, "sum_run", reduce_run, false},
+    {OP_SUM, "sum_channels", reduce_channels, false},
+    {OP_MEAN, "mean_run", reduce_run, false},
+    {OP_MAX, "max_run", reduce_run, false},
+    {OP_MAX, "max_channels", reduce_channels, false},
     {OP_SOFTMAX, "softmax_last", axis_last, false},
     {OP_SOFTMAX, "softmax_mid", axis_mid, false},
     {OP_LOG_SOFTMAX, "log_softmax_last", axis_last, false},
