@@ -853,7 +853,7 @@ bool ir_read_through(const Graph *g, int t) {
   for (int i = t + 1; i < g->nnode; i++)
     for (int k = 0; k < g->node[i].nin; k++) {
       if (g->node[i].in[k] != t) continue;
-      if (g->node[i].op != OP_MATMUL || g->node[i].into) return false;
+      if (g->node[i].op != OP_MATMUL) return false;
       if (k == 0 ? n->shape.rank != 2 : !swaps_last(n)) return false;
       used = true;
     }
