@@ -19,13 +19,33 @@
 #include <string.h>
 
 /* File names and source texts must outlive the graph: Loc.file and the
- * caret lines of later diagnostics point into them. They are kept for the
- * life of the process. */
-static const char *keep(const char *s) {
-  static Arena *a;
-  if (!a)
-    a = arena_new();
-  return arena_strdup(a, s);
+ * caret lines of later diagnostics point into them. Names are interned;
+ * the text of each file is kept for the life of the process, and loading
+ * a file of the same name again replaces (and frees) its old text, so that
+ * a program that loads many texts (a fuzzer, tests) does not grow. Nothing
+ * but the diagnostics' source table points into the text: the tree copies
+ * every string it keeps. */
+static const char *keep_text(const char *file, const char *text) {
+  static struct {
+    const char *file;
+    char *text;
+  } kept[64];
+  static int nkept;
+  int k = 0;
+  while (k < nkept && kept[k].file != file) k++;
+  if (k == 64) { /* too many files: keep this one for good */
+    static Arena *a;
+    if (!a) a = arena_new();
+    return arena_strdup(a, text);
+  }
+  char *copy = strdup(text);
+  if (!copy) die("out of memory");
+  diag_add_source(file, copy);
+  free(kept[k].text);
+  kept[k].file = file;
+  kept[k].text = copy;
+  if (k == nkept) nkept++;
+  return copy;
 }
 
 /* ---- bindings ------------------------------------------------------------ */
@@ -663,8 +683,8 @@ static Graph *lower(Parse *p) {
 }
 
 Graph *fe_load_text(const char *file, const char *text) {
-  file = keep(file);
-  text = keep(text);
+  file = intern(file);
+  text = keep_text(file, text);
   diag_add_source(file, text);
   int errors = diag_count();
   Arena *a = arena_new();
@@ -684,12 +704,12 @@ Graph *fe_load(const char *path) {
   size_t len;
   char *text = read_file(path, &len);
   if (!text) {
-    diag_error((Loc){keep(path), 0, 0}, "cannot read the file: %s",
+    diag_error((Loc){intern(path), 0, 0}, "cannot read the file: %s",
                strerror(errno));
     return NULL;
   }
   if (strlen(text) != len) {
-    diag_error((Loc){keep(path), 0, 0}, "the file contains a NUL byte; "
+    diag_error((Loc){intern(path), 0, 0}, "the file contains a NUL byte; "
                "is it a .dlm text file?");
     free(text);
     return NULL;
