@@ -167,12 +167,32 @@ static bool parse_args(int argc, char **argv, Opts *o) {
   return true;
 }
 
+/* IR text must not hold a NUL byte: the parser would stop there and accept
+ * the part before it. True after reporting the first one's position. */
+static bool has_nul(const char *path, const char *text, size_t len) {
+  size_t n = strlen(text);
+  if (n == len) return false;
+  int line = 1, col = 1;
+  for (size_t i = 0; i < n; i++) {
+    if (text[i] == '\n') line++, col = 1;
+    else col++;
+  }
+  diag_error((Loc){intern(path), line, col},
+             "the file contains a NUL byte (offset %zu); is it an IR text file?", n);
+  return true;
+}
+
 /* Load a model from .dlm source or IR text; NULL after errors. */
 static Graph *load(const char *path) {
   if (ends_with(path, ".ir")) {
-    char *text = read_file(path, NULL);
+    size_t len;
+    char *text = read_file(path, &len);
     if (!text) {
       fprintf(stderr, "dlc: error: cannot read %s: %s\n", path, strerror(errno));
+      return NULL;
+    }
+    if (has_nul(path, text, len)) {
+      free(text);
       return NULL;
     }
     Graph *g = ir_parse(intern(path), text); /* keeps its own copy */
