@@ -199,6 +199,13 @@ static bool eval_type(Lower *L, const TypeExpr *t, bool batch, DType *dt,
     }
     s->rank++;
   }
+  if (ok && shape_too_big(s)) {
+    char buf[96];
+    shape_str(buf, sizeof buf, *dt, s);
+    fe_error(L, t->loc, "%s has more than 2^40 elements%s", buf,
+             shape_numel(s).sym ? " per sample" : "");
+    return false;
+  }
   return ok;
 }
 
