@@ -437,14 +437,20 @@ Value fe_call_block(Lower *L, BlockDef *b, const Expr *call,
   block_sig(b->def, &sig);
   if (!fe_bind(L, &sig, call, vals, arg))
     return fe_poison(call->loc);
+  if (L->calls >= MAX_BLOCK_DEPTH) {
+    fe_error(L, call->loc, "block calls nested more than %d deep", MAX_BLOCK_DEPTH);
+    return fe_poison(call->loc);
+  }
   int k = fe_count_call(L, b->def->name);
   Scope *s = arena_alloc(L->a, sizeof *s);
   *s = (Scope){.block = b->def->name, .call = call->loc, .caller = L->scope,
                .prefix = arena_printf(L->a, "%s%s%d.", L->scope->prefix,
                                       b->def->name, k)};
   L->scope = s;
+  L->calls++;
   Value r = bind_params(L, b->def, arg) ? expand_body(L, b->def)
                                         : fe_poison(call->loc);
+  L->calls--;
   L->scope = s->caller;
   r.loc = call->loc;
   return r;
@@ -575,6 +581,13 @@ static void report_cycle(Lower *L, BlockDef **stack, int depth, int from,
 static void find_cycles(Lower *L, BlockDef *b, BlockDef **stack, int depth) {
   const Expr **calls;
   int n;
+  if (depth == MAX_BLOCK_DEPTH) { /* deeper calls fail at expansion anyway */
+    fe_error(L, b->def->name_loc, "blocks call each other more than %d deep "
+             "(through '%s')", MAX_BLOCK_DEPTH, b->def->name);
+    b->bad = true;
+    b->mark = 2;
+    return;
+  }
   b->mark = 1;
   stack[depth++] = b;
   block_calls(L, b->def, &calls, &n);
@@ -610,7 +623,7 @@ static void ensure_checked(Lower *L, BlockDef *b) {
   if (!check_block(L, b->def))
     b->bad = true;
   if (b->mark == 0) {
-    BlockDef **stack = arena_alloc(L->a, sizeof *stack * (size_t)L->nblock);
+    BlockDef *stack[MAX_BLOCK_DEPTH]; /* find_cycles goes no deeper */
     find_cycles(L, b, stack, 0);
   }
   L->scope = scope;
