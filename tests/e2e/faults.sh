@@ -31,13 +31,21 @@ awk 'BEGIN { srand(3); for (i = 0; i < 30000; i++) { c = i % 3
   for (k = 0; k < 4; k++) printf "%.5f,", (k == c) * 1.2 + 2 * rand() - 1; printf "%d\n", c } }' >d.csv
 T=(--data-path d.csv --seed 5 --threads 1 --quiet)
 
-# signal NAME SIG WANT_RC: start a long run, signal it after 0.4 s, check
+# started FILE PID: wait (at most 20 s) until the run has written FILE
+# after its first epoch, so that it is in the loop (a slow sanitizer build
+# still loads the data at first), then a moment more.
+started() {
+  for _ in $(seq 200); do [ -s "$1" ] || ! kill -0 "$2" 2>/dev/null && break; sleep 0.1; done
+  sleep 0.2
+}
+
+# signal NAME SIG WANT_RC: start a long run, signal it once it trains, check
 # the exit code, the message and that the checkpoint resumes bit for bit.
 signal() {
   local name=$1 sig=$2 want=$3
   "$prog" train "${T[@]}" --epochs 100000 --save "$name.ckpt" >out.txt 2>err.txt &
   local pid=$!
-  sleep 0.4
+  started "$name.ckpt" $pid
   kill -"$sig" $pid
   wait $pid; local rc=$?
   if [ $rc -ne "$want" ] || ! grep -q "^interrupted (SIG$sig) at epoch [0-9]* step [0-9]*; saved $name.ckpt: continue with --resume $name.ckpt$" err.txt; then
@@ -56,8 +64,8 @@ signal sigint INT 130
 signal sigterm TERM 143
 
 # Without --save, an interrupted run exits 130 and says so.
-"$prog" train "${T[@]}" --epochs 100000 >out.txt 2>err.txt &
-pid=$!; sleep 0.3; kill -INT $pid; wait $pid; rc=$?
+"$prog" train "${T[@]}" --epochs 100000 --log nosave.csv >out.txt 2>err.txt &
+pid=$!; started nosave.csv $pid; kill -INT $pid; wait $pid; rc=$?
 if [ $rc -eq 130 ] && grep -q "^interrupted (SIGINT) at epoch [0-9]* step [0-9]*$" err.txt; then pass sigint_no_save
 else fail sigint_no_save "exit $rc" "$(head -c 600 err.txt)"; fi
 
