@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
-# make bench: dlc against PyTorch 1.13 on the MLP of models/mlp.dlm, same
-# machine, same batch, same thread count, in one run. Prints a Markdown
-# table (also written to bench/results.md) of training samples/s (batch 64,
-# one epoch of Fashion-MNIST), inference latency at batch 1 and throughput
-# at batch 256, compile time, executable size and peak memory.
+# make bench: dlc against PyTorch 1.13 on the MLP of models/mlp.dlm and on
+# LeNet-5 (models/lenet5.dlm), same machine, same batch, same thread count,
+# in one run. Prints Markdown tables (also written to bench/results.md) of
+# training samples/s (batch 64, one epoch of Fashion-MNIST), inference
+# latency at batch 1 and throughput at batch 256, compile time, executable
+# size and peak memory; then one convolution (bench/conv_layer.dlm: batch
+# 64, 32 -> 64 channels, 3x3, 28x28) forward and forward + backward in
+# GFLOP/s beside PyTorch's and the CPU's nominal peak, with dlc's convgemm
+# pass on and off.
 #
 # PyTorch is Debian's python3-torch, run with OpenBLAS; the script installs
 # both with apt-get when missing and skips the PyTorch column with a
@@ -63,6 +67,49 @@ if have_torch; then
 fi
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2fx", a / b; else print "-" }'; }
+
+# ---- LeNet-5: dlc
+t0=$(date +%s.%N)
+"$BUILD/dlc" build models/lenet5.dlm -o "$D/lenet5" 2>"$D/lstats" || { cat "$D/lstats"; exit 1; }
+t1=$(date +%s.%N)
+l_compile=$(echo "$t1 - $t0" | bc -l)
+l_size=$(( $(stat -c %s "$D/lenet5") / 1024 ))
+"$D/lenet5" train --epochs 1 --threads "$T" >"$D/ltrain.log" 2>&1
+l_train=$(grep -o '[0-9]* samples/s' "$D/ltrain.log" | head -1 | cut -d' ' -f1)
+l_acc=$(grep -o 'test accuracy [0-9.]*' "$D/ltrain.log" | awk '{print $3}')
+l_peak=$(peak_mb "$D/lenet5" train --epochs 1 --threads "$T" --quiet)
+l_b1=$("$D/lenet5" bench --batch 1 --iters 5000 --threads 1 | awk '/latency_us/ {print $2}')
+l_b256=$("$D/lenet5" bench --batch 256 --iters 100 --threads "$T" | awk '/samples_per_s/ {print $2}')
+# ---- LeNet-5: PyTorch, the faster BLAS thread setting for training
+l_pt=0
+if have_torch; then
+  lbest=""
+  for blas in 1 "$T"; do
+    OPENBLAS_NUM_THREADS=$blas /usr/bin/python3 bench/torch_lenet.py "$T" >"$D/ltorch.$blas" 2>&1 || continue
+    v=$(awk '/train_samples_per_s/ {print $2}' "$D/ltorch.$blas")
+    if [ -z "$lbest" ] || awk -v a="$v" -v b="$(awk '/train_samples_per_s/ {print $2}' "$D/ltorch.$lbest")" 'BEGIN { exit !(a > b) }'; then lbest=$blas; fi
+  done
+  if [ -n "$lbest" ]; then
+    l_pt=1
+    lget() { awk -v k="$1" '$1 == k {print $2}' "$D/ltorch.$lbest"; }
+  fi
+fi
+
+# ---- one convolution, forward and forward + backward
+"$BUILD/dlc" build bench/conv_layer.dlm -o "$D/conv" 2>/dev/null || exit 1
+"$BUILD/dlc" build bench/conv_layer.dlm -o "$D/conv_direct" --disable-pass convgemm 2>/dev/null || exit 1
+CONV_FLOP=$(echo "2 * 64 * 64 * 28 * 28 * 32 * 9" | bc)
+gflops() { awk -v f="$CONV_FLOP" -v k="$1" -v us="$2" 'BEGIN { printf "%.1f", k * f / (us * 1e3) }'; }
+c_fwd=$("$D/conv" bench --batch 64 --iters 20 --threads "$T" | awk '/latency_us/ {print $2}')
+c_step=$("$D/conv" bench --train --batch 64 --iters 20 --threads "$T" | awk '/latency_us/ {print $2}')
+d_fwd=$("$D/conv_direct" bench --batch 64 --iters 3 --threads "$T" | awk '/latency_us/ {print $2}')
+d_step=$("$D/conv_direct" bench --train --batch 64 --iters 3 --threads "$T" | awk '/latency_us/ {print $2}')
+ghz=$(lscpu | sed -n 's/^Model name:.*@ *\([0-9.]*\)GHz.*/\1/p')
+peak=$(awk -v c="$T" -v g="${ghz:-0}" 'BEGIN { printf "%.0f", c * g * 32 }')
+c_pt=0
+if have_torch && OPENBLAS_NUM_THREADS=1 /usr/bin/python3 bench/torch_conv.py "$T" >"$D/ctorch" 2>&1; then c_pt=1; fi
+cget() { awk -v k="$1" '$1 == k {print $2}' "$D/ctorch"; }
+
 {
   echo "MLP 784-256-128-10 (models/mlp.dlm), $T threads, $(lscpu | sed -n 's/^Model name: *//p')"
   echo
@@ -82,5 +129,35 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2fx", a / b; els
   fi
   echo "| compile time, dlc build (s) | $(printf %.2f "$compile_s") | | |"
   echo "| executable size (KB) | $size_kb | | |"
+  echo
+  echo "LeNet-5 (models/lenet5.dlm), $T threads"
+  echo
+  echo "| | dlc | PyTorch 1.13 | dlc / PyTorch |"
+  echo "|---|---|---|---|"
+  if [ $l_pt = 1 ]; then
+    echo "| training, batch 64, 1 epoch (samples/s) | $l_train | $(lget train_samples_per_s) | $(ratio "$l_train" "$(lget train_samples_per_s)") |"
+    echo "| inference latency, batch 1 (us) | $l_b1 (1 thread) | $(lget infer_b1_us) | $(ratio "$(lget infer_b1_us)" "$l_b1") faster |"
+    echo "| inference, batch 256 (samples/s) | $l_b256 | $(lget infer_b256_samples_per_s) | $(ratio "$l_b256" "$(lget infer_b256_samples_per_s)") |"
+    echo "| test accuracy after 1 epoch | $l_acc% | $(awk -v a="$(lget test_accuracy)" 'BEGIN {printf "%.2f", 100 * a}')% | |"
+    echo "| peak memory, training (MB) | $l_peak | $(lget peak_rss_mb) | |"
+  else
+    echo "| training, batch 64, 1 epoch (samples/s) | $l_train | (PyTorch unavailable) | |"
+    echo "| inference latency, batch 1 (us) | $l_b1 (1 thread) | | |"
+    echo "| inference, batch 256 (samples/s) | $l_b256 | | |"
+    echo "| peak memory, training (MB) | $l_peak | | |"
+  fi
+  echo "| compile time, dlc build (s) | $(printf %.2f "$l_compile") | | |"
+  echo "| executable size (KB) | $l_size | | |"
+  echo
+  echo "conv2d batch 64, 32 -> 64 channels, 3x3, pad 1, 28x28 (bench/conv_layer.dlm), $T threads;"
+  echo "nominal peak $peak GFLOP/s ($T cores x $ghz GHz x 32 flops/cycle)"
+  echo
+  echo "| | forward (ms) | GFLOP/s | forward + backward (ms) | GFLOP/s | % of peak |"
+  echo "|---|---|---|---|---|---|"
+  echo "| dlc (im2col + GEMM, convgemm pass) | $(awk -v u="$c_fwd" 'BEGIN {printf "%.1f", u / 1e3}') | $(gflops 1 "$c_fwd") | $(awk -v u="$c_step" 'BEGIN {printf "%.1f", u / 1e3}') | $(gflops 3 "$c_step") | $(awk -v g="$(gflops 3 "$c_step")" -v p="$peak" 'BEGIN { if (p > 0) printf "%.0f%%", 100 * g / p }') |"
+  echo "| dlc, --disable-pass convgemm (direct NCHW loops) | $(awk -v u="$d_fwd" 'BEGIN {printf "%.1f", u / 1e3}') | $(gflops 1 "$d_fwd") | $(awk -v u="$d_step" 'BEGIN {printf "%.1f", u / 1e3}') | $(gflops 3 "$d_step") | |"
+  if [ $c_pt = 1 ]; then
+    echo "| PyTorch 1.13 | $(cget fwd_ms) | $(cget fwd_gflops) | $(cget fwdbwd_ms) | $(cget fwdbwd_gflops) | $(awk -v g="$(cget fwdbwd_gflops)" -v p="$peak" 'BEGIN { if (p > 0) printf "%.0f%%", 100 * g / p }') |"
+  fi
 } | tee bench/results.md
 [ $torch_ok = 1 ] && echo && echo "PyTorch with OPENBLAS_NUM_THREADS=$best was the faster setting for training."

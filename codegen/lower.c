@@ -146,6 +146,7 @@ static KExpr *scalar_op(Program *p, const Node *nd, KExpr *a, KExpr *b, KExpr *i
   case OP_MAXIMUM: return kir_bin(p, K_MAX, a, b);
   case OP_MINIMUM: return kir_bin(p, K_MIN, a, b);
   case OP_BROADCAST: return a;
+  case OP_RUNNING_STAT: return a; /* unresolved: its training value */
   default: die("%s is not elementwise", op_info[nd->op].name);
   }
 }
@@ -260,7 +261,9 @@ static void lower_elemwise(Program *p, int node) {
 static void lower_broadcast(Program *p, int node) { lower_elemwise(p, node); }
 
 /* sum / mean / max over axes: loops over the kept axes, then an inner nest
- * over the reduced ones accumulating into a local. */
+ * over the reduced ones accumulating into locals. */
+enum { RED_LANES = 8 };
+
 static void lower_reduce(Program *p, int node) {
   const Node *nd = &p->g->node[node];
   const Node *x = &p->g->node[nd->in[0]];
@@ -279,26 +282,59 @@ static void lower_reduce(Program *p, int node) {
   Nest n = nest_over(p, k, &kept);
   int var[MAX_RANK];
   for (int j = 0; j < kept.rank; j++) var[kept_axis[j]] = n.var[j];
-  int acc = kir_var(p, k, KT_F32);
   bool is_max = nd->op == OP_MAX;
-  kir_set(p, k, n.inner, acc, kir_const_f(p, is_max ? -__builtin_inf() : 0.0));
+  KOp op = is_max ? K_MAX : K_ADD;
+  /* The innermost reduced axes, when contiguous and 2 * RED_LANES or more
+   * elements long, are summed into RED_LANES partial results, element j of
+   * the run into partial j mod RED_LANES, combined pairwise at the end: independent chains (which
+   * the SLP vectoriser turns into one vector) instead of one chain
+   * bound by the add's latency. A fixed order, so as deterministic as
+   * one chain. */
+  int last = x->shape.rank; /* the trailing run of reduced axes, [last, rank) */
+  int64_t L = 1;            /* its length: contiguous in memory */
+  while (last > 0 && red[last - 1] && x->shape.d[last - 1] > 0) L *= x->shape.d[--last];
+  bool split = last < x->shape.rank && L >= 2 * RED_LANES;
+  int lanes = split ? RED_LANES : 1, acc[RED_LANES];
+  for (int u = 0; u < lanes; u++) {
+    acc[u] = kir_var(p, k, KT_F32);
+    kir_set(p, k, n.inner, acc[u], kir_const_f(p, is_max ? -__builtin_inf() : 0.0));
+  }
   KStmt *inner = n.inner;
   KExpr *count = kir_const_i(p, 1);
   for (int i = 0; i < x->shape.rank; i++) {
     if (!red[i]) continue;
+    count = kir_imul(p, count, kir_dim(p, x->shape.d[i]));
+    if (split && i >= last) continue;
     var[i] = kir_var(p, k, KT_I64);
     inner = kir_loop(p, k, inner, var[i], kir_const_i(p, 0), kir_dim(p, x->shape.d[i]));
-    count = kir_imul(p, count, kir_dim(p, x->shape.d[i]));
   }
   KExpr *st[MAX_RANK];
   strides(p, &x->shape, st);
-  KExpr *idx = kir_const_i(p, 0);
+  KExpr *base = kir_const_i(p, 0);
   for (int i = 0; i < x->shape.rank; i++)
-    idx = kir_iadd(p, idx, kir_imul(p, kir_var_ref(p, k, var[i]), st[i]));
-  KExpr *v = kir_load(p, k, kir_buf(p, k, nd->in[0], false), idx);
-  KExpr *cur = kir_var_ref(p, k, acc);
-  kir_set(p, k, inner, acc, kir_bin(p, is_max ? K_MAX : K_ADD, cur, v));
-  KExpr *res = kir_var_ref(p, k, acc);
+    if (!(split && i >= last)) base = kir_iadd(p, base, kir_imul(p, kir_var_ref(p, k, var[i]), st[i]));
+  int buf = kir_buf(p, k, nd->in[0], false);
+  if (!split) {
+    KExpr *v = kir_load(p, k, buf, base);
+    kir_set(p, k, inner, acc[0], kir_bin(p, op, kir_var_ref(p, k, acc[0]), v));
+  } else {
+    int64_t body = L / RED_LANES * RED_LANES;
+    int q, r;
+    KStmt *l = loop_to(p, k, inner, &q, ic(p, L / RED_LANES));
+    for (int u = 0; u < RED_LANES; u++) {
+      KExpr *at = kir_iadd(p, base, kir_iadd(p, kir_imul(p, ivar(p, k, q), ic(p, RED_LANES)), ic(p, u)));
+      kir_set(p, k, l, acc[u], kir_bin(p, op, kir_var_ref(p, k, acc[u]), kir_load(p, k, buf, at)));
+    }
+    r = kir_var(p, k, KT_I64);
+    l = kir_loop(p, k, inner, r, ic(p, body), ic(p, L));
+    kir_set(p, k, l, acc[0], kir_bin(p, op, kir_var_ref(p, k, acc[0]),
+                                     kir_load(p, k, buf, kir_iadd(p, base, ivar(p, k, r)))));
+  }
+  KExpr *part[RED_LANES];
+  for (int u = 0; u < lanes; u++) part[u] = kir_var_ref(p, k, acc[u]);
+  for (int w = lanes; w > 1; w /= 2)
+    for (int u = 0; u < w / 2; u++) part[u] = kir_bin(p, op, part[2 * u], part[2 * u + 1]);
+  KExpr *res = part[0];
   if (nd->op == OP_MEAN)
     res = kir_bin(p, K_DIV, res, kir_cast(p, KT_F32, count));
   int out = kir_buf(p, k, node, true);

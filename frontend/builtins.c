@@ -36,7 +36,8 @@ static BuildFn build_unary, build_leaky_relu, build_binary, build_axis,
     build_reduce, build_matmul, build_reshape, build_flatten,
     build_transpose, build_slice, build_concat, build_dropout,
     build_one_hot, build_cross_entropy, build_mse, build_bce, build_dense,
-    build_conv2d_op, build_conv2d, build_pool, build_global_avg_pool;
+    build_conv2d_op, build_conv2d, build_pool, build_global_avg_pool,
+    build_dropout2d, build_batchnorm;
 
 static const Builtin builtins[] = {
   /* elementwise; on a number they fold at compile time */
@@ -77,6 +78,8 @@ static const Builtin builtins[] = {
   /* training: dropout is the identity outside training */
   {"dropout", OP_DROPOUT, false, "x: tensor, rate: frac = 0.5",
    build_dropout},
+  {"dropout2d", OP_DROPOUT, false, "x: tensor, rate: frac = 0.5",
+   build_dropout2d},
   /* labels and losses; a loss is the mean over every element */
   {"one_hot", OP_ONE_HOT, false, "labels: tensor, classes: count = none",
    build_one_hot},
@@ -108,6 +111,9 @@ static const Builtin builtins[] = {
    "pad: ints = 0, dilation: ints = 1, groups: count = 1, bias: bool = true, "
    "init: init = xavier_uniform, name: string = none",
    build_conv2d},
+  {"batchnorm", OP_RUNNING_STAT, true,
+   "x: tensor, eps: pos = 1e-5, momentum: frac = 0.1, name: string = none",
+   build_batchnorm},
 };
 enum { NBUILTIN = sizeof builtins / sizeof builtins[0] };
 
@@ -828,6 +834,32 @@ static Value build_global_avg_pool(Lower *L, const Builtin *b,
   return add_node(L, OP_MEAN, &arg[0].v.node, 1, &a, call->loc);
 }
 
+/* dropout2d(x, rate): whole channels of an image dropped together, x
+ * times a mask [N,C,1,1] that is the dropout of a constant 1. Outside
+ * training the mask is 1 and folds away. */
+static Value build_dropout2d(Lower *L, const Builtin *b, const Expr *call,
+                             ArgVal *arg, const char *layer) {
+  (void)layer;
+  int x = arg[0].v.node;
+  if (L->g->node[x].shape.rank == 2) {
+    if (fe_error(L, arg[0].loc, "dropout2d: expected an f32 image [N,C,H,W], "
+                 "got %s", fe_type_str(L, x)))
+      diag_hint("dropout(x, rate) drops single features");
+    return fe_poison(call->loc);
+  }
+  if (!check_image(L, b, x, arg[0].loc))
+    return fe_poison(call->loc);
+  const int64_t *d = L->g->node[x].shape.d;
+  Shape ms = {.rank = 4, .d = {d[0], d[1], 1, 1}};
+  int one = ir_const(L->g, DT_F32, ms, 1, NULL, call->loc);
+  Attrs a = {.ints = {L->nsalt + 1}, .nints = 1, .f = {arg[1].v.num}};
+  Value mask = add_node(L, OP_DROPOUT, &one, 1, &a, call->loc);
+  if (mask.kind != V_TENSOR)
+    return mask;
+  L->nsalt++;
+  return add_node(L, OP_MUL, (int[]){x, mask.node}, 2, NULL, call->loc);
+}
+
 /* ---- layers -------------------------------------------------------------- */
 
 /* dense(x, units): x[..., in] times W[in, units], plus b[units]. */
@@ -861,6 +893,101 @@ static Value build_dense(Lower *L, const Builtin *b, const Expr *call,
     return fe_poison(call->loc);
   int add[2] = {y.node, bias};
   return add_node(L, OP_ADD, add, 2, NULL, call->loc);
+}
+
+/* v reshaped to s, unless it has that shape already. */
+static Value reshape_if(Lower *L, Value v, Shape s, Loc loc) {
+  if (v.kind != V_TENSOR || shape_equal(&L->g->node[v.node].shape, &s))
+    return v;
+  return reshape_to(L, v.node, s, loc);
+}
+
+/* running_stat(batch, avg, sample) with attrs a (the momentum). */
+static Value stat(Lower *L, Value batch, int avg, Value sample,
+                  const Attrs *a, Loc loc) {
+  if (batch.kind != V_TENSOR || sample.kind != V_TENSOR)
+    return fe_poison(loc);
+  int in[3] = {batch.node, avg, sample.node};
+  return add_node(L, OP_RUNNING_STAT, in, 3, a, loc);
+}
+
+/* The params of batch norm layer `layer` over C channels: gamma (ones),
+ * beta (zeros), running_mean (zeros), running_var (ones), in p[0..3];
+ * false after an error. */
+static bool bn_params(Lower *L, const char *layer, int64_t C, Loc at, int *p) {
+  static const char *const name[4] = {"gamma", "beta", "running_mean",
+                                      "running_var"};
+  static const InitKind init[4] = {INIT_ONES, INIT_ZEROS, INIT_ZEROS,
+                                   INIT_ONES};
+  Shape cs = {.rank = 1, .d = {C}};
+  for (int k = 0; k < 4; k++) {
+    p[k] = fe_new_param(L, arena_printf(L->a, "%s.%s", layer, name[k]), cs,
+                        (Init){.kind = init[k]}, at);
+    if (p[k] < 0)
+      return false;
+  }
+  return true;
+}
+
+/* n / max(n - 1, 1), the factor from the biased to the unbiased variance,
+ * with n the values per channel of xs: static, or k * N. */
+static Value unbias_factor(Lower *L, const Shape *xs, Loc at) {
+  Size z = shape_numel(xs);
+  Value n = fe_tensor(ir_const(L->g, DT_F32, (Shape){0},
+                               (double)(z.k / xs->d[1]), NULL, at), at);
+  if (z.sym)
+    n = binop(L, OP_MUL, n, add_node(L, OP_BATCH, NULL, 0, NULL, at), at);
+  Value one = fe_tensor(ir_const(L->g, DT_F32, (Shape){0}, 1, NULL, at), at);
+  return binop(L, OP_DIV, n, binop(L, OP_MAXIMUM,
+               binop(L, OP_SUB, n, one, at), one, at), at);
+}
+
+/* batchnorm(x, eps, momentum): x [N, C, ...] normalised per channel
+ * (axis 1) over every other axis, then scaled and shifted,
+ *
+ *     y = (x - mean) / sqrt(var + eps) * gamma + beta
+ *
+ * While training, mean and var are the batch's (var biased), and each
+ * step moves the running averages, params without gradient, toward them
+ * by momentum, the variance unbiased, as PyTorch does; outside training
+ * the running averages are used. Each statistic is a running_stat node
+ * (ops.def), which the mode passes resolve. The per-channel [C] values
+ * are reshaped to [C, 1, ...] to broadcast against x. */
+static Value build_batchnorm(Lower *L, const Builtin *b, const Expr *call,
+                             ArgVal *arg, const char *layer) {
+  int x = arg[0].v.node, p[4];
+  const Node *n = &L->g->node[x];
+  Shape xs = n->shape;
+  bool ok = n->dtype == DT_F32 && xs.rank >= 2;
+  for (int i = 1; ok && i < xs.rank; i++)
+    ok = xs.d[i] > 0;
+  if (!ok) {
+    if (fe_error(L, arg[0].loc, "%s: expected f32 [N, C, ...] with fixed "
+                 "channels C (axis 1) and fixed other axes, got %s", b->name,
+                 fe_type_str(L, x)) && xs.rank == 1)
+      diag_hint("make it a column first: reshape(x, [N, 1])");
+    return fe_poison(call->loc);
+  }
+  Loc at = call->loc;
+  if (!bn_params(L, layer, xs.d[1], at, p))
+    return fe_poison(at);
+  Shape cb = {.rank = xs.rank - 1, .d = {xs.d[1], 1, 1, 1, 1}};
+  Attrs red = {.ints = {0, 0}, .nints = 2}, mom = {.f = {arg[2].v.num}};
+  for (int i = 2; i < xs.rank; i++)
+    red.ints[red.nints++] = i;
+  Value m = add_node(L, OP_MEAN, &x, 1, &red, at);
+  Value mu = stat(L, m, p[2], m, &mom, at);
+  Value xc = binop(L, OP_SUB, fe_tensor(x, at), reshape_if(L, mu, cb, at), at);
+  Value v = binop(L, OP_MUL, xc, xc, at);
+  v = v.kind == V_TENSOR ? add_node(L, OP_MEAN, &v.node, 1, &red, at) : v;
+  Value unbiased = binop(L, OP_MUL, v, unbias_factor(L, &xs, at), at);
+  Value var = stat(L, v, p[3], unbiased, &mom, at);
+  Value eps = fe_tensor(ir_const(L->g, DT_F32, (Shape){0}, arg[1].v.num,
+                                 NULL, at), at);
+  Value s = binop(L, OP_DIV, fe_tensor(p[0], at),
+                  unop(L, OP_SQRT, binop(L, OP_ADD, var, eps, at), at), at);
+  Value y = binop(L, OP_MUL, xc, reshape_if(L, s, cb, at), at);
+  return binop(L, OP_ADD, y, reshape_if(L, fe_tensor(p[1], at), cb, at), at);
 }
 
 /* A parameter of the layer called name in this scope, or -1. */

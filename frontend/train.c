@@ -11,8 +11,9 @@
  * defaults: passes/optim.c). A data source becomes several keys,
  * data.format and one per argument of its format with defaults applied
  * (data.images, data.labels for idx; data.path, data.label_column,
- * data.skip_header for csv), but scale and normalisation only when
- * written.
+ * data.skip_header for csv), but scale, classes and normalisation only
+ * when written. The augmentation is a list of choices (transforms), stored
+ * as one key: "crop(pad=2), flip()".
  */
 #include "frontend.h"
 
@@ -43,10 +44,10 @@ static const Choice schedules[] = {
   {"cosine", "min_lr: nonneg = 0"},
 };
 
-/* Every format ends with the normalisation arguments (NORM), which
- * store_data handles apart from the others. */
-#define NORM ", normalize: floats = none, mean: floats = none, " \
-             "std: floats = none"
+/* Every format ends with the classes to keep and the normalisation
+ * arguments (NORM), which store_data handles apart from the others. */
+#define NORM ", classes: ints = none, normalize: floats = none, " \
+             "mean: floats = none, std: floats = none"
 static const Choice formats[] = {
   {"idx", "images: string, labels: string, scale: float = 1" NORM},
   {"csv", "path: string, label_column: int = -1, scale: float = 1, "
@@ -54,7 +55,17 @@ static const Choice formats[] = {
   {"npy", "images: string, labels: string, scale: float = 1" NORM},
 };
 #undef NORM
-enum { NNORM = 3 };  /* normalize, mean, std: the last three parameters */
+enum { NNORM = 3, NTAIL = 4 };  /* normalize, mean, std: the last three
+                                  parameters; classes and those: four */
+
+/* The transforms of augment, in the order of runtime/augment.c. */
+enum { CROP, FLIP, ROTATE, SCALE, NTRANSFORM };
+static const Choice transforms[NTRANSFORM] = {
+  [CROP] = {"crop", "pad: count"},
+  [FLIP] = {"flip", "p: nonneg = 0.5"},
+  [ROTATE] = {"rotate", "degrees: pos"},
+  [SCALE] = {"scale", "low: pos, high: pos"},
+};
 
 /* The loss functions (rows of builtins.c), for hints. */
 static const char *const losses[] = {
@@ -62,13 +73,13 @@ static const char *const losses[] = {
 };
 enum { NLOSS = sizeof losses / sizeof losses[0] };
 
-typedef enum How { T_LOSS, T_CHOICE, T_DATA, T_VALUE } How;
+typedef enum How { T_LOSS, T_CHOICE, T_DATA, T_AUGMENT, T_VALUE } How;
 
 typedef struct Key {
   const char *key;
   How how;
   ArgKind kind;           /* T_VALUE */
-  const Choice *choice;   /* T_CHOICE, T_DATA */
+  const Choice *choice;   /* T_CHOICE, T_DATA, T_AUGMENT */
   int nchoice;
   const char *what;       /* the choices' name: "optimizer" */
 } Key;
@@ -89,6 +100,7 @@ static const Key keys[] = {
   {"clip_norm", T_VALUE, A_NONNEG, NULL, 0, NULL},
   {"seed", T_VALUE, A_NAT, NULL, 0, NULL},
   {"shuffle", T_VALUE, A_BOOL, NULL, 0, NULL},
+  {"augment", T_AUGMENT, CHOICES(transforms, "transform")},
 };
 #undef CHOICES
 enum { NKEY = sizeof keys / sizeof keys[0] };
@@ -163,21 +175,27 @@ static bool check_choice(Lower *L, const Sig *sig, const ArgVal *arg) {
   return false;
 }
 
+/* Append the canonical text of a choice, "name(k=v, ...)" with the
+ * arguments written, to b. */
+static void put_choice(Lower *L, Str *b, const Sig *sig, const ArgVal *arg) {
+  str_printf(b, "%s(", sig->fname);
+  bool first = true;
+  for (int i = 0; i < sig->n; i++)
+    if (arg[i].given && !arg[i].dflt) {
+      str_printf(b, "%s%s=%s", first ? "" : ", ", sig->p[i].name,
+                 value_str(L, &arg[i].v));
+      first = false;
+    }
+  str_putc(b, ')');
+}
+
 static void store_choice(Lower *L, const Key *k, const Stmt *s) {
   Sig sig;
   ArgVal arg[MAX_PARAMS];
   if (eval_choice(L, k, s->e, &sig, arg) < 0 || !check_choice(L, &sig, arg))
     return;
   Str b = {0};
-  str_printf(&b, "%s(", sig.fname);
-  bool first = true;
-  for (int i = 0; i < sig.n; i++)
-    if (arg[i].given && !arg[i].dflt) {
-      str_printf(&b, "%s%s=%s", first ? "" : ", ", sig.p[i].name,
-                 value_str(L, &arg[i].v));
-      first = false;
-    }
-  str_putc(&b, ')');
+  put_choice(L, &b, &sig, arg);
   ir_train_kv(L->g, k->key, b.s, s->loc);
   str_free(&b);
 }
@@ -196,6 +214,15 @@ static const char *numbers_str(Lower *L, const Value *list) {
  * targets feed the second). */
 static int data_input(Lower *L) {
   for (int i = 0; i < L->g->nnode; i++)
+    if (L->g->node[i].op == OP_INPUT)
+      return i;
+  return -1;
+}
+
+/* The model's second input (the targets), or -1. */
+static int target_input(Lower *L) {
+  int first = data_input(L);
+  for (int i = first + 1; first >= 0 && i < L->g->nnode; i++)
     if (L->g->node[i].op == OP_INPUT)
       return i;
   return -1;
@@ -266,12 +293,60 @@ static bool check_norm(Lower *L, const Sig *sig, ArgVal *arg, Value *mean,
   return true;
 }
 
+/* classes = [c0, c1, ...]: distinct classes (whole numbers >= 0), at
+ * least two, of a target input with one value per sample; as many as the
+ * classes of an i32 label, which sees them relabelled 0, 1, ... */
+static bool check_classes(Lower *L, const Sig *sig, const ArgVal *a) {
+  const char *f = sig->fname;
+  const Value *v = &a->v;
+  for (int i = 0; i < v->nitem; i++) {
+    if (v->item[i].num < 0) {
+      if (fe_error(L, v->item[i].loc, "%s: class %s is out of range", f,
+                   fe_num_str(L->a, v->item[i].num)))
+        diag_hint("classes are the labels' values, whole numbers >= 0");
+      return false;
+    }
+    for (int j = 0; j < i; j++)
+      if (v->item[j].num == v->item[i].num) {
+        fe_error(L, v->item[i].loc, "%s: class %s is listed twice", f,
+                 fe_num_str(L->a, v->item[i].num));
+        return false;
+      }
+  }
+  if (v->nitem < 2) {
+    fe_error(L, a->loc, "%s: classes keeps %d class; keep at least two", f,
+             v->nitem);
+    return false;
+  }
+  int y = target_input(L);
+  const Node *n = y >= 0 ? &L->g->node[y] : NULL;
+  Size per = n ? shape_numel(&n->shape) : (Size){0};
+  if (!n || !per.sym || per.k != 1) {
+    if (fe_error(L, a->loc, "%s: classes needs a target input with one value "
+                 "per sample%s%s%s", f, n ? ", but '" : "", n ? n->name : "",
+                 n ? arena_printf(L->a, "' is %s", fe_type_str(L, y)) : ""))
+      diag_hint("e.g. label y: i32[N] classes %d, or label t: f32[N, 1]",
+                v->nitem);
+    return false;
+  }
+  if (n->dtype == DT_I32 && n->classes > 0 && n->classes != v->nitem) {
+    if (fe_error(L, a->loc, "%s: classes keeps %d classes, but label '%s' "
+                 "has classes %lld", f, v->nitem, n->name,
+                 (long long)n->classes))
+      diag_hint("the kept classes are relabelled 0..%d: declare label %s: "
+                "i32[N] classes %d", v->nitem - 1, n->name, v->nitem);
+    return false;
+  }
+  return true;
+}
+
 /* data = FORMAT(...): the keys <key>.format and <key>.<argument> for every
- * argument of the format, defaults included, except scale, then <key>.mean
- * and <key>.std when normalisation is asked for. Scale and normalisation
- * are stored only when written: the test set takes the training set's
- * when it has none of its own (runtime/data.c). Strings are stored
- * without quotes and scale with %.17g. */
+ * argument of the format, defaults included, except scale, then
+ * <key>.classes, <key>.mean and <key>.std when they are asked for. Scale,
+ * classes and normalisation are stored only when written: the test set
+ * takes the training set's when it has none of its own
+ * (runtime/data.c). Strings are stored without quotes and scale with
+ * %.17g. */
 static void store_data(Lower *L, const Key *k, const Stmt *s) {
   Sig sig;
   ArgVal arg[MAX_PARAMS];
@@ -280,9 +355,12 @@ static void store_data(Lower *L, const Key *k, const Stmt *s) {
   if (eval_choice(L, k, s->e, &sig, arg) < 0 ||
       !check_norm(L, &sig, arg, &mean, &std, &at))
     return;
+  const ArgVal *classes = &arg[sig.n - NTAIL];
+  if (classes->given && !check_classes(L, &sig, classes))
+    return;
   const char *key = k->key;
   ir_train_kv(L->g, arena_printf(L->a, "%s.format", key), sig.fname, s->loc);
-  for (int i = 0; i < sig.n - NNORM; i++) {
+  for (int i = 0; i < sig.n - NTAIL; i++) {
     const Value *v = &arg[i].v;
     if (strcmp(sig.p[i].name, "scale") == 0 && arg[i].dflt)
       continue;
@@ -293,12 +371,95 @@ static void store_data(Lower *L, const Key *k, const Stmt *s) {
     ir_train_kv(L->g, arena_printf(L->a, "%s.%s", key, sig.p[i].name), text,
                 arg[i].loc);
   }
+  if (classes->given)
+    ir_train_kv(L->g, arena_printf(L->a, "%s.classes", key),
+                numbers_str(L, &classes->v), classes->loc);
   if (mean.kind != V_LIST)
     return;
   ir_train_kv(L->g, arena_printf(L->a, "%s.mean", key),
               numbers_str(L, &mean), at);
   ir_train_kv(L->g, arena_printf(L->a, "%s.std", key), numbers_str(L, &std),
               at);
+}
+
+/* ---- augmentation -------------------------------------------------------- */
+
+/* The transforms work on images: the model's first input must be
+ * f32[N, C, H, W]. Its node, or -1 after an error. */
+static int image_input(Lower *L, const Stmt *s) {
+  int x = data_input(L);
+  const Node *n = x >= 0 ? &L->g->node[x] : NULL;
+  if (n && n->dtype == DT_F32 && n->shape.rank == 4 && n->shape.d[0] < 0)
+    return x;
+  if (fe_error(L, s->vloc, "augment: the transforms need an image input "
+               "f32[N, C, H, W]%s%s%s", n ? ", but input '" : "",
+               n ? n->name : "", n ? arena_printf(L->a, "' is %s",
+                                                  fe_type_str(L, x)) : ""))
+    diag_hint("augmentation transforms the model's first input");
+  return -1;
+}
+
+/* The ranges a signature cannot say: a probability, an angle of at most
+ * half a turn, low <= high, a crop smaller than the image. */
+static bool check_transform(Lower *L, int t, const ArgVal *arg, int x) {
+  const Shape *sh = &L->g->node[x].shape;
+  const char *f = transforms[t].name;
+  double a = arg[0].v.num, b = t == SCALE ? arg[1].v.num : 0;
+  const char *msg = NULL;
+  if (t == FLIP && a > 1)
+    msg = "p is a probability, at most 1";
+  else if (t == ROTATE && a > 180)
+    msg = "degrees is at most 180";
+  else if (t == SCALE && a > b)
+    msg = arena_printf(L->a, "low %s is above high %s", fe_num_str(L->a, a),
+                       fe_num_str(L->a, b));
+  else if (t == CROP && (a >= (double)sh->d[2] || a >= (double)sh->d[3]))
+    msg = arena_printf(L->a, "pad %s is not smaller than the %lldx%lld image",
+                       fe_num_str(L->a, a), (long long)sh->d[2],
+                       (long long)sh->d[3]);
+  if (msg)
+    fe_error(L, arg[0].loc, "%s: %s", f, msg);
+  return msg == NULL;
+}
+
+/* augment = [t1, t2, ...] (or one transform, or none): each transform at
+ * most once, stored as "t1(k=v), t2()" in the order written; none or []
+ * as "none". */
+static void store_augment(Lower *L, const Key *k, const Stmt *s) {
+  const Expr *e = s->e;
+  if ((e->kind == E_NAME && strcmp(e->str, "none") == 0) ||
+      (e->kind == E_LIST && !e->args)) {
+    ir_train_kv(L->g, k->key, "none", s->loc);
+    return;
+  }
+  int x = image_input(L, s);
+  if (x < 0)
+    return;
+  Arg one = {.e = (Expr *)e};
+  const Loc *seen[NTRANSFORM] = {0};
+  Str b = {0};
+  bool ok = true;
+  for (const Arg *a = e->kind == E_LIST ? e->args : &one; a; a = a->next) {
+    Sig sig;
+    ArgVal arg[MAX_PARAMS];
+    int t = eval_choice(L, k, a->e, &sig, arg);
+    if (t >= 0 && seen[t]) {
+      if (fe_error(L, a->e->loc, "augment: %s is given twice", sig.fname))
+        diag_note(*seen[t], "previous %s is here", sig.fname);
+      t = -1;
+    }
+    if (t >= 0)
+      seen[t] = &a->e->loc;
+    if (t < 0 || !check_transform(L, t, arg, x)) {
+      ok = false;
+      continue;
+    }
+    str_printf(&b, "%s", b.s ? ", " : "");
+    put_choice(L, &b, &sig, arg);
+  }
+  if (ok)
+    ir_train_kv(L->g, k->key, b.s, s->loc);
+  str_free(&b);
 }
 
 static void store_value(Lower *L, const Key *k, const Stmt *s) {
@@ -410,6 +571,7 @@ void fe_lower_train(Lower *L, const Stmt *train) {
       break;
     case T_CHOICE: store_choice(L, k, s); break;
     case T_DATA: store_data(L, k, s); break;
+    case T_AUGMENT: store_augment(L, k, s); break;
     case T_VALUE: store_value(L, k, s); break;
     }
   }

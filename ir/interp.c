@@ -131,6 +131,15 @@ static void ref_dropout(const Node *n, Tensor *out, const Tensor *in) {
   }
 }
 
+/* running_stat means its training value, the batch statistic; the update
+ * of the running average is an assign that the training step adds
+ * (passes/autodiff.c), and outside training the mode passes replace the
+ * op by the average. */
+static void ref_running_stat(const Node *n, Tensor *out, const Tensor *in) {
+  (void)n;
+  memcpy(out->v, in[0].v, sizeof(double) * (size_t)out->n);
+}
+
 static double unary(Op op, double x, double alpha) {
   switch (op) {
   case OP_NEG: return -x;

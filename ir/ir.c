@@ -426,6 +426,28 @@ static bool shape_assign(const Graph *g, Node *n, char *why) {
   return true;
 }
 
+/* running_stat(batch, avg, sample): f32 operands of one shape; avg is
+ * the storage of the running average, a param or a state, so the shape
+ * has no batch dimension. */
+static bool shape_running_stat(const Graph *g, Node *n, char *why) {
+  char b0[128], b1[128];
+  const Node *avg = arg(g, n, 1);
+  double m = n->a.f[0];
+  if (!need_f32(g, n, why)) return false;
+  if (avg->op != OP_PARAM && avg->op != OP_STATE)
+    return WHY("running_stat: the running average must be a param or a state, not %s",
+               op_info[avg->op].name);
+  for (int k = 0; k < 3; k += 2)
+    if (!shape_equal(&arg(g, n, k)->shape, &avg->shape))
+      return WHY("running_stat: %s does not fit the running average %s",
+                 tstr(b0, arg(g, n, k)), tstr(b1, avg));
+  if (!(m >= 0 && m <= 1))
+    return WHY("running_stat: momentum %g is not in [0, 1]", m);
+  n->dtype = DT_F32;
+  n->shape = avg->shape;
+  return true;
+}
+
 /* ---- convolution and pooling ----
  * Images are [N,C,H,W]: only N may depend on the batch size. Attribute
  * pairs are (height, width); a window of k taps with dilation d spans

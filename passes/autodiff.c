@@ -354,6 +354,10 @@ static void grad_dropout(AD *ad, int dy) {
   acc(ad, 0, add_node(ad->g, OP_DROPOUT, &dy, 1, N_(ad)->a));
 }
 
+/* running_stat is its batch statistic (operand 0) while training; the
+ * running average and the sample only feed the average's update. */
+static void grad_running_stat(AD *ad, int dy) { acc(ad, 0, dy); }
+
 /* conv2d(x, w): dx and dw are ops of their own (conv2d_grad_input and
  * conv2d_grad_weight) that take the forward attributes plus what floor
  * division loses: the input's H, W for dx, the kernel's KH, KW for dw. */
@@ -480,6 +484,47 @@ int *ad_gradients(Graph *g, int loss) {
   return grad;
 }
 
+/* ---- modes ----
+ * Two ops mean one thing while training and another outside it. dropout
+ * draws a mask while training and is the identity outside. running_stat
+ * (batch norm's mean and variance) is the batch statistic while training,
+ * and the training step also moves the running average toward it; outside
+ * training it is the running average. */
+
+/* The training step: each running_stat becomes its batch statistic, and
+ * the step writes the new running average,
+ *
+ *     assign avg, (1 - momentum) * avg + momentum * sample
+ *
+ * placed after every node that exists, so after every read of avg (the
+ * optimiser never updates avg: nothing on the way to the loss reads it). */
+static void update_running_stats(Graph *g) {
+  int n0 = g->nnode;
+  for (int i = 0; i < n0; i++) {
+    if (g->node[i].op != OP_RUNNING_STAT) continue;
+    const Node *n = &g->node[i];
+    int batch = n->in[0], avg = n->in[1], sample = n->in[2];
+    double m = n->a.f[0];
+    here = n->loc;
+    ir_replace_uses(g, i, batch);
+    int keep = bin(g, OP_MUL, avg, scalar(g, 1 - m));
+    int avg2 = bin(g, OP_ADD, keep, bin(g, OP_MUL, sample, scalar(g, m)));
+    bin(g, OP_ASSIGN, avg, avg2);
+  }
+}
+
+/* Outside training each running_stat reads its running average. */
+static void use_running_stats(Graph *g) {
+  for (int i = 0; i < g->nnode; i++)
+    if (g->node[i].op == OP_RUNNING_STAT) ir_replace_uses(g, i, g->node[i].in[1]);
+}
+
+/* Dropout is the identity outside training. */
+static void drop_dropout(Graph *g) {
+  for (int i = 0; i < g->nnode; i++)
+    if (g->node[i].op == OP_DROPOUT) ir_replace_uses(g, i, g->node[i].in[0]);
+}
+
 /* requires: g->loss; provides: the training step (gradients, update,
  * output "loss"); invalidates: plan. */
 void pass_autodiff(Graph *g) {
@@ -492,6 +537,7 @@ void pass_autodiff(Graph *g) {
     diag_error((Loc){0}, "unknown optimizer in the train section");
     return;
   }
+  update_running_stats(g);
   int *grad = ad_gradients(g, g->loss);
   if (!grad) return;
   optim_append(g, &o, grad);
@@ -500,21 +546,17 @@ void pass_autodiff(Graph *g) {
   ir_output(g, "loss", g->loss, g->node[g->loss].loc);
 }
 
-/* Dropout is the identity outside training. */
-static void drop_dropout(Graph *g) {
-  for (int i = 0; i < g->nnode; i++)
-    if (g->node[i].op == OP_DROPOUT) ir_replace_uses(g, i, g->node[i].in[0]);
-}
-
 /* requires: nothing; provides: a graph without training-only nodes. */
 void pass_inference(Graph *g) {
   drop_dropout(g);
+  use_running_stats(g);
   g->loss = -1;
 }
 
 /* requires: nothing; provides: outputs plus "loss" (when there is one). */
 void pass_evaluation(Graph *g) {
   drop_dropout(g);
+  use_running_stats(g);
   if (g->loss >= 0 && ir_find_output(g, "loss") < 0)
     ir_output(g, "loss", g->loss, g->node[g->loss].loc);
 }

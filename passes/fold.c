@@ -75,11 +75,13 @@ static void become_const(Graph *g, int i, const Tensor *t) {
 }
 
 /* Evaluate node i if all its operands are small constants and its result
- * is small; true if it became a constant. */
+ * is small; true if it became a constant. Dropout never folds: its mask
+ * depends on the step and the seed, known only when the program runs
+ * (dropout2d's mask is a dropout of a constant). */
 static bool fold_node(Graph *g, int i, Arena *scratch) {
   const Node *n = &g->node[i];
   Size z = shape_numel(&n->shape);
-  if (z.sym || z.k > FOLD_MAX_OUT) return false;
+  if (z.sym || z.k > FOLD_MAX_OUT || n->op == OP_DROPOUT) return false;
   for (int k = 0; k < n->nin; k++)
     if (!small_const(g, n->in[k], FOLD_MAX_IN)) return false;
   Tensor *args = arena_alloc(scratch, sizeof(Tensor) * (size_t)n->nin);

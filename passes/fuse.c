@@ -9,7 +9,8 @@
  * in one loop with the intermediate values in registers.
  *
  * Approach: a node is computed inline by its consumer's kernel when
- *   - it is elementwise (F_ELEMWISE: no reduction, no data movement),
+ *   - it is elementwise (F_ELEMWISE: no reduction, no data movement) or a
+ *     broadcast,
  *   - it has exactly one use, and that use is elementwise too (or an
  *     assign, so an update is written straight into the parameter),
  *   - it has the consumer's shape (so the consumer's loop index is its
@@ -55,7 +56,11 @@ static bool is_result(const Graph *g, int i) {
 /* Whether consumer c's kernel can compute operand i inline. */
 static bool can_inline(const Graph *g, int i, int c) {
   const Node *n = &g->node[i], *u = &g->node[c];
-  if (!(op_info[n->op].flags & F_ELEMWISE) || n->uses != 1 || is_result(g, i)) return false;
+  /* a broadcast is inlined too: its consumer's loop nest reads the smaller
+   * operand with broadcast indexing (which stays in memory: nothing is
+   * inlined into a broadcast) */
+  bool elemwise = (op_info[n->op].flags & F_ELEMWISE) || n->op == OP_BROADCAST;
+  if (!elemwise || n->uses != 1 || is_result(g, i)) return false;
   if (!(op_info[u->op].flags & F_ELEMWISE) && u->op != OP_ASSIGN) return false;
   return n->dtype == DT_F32 && shape_equal(&n->shape, &u->shape);
 }

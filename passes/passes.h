@@ -73,13 +73,16 @@ void pass_dce(Graph *g);     /* drop nodes no output depends on */
  * on the way from a parameter to the loss. */
 int *ad_gradients(Graph *g, int loss);
 
-/* The training step: requires g->loss. Appends the gradients and the
- * optimiser's update (optim.c) and makes the loss an output named "loss".
+/* The training step: requires g->loss. Makes each running_stat its batch
+ * statistic and appends the update of its running average, then the
+ * gradients and the optimiser's update (optim.c), and makes the loss an
+ * output named "loss".
  * Reports a missing loss or an unknown optimiser with diag_error. */
 void pass_autodiff(Graph *g);
 
-/* Inference and evaluation graphs: dropout becomes the identity; the loss
- * is dropped (inference) or becomes the output "loss" (evaluation). */
+/* Inference and evaluation graphs: dropout becomes the identity and each
+ * running_stat its running average; the loss is dropped (inference) or
+ * becomes the output "loss" (evaluation). */
 void pass_inference(Graph *g);
 void pass_evaluation(Graph *g);
 
@@ -112,6 +115,13 @@ bool optim_spec(const Graph *g, OptimSpec *o);
 /* Append the update of every parameter with a gradient (grad as returned
  * by ad_gradients); sets g->hyper and g->hyper_used. */
 void optim_append(Graph *g, const OptimSpec *o, const int *grad);
+
+/* ---- bnfold.c: batch norm folded into the layer before it ------------------- */
+
+/* Fold a chain of per-channel affine ops with fixed operands (batch norm
+ * outside training, a bias) after a conv2d or a matmul by a fixed matrix
+ * into its weights and one bias add. */
+void pass_bnfold(Graph *g);
 
 /* ---- convgemm.c: convolutions as matrix products ---------------------------- */
 

@@ -18,9 +18,10 @@ const Pass pass_table[] = {
     {"fold", pass_fold, "evaluate constant subgraphs; simplify x+0, x*1, ..."},
     {"cse", pass_cse, "merge identical nodes and equal constants"},
     {"dce", pass_dce, "remove nodes that no output depends on"},
-    {"inference", pass_inference, "drop training-only nodes: dropout off, no loss"},
-    {"evaluation", pass_evaluation, "dropout off; the loss becomes the output \"loss\""},
+    {"inference", pass_inference, "drop training-only nodes: dropout off, running averages, no loss"},
+    {"evaluation", pass_evaluation, "dropout off, running averages; the loss becomes the output \"loss\""},
     {"autodiff", pass_autodiff, "append gradients and the optimizer update (training step)"},
+    {"bnfold", pass_bnfold, "fold batch norm (a per-channel affine) into the conv2d or matmul before it"},
     {"convgemm", pass_convgemm, "groups == 1 convolutions as im2col + matmul (+ col2im)"},
     {"fuse", pass_fuse, "compute elementwise chains inline in their consumer's kernel"},
     {"plan", pass_plan, "assign every tensor an offset in one static arena"},
@@ -43,6 +44,13 @@ const Pass *pass_lookup(const char *name) {
  *            as written, and the backward graph it builds is ordinary IR
  *            that the cleanup passes below then simplify: gradients are
  *            full of x*1, reshape-of-reshape and repeated subexpressions.)
+ *   inference (or evaluation) next: it fixes the mode, and with it what
+ *            dropout and batch norm's statistics are.
+ *   bnfold   after the mode: only then are batch norm's statistics the
+ *            running averages, fixed values it can fold into the weights
+ *            of the conv2d or matmul before it. Before fold, cse and dce,
+ *            which clean up what it leaves (the old chain, the batch
+ *            statistics nothing reads any more).
  *   fold     before cse: folding turns constant subgraphs into constants,
  *            and only then can cse see that two of them are equal.
  *   cse      after fold: folding and its identities (x*1 -> x) make
@@ -67,6 +75,7 @@ const Pass *pass_lookup(const char *name) {
 const char *const pipeline_infer[] = {
     "shapes",
     "inference",
+    "bnfold",
     "fold",
     "cse",
     "dce",
@@ -81,6 +90,7 @@ const int pipeline_infer_len =
 const char *const pipeline_eval[] = {
     "shapes",
     "evaluation",
+    "bnfold",
     "fold",
     "cse",
     "dce",

@@ -88,7 +88,8 @@ static bool quoted(const char **s, char *dst, size_t cap) {
   return true;
 }
 
-/* One argument from *s: [key =] value, up to ',' or ')' at depth 0. */
+/* One argument from *s: [key =] value, up to ',' or ')' at depth 0 (a
+ * list [a, b] is one value). */
 static bool call_arg(dlrt_call *c, const char **s, char *err) {
   const char *p = skip_space(*s), *k = p;
   int i = c->nargs;
@@ -106,7 +107,7 @@ static bool call_arg(dlrt_call *c, const char **s, char *err) {
   } else {
     const char *v = p;
     for (int depth = 0; *p && (depth > 0 || (*p != ',' && *p != ')')); p++)
-      depth += *p == '(' ? 1 : *p == ')' ? -1 : 0;
+      depth += *p == '(' || *p == '[' ? 1 : *p == ')' || *p == ']' ? -1 : 0;
     if (!copy_trimmed(c->value[i], sizeof c->value[i], v, p))
       return dlrt_fail(err, "argument of '%s' is too long", c->name);
   }

@@ -22,9 +22,13 @@
  *   <set>.scale         features are multiplied by it (default 1)
  *   <set>.mean, <set>.std          per channel (dim 1 of the first input;
  *                       one number for all): x' = (x * scale - mean) / std
+ *   <set>.classes       "c0,c1,...": keep only the samples whose target is
+ *                       one of these classes, relabelled by position (c0
+ *                       becomes 0, c1 becomes 1, ...); "none": keep all
  *
- * The test set falls back to data.scale, data.mean and data.std when it
- * has none of its own: normalisation belongs to the model's input.
+ * The test set falls back to data.scale, data.mean, data.std and
+ * data.classes when it has none of its own: normalisation belongs to the
+ * model's input, and the classes to the question the model answers.
  */
 #include <ctype.h>
 #include <inttypes.h>
@@ -67,7 +71,7 @@ static const char *key(const Set *s, const char *name) {
   snprintf(k, sizeof k, "%s.%s", s->set, name);
   const char *v = get(s->m, k);
   bool norm = strcmp(name, "scale") == 0 || strcmp(name, "mean") == 0 ||
-              strcmp(name, "std") == 0;
+              strcmp(name, "std") == 0 || strcmp(name, "classes") == 0;
   if (!v && norm && strcmp(s->set, "data") != 0) {
     snprintf(k, sizeof k, "data.%s", name);
     v = get(s->m, k);
@@ -178,6 +182,73 @@ static bool normalise(Set *s, float *x, int64_t n, bool with_scale) {
   free(mean);
   free(sd);
   return ok;
+}
+
+bool dlrt_data_fill(const dlrt_model *m, const char *set, float *fill,
+                    int64_t C, char *err) {
+  Set s = {.m = m, .set = set, .err = err, .xt = &m->inputs[0]};
+  int64_t K = C <= MAX_CHANNELS ? C : 1;   /* as normalise: one value for all */
+  double *mean = malloc(sizeof *mean * (size_t)K), *sd = malloc(sizeof *sd * (size_t)K);
+  bool ok = mean && sd ? channel_stats(&s, K, mean, sd) : fail(&s, "out of memory");
+  for (int64_t c = 0; ok && c < C; c++)
+    fill[c] = (float)(-mean[c % K] / sd[c % K]);
+  free(mean);
+  free(sd);
+  return ok;
+}
+
+/* ---- classes ------------------------------------------------------------- */
+
+enum { MAX_KEEP = 1024 };
+
+/* Target i of d (one per sample) as a number. */
+static double target_at(const Set *s, const dlrt_data *d, int64_t i) {
+  return s->yt->dtype == DLRT_I32 ? ((const int32_t *)d->y)[i] : ((const float *)d->y)[i];
+}
+
+/* <set>.classes: keep the samples whose target is one of the listed
+ * classes, in file order, with the target replaced by the class's
+ * position in the list. Every listed class must occur. */
+static bool keep_classes(Set *s, dlrt_data *d, const char *ypath) {
+  const char *text = key(s, "classes");
+  double cls[MAX_KEEP];
+  int64_t count[MAX_KEEP] = {0};
+  int k;
+  if (!text || strcmp(text, "none") == 0)
+    return true;
+  if (!s->yt || dlrt_numel(s->yt, 1) != 1)
+    return fail(s, "%s.classes: the model needs one target per sample to choose "
+                "classes by", s->set);
+  if (!number_list(s, "classes", text, cls, MAX_KEEP, &k))
+    return false;
+  for (int i = 0; i < k; i++)
+    if (cls[i] != floor(cls[i]) || cls[i] < 0)
+      return fail(s, "%s.classes: %g is not a class (a whole number >= 0)", s->set, cls[i]);
+  double lo = INFINITY, hi = -INFINITY;
+  int64_t kept = 0;
+  size_t xb = (size_t)d->xper * 4;
+  for (int64_t i = 0; i < d->n; i++) {
+    double t = target_at(s, d, i);
+    lo = fmin(lo, t), hi = fmax(hi, t);
+    int c = 0;
+    while (c < k && cls[c] != t)
+      c++;
+    if (c == k)
+      continue;
+    count[c]++;
+    memmove((char *)d->x + (size_t)kept * xb, (char *)d->x + (size_t)i * xb, xb);
+    if (s->yt->dtype == DLRT_I32)
+      ((int32_t *)d->y)[kept] = c;
+    else
+      ((float *)d->y)[kept] = (float)c;
+    kept++;
+  }
+  for (int c = 0; c < k; c++)
+    if (count[c] == 0)
+      return fail(s, "%s: class %g of %s.classes has no sample (the labels are %g..%g)",
+                  ypath ? ypath : d->source, cls[c], s->set, lo, hi);
+  d->n = kept;
+  return true;
 }
 
 /* ---- conversion ---------------------------------------------------------- */
@@ -359,14 +430,16 @@ static bool check_finite(Set *s, const dlrt_tensor *t, const void *v, int64_t n,
   return true;
 }
 
-/* Common end: limit, finite values, label check, normalisation. */
+/* Common end: classes, limit, finite values, label check, normalisation. */
 static bool finish(Set *s, dlrt_data *d, int64_t limit, const char *ypath) {
   if (d->n == 0)
     return fail(s, "%s: no samples", d->source);
-  if (limit > 0 && limit < d->n)
-    d->n = limit;
   d->xper = dlrt_numel(s->xt, 1);
   d->yper = s->yt ? dlrt_numel(s->yt, 1) : 0;
+  if (!keep_classes(s, d, ypath))
+    return false;
+  if (limit > 0 && limit < d->n)
+    d->n = limit;
   if (!check_finite(s, s->xt, d->x, d->n, d->xper, d->source) ||
       (s->yt && !check_finite(s, s->yt, d->y, d->n, d->yper, ypath ? ypath : d->source)))
     return false;

@@ -361,6 +361,7 @@ typedef struct dlrt_data {
 
 /* Load the set described by the train keys "<set>.*" (set "data" for
  * training, "test"; keys in runtime/data.c and doc/training.txt):
+ * only the samples of <set>.classes (relabelled 0, 1, ...) when given,
  * features scaled and normalised, labels checked against the classes of a
  * label input; at most limit samples (0: all). False with a message that
  * names the file and, for a bad value, the sample; d is then empty. Free
@@ -368,7 +369,8 @@ typedef struct dlrt_data {
 bool dlrt_data_load(dlrt_data *d, const dlrt_model *m, const char *set,
                     int64_t limit, char *err);
 /* The same from the files given (IDX or NPY; ypath NULL when the model
- * has one input), with the scaling and normalisation keys of set. */
+ * has one input), with the classes, scaling and normalisation keys of
+ * set. */
 bool dlrt_data_files(dlrt_data *d, const dlrt_model *m, const char *set,
                      const char *xpath, const char *ypath, int64_t limit,
                      char *err);
@@ -379,6 +381,11 @@ bool dlrt_data_files(dlrt_data *d, const dlrt_model *m, const char *set,
  * wanted. */
 bool dlrt_data_normalise(const dlrt_model *m, const char *set, float *x,
                          int64_t n, bool with_scale, char *err);
+/* The value a raw 0 of channel c (axis 1 of the first input) becomes
+ * after the normalisation keys of set, -mean[c] / std[c], into fill[c]
+ * for C channels: what augmentation shows outside the image. */
+bool dlrt_data_fill(const dlrt_model *m, const char *set, float *fill,
+                    int64_t C, char *err);
 /* Whether the train keys describe set (any of its images, path, format). */
 bool dlrt_data_configured(const dlrt_model *m, const char *set);
 void dlrt_data_free(dlrt_data *d);
@@ -407,6 +414,14 @@ typedef struct dlrt_score {
   int64_t *confusion;        /* classes x classes: [true][predicted] */
   int64_t *confusion0;       /* binary: the counts at threshold 0 */
   double lo, hi;             /* binary: range of the outputs */
+  float *scores;             /* binary: every output scored, in order */
+  unsigned char *positive;   /* binary: whether its target is 1 */
+  int64_t cap, nkept;        /* binary: room in scores and positive, used */
+  bool kept;                 /* binary: no allocation failed */
+  /* binary, after dlrt_score_end, class 1 being the positive one; NaN
+   * where undefined (no positive prediction, no positive or negative
+   * sample): */
+  double precision, recall, f1, auc;
 } dlrt_score;
 
 /* Decide how the eval entry of m is scored and reset the counts. */
@@ -421,6 +436,12 @@ bool dlrt_score_run(dlrt_score *s, dlrt_frame *f, const dlrt_model *m,
 void dlrt_score_end(dlrt_score *s);
 /* correct / n, or NaN when predictions are not scored. */
 double dlrt_score_accuracy(const dlrt_score *s);
+/* The area under the ROC curve of n scores (higher: more likely
+ * positive) against positive[i]: the probability that a positive sample
+ * scores above a negative one, ties counting one half (the Mann-Whitney
+ * statistic, computed exactly by sorting). NaN when there is no positive
+ * or no negative sample, or memory runs out. */
+double dlrt_roc_auc(const float *score, const unsigned char *positive, int64_t n);
 void dlrt_score_free(dlrt_score *s);
 
 /* ---- train.c: the trainer ------------------------------------------------ */
@@ -443,6 +464,46 @@ const char *dlrt_train_key(int i);
 /* Run `train` for m (whose train keys it overrides); messages on stdout
  * (results) and stderr (progress, errors). Returns the exit status. */
 int dlrt_train(dlrt_model *m, const dlrt_train_opts *o);
+
+/* ---- augment.c: data augmentation ---------------------------------------- */
+
+/* The transforms of the train key augment (doc/training.txt), for the
+ * model's first input, an image [N, C, H, W]: each training sample is
+ * shifted, mirrored, rotated and scaled by its own random amounts. */
+typedef struct dlrt_augment {
+  int64_t pad;               /* crop: a shift by -pad..pad pixels; 0: off */
+  double flip;               /* probability of a horizontal flip; 0: off */
+  double degrees;            /* rotate: angle in [-degrees, degrees]; 0: off */
+  double zoom_lo, zoom_hi;   /* scale: factor in [lo, hi]; 1, 1: off */
+} dlrt_augment;
+
+/* The random amounts for one sample. */
+typedef struct dlrt_augment_choice {
+  int dx, dy;                /* crop: output (x, y) shows input (x+dx, y+dy) */
+  bool flip;                 /* mirror left and right */
+  double angle;              /* radians, counterclockwise as displayed */
+  double zoom;               /* > 1 enlarges the content */
+} dlrt_augment_choice;
+
+/* Parse the key's value: "none" or empty (no augmentation), or a list of
+ * transforms "crop(pad=2), flip(p=0.5), rotate(degrees=10),
+ * scale(low=0.9, high=1.1)" (arguments by name or position, brackets
+ * around the list allowed, each transform at most once). False with a
+ * message. */
+bool dlrt_augment_parse(dlrt_augment *a, const char *text, char *err);
+/* Whether a changes anything. */
+bool dlrt_augment_active(const dlrt_augment *a);
+/* The amounts for data-set sample `sample` in epoch `epoch` of a run
+ * with this seed: a function of these three numbers and a alone. */
+void dlrt_augment_choose(const dlrt_augment *a, uint64_t seed, int64_t epoch,
+                         int64_t sample, dlrt_augment_choice *c);
+/* Write the transformed image src [C, H, W] to dst (not overlapping):
+ * an integer shift and mirror when c has no rotation or scaling, else
+ * bilinear samples; positions outside the image read fill[channel] (0
+ * when fill is NULL). Allocates nothing. */
+void dlrt_augment_apply(float *dst, const float *src, int64_t C, int64_t H,
+                        int64_t W, const dlrt_augment_choice *c,
+                        const float *fill);
 
 /* ---- svg.c: charts ------------------------------------------------------- */
 

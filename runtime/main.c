@@ -184,9 +184,11 @@ static void usage_train(FILE *out) {
     "                            --clip-norm 1 --lr-schedule 'step(every=2, gamma=0.5)'\n"
     "                            --data-images F --data-labels F --test-images F ...\n"
     "                            --data 'idx(IMAGES, LABELS, scale=1/255)' 'csv(FILE)'\n"
+    "                            --augment 'crop(pad=2), flip' or none\n"
     "  eval --weights FILE [--images F --labels F] [--batch B] [--limit K]\n"
     "                            loss, accuracy and confusion matrix on the test\n"
-    "                            set (default: the train section's test data)\n", out);
+    "                            set (default: the train section's test data);\n"
+    "                            binary: precision, recall, F1 and ROC AUC too\n", out);
 }
 
 static void usage(const Prog *p, FILE *out) {
@@ -971,6 +973,16 @@ static void print_score(const dlrt_score *s) {
     printf("  threshold %g (outputs %s)", s->threshold,
            s->threshold == 0.5 ? "in [0, 1]: probabilities" : "outside [0, 1]: logits");
   printf("\n");
+  if (s->kind == DLRT_ACC_BINARY) {
+    const char *name[4] = {"precision", "recall", "F1", "ROC AUC"};
+    double v[4] = {s->precision, s->recall, s->f1, s->auc};
+    for (int i = 0; i < 4; i++)
+      if (isnan(v[i]))
+        printf("%s%s n/a", i ? "  " : "", name[i]);
+      else
+        printf("%s%s %.4f", i ? "  " : "", name[i], v[i]);
+    printf("  (positive: class 1)\n");
+  }
   print_confusion(s);
 }
 

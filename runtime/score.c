@@ -10,7 +10,8 @@
  *   binary   one output value and one target per sample, targets 0 or 1:
  *            the output thresholded at 0.5 when every output lies in
  *            [0, 1] (probabilities), else at 0 (logits); both counts are
- *            kept until the end, when the range is known
+ *            kept until the end, when the range is known; and every
+ *            output, for precision, recall, F1 and the ROC AUC
  *   none     anything else (regression): only the loss
  *
  * The loss is the sample-weighted mean of the entry's per-batch loss, so
@@ -72,6 +73,28 @@ void dlrt_score_begin(dlrt_score *s, const dlrt_model *m) {
     s->confusion0 = calloc(4, sizeof *s->confusion0);
   if (!s->confusion || (s->kind == DLRT_ACC_BINARY && !s->confusion0))
     s->kind = DLRT_ACC_NONE;   /* out of memory: score the loss only */
+  s->kept = true;
+  s->precision = s->recall = s->f1 = s->auc = NAN;
+}
+
+/* Keep the output v of a sample, and whether it is positive, for the
+ * AUC; on a failed allocation the AUC is given up, not the rest. */
+static void keep_score(dlrt_score *s, float v, bool positive) {
+  if (s->kept && s->nkept == s->cap) {
+    int64_t cap = s->cap ? 2 * s->cap : 1024;
+    float *sc = realloc(s->scores, sizeof *sc * (size_t)cap);
+    if (sc)
+      s->scores = sc;
+    unsigned char *p = sc ? realloc(s->positive, (size_t)cap) : NULL;
+    if (p)
+      s->positive = p;
+    s->kept = sc && p;
+    s->cap = s->kept ? cap : s->cap;
+  }
+  if (!s->kept)
+    return;
+  s->scores[s->nkept] = v;
+  s->positive[s->nkept++] = positive;
 }
 
 static int64_t argmax(const float *v, int64_t n) {
@@ -109,6 +132,7 @@ static void score_batch(dlrt_score *s, const dlrt_frame *f, const dlrt_model *m,
     s->hi = fmax(s->hi, v);
     s->confusion[(int)t * 2 + (v >= 0.5)]++;
     s->confusion0[(int)t * 2 + (v >= 0)]++;
+    keep_score(s, y[i], t == 1);
   }
 }
 
@@ -140,6 +164,60 @@ void dlrt_score_end(dlrt_score *s) {
   s->correct = 0;
   for (int64_t c = 0; s->kind != DLRT_ACC_NONE && c < s->classes; c++)
     s->correct += s->confusion[c * s->classes + c];
+  if (s->kind != DLRT_ACC_BINARY)
+    return;
+  double tp = (double)s->confusion[3], fp = (double)s->confusion[1];
+  double fn = (double)s->confusion[2];
+  s->precision = tp + fp > 0 ? tp / (tp + fp) : NAN;
+  s->recall = tp + fn > 0 ? tp / (tp + fn) : NAN;
+  s->f1 = s->precision + s->recall > 0 ? 2 * s->precision * s->recall /
+                                             (s->precision + s->recall) : NAN;
+  s->auc = s->kept ? dlrt_roc_auc(s->scores, s->positive, s->nkept) : NAN;
+}
+
+typedef struct Scored {
+  float v;
+  unsigned char positive;
+} Scored;
+
+/* Ascending, NaN first (below every number), so that equal scores are
+ * adjacent. */
+static int cmp_scored(const void *a, const void *b) {
+  float x = ((const Scored *)a)->v, y = ((const Scored *)b)->v;
+  if (isnan(x) || isnan(y))
+    return !isnan(x) - !isnan(y);
+  return (x > y) - (x < y);
+}
+
+static bool same_score(float x, float y) {
+  return x == y || (isnan(x) && isnan(y));
+}
+
+/* Sort the scores; a run of equal scores, ranks r+1..r+k, gives each of
+ * its samples the mean rank r + (k + 1) / 2. With R the sum of the
+ * positives' ranks, P positives and Q negatives,
+ *   AUC = (R - P (P + 1) / 2) / (P Q),
+ * which counts the (positive, negative) pairs in order and half the tied
+ * ones. */
+double dlrt_roc_auc(const float *score, const unsigned char *positive, int64_t n) {
+  Scored *v = malloc(sizeof *v * (size_t)(n > 0 ? n : 1));
+  if (!v)
+    return NAN;
+  double P = 0, R = 0;
+  for (int64_t i = 0; i < n; i++) {
+    v[i] = (Scored){score[i], positive[i] != 0};
+    P += v[i].positive;
+  }
+  qsort(v, (size_t)n, sizeof *v, cmp_scored);
+  for (int64_t i = 0, j; i < n; i = j) {
+    double pos = 0;
+    for (j = i; j < n && same_score(v[j].v, v[i].v); j++)
+      pos += v[j].positive;
+    R += pos * ((double)i + (double)(j - i + 1) / 2);
+  }
+  free(v);
+  double Q = (double)n - P;
+  return P > 0 && Q > 0 ? (R - P * (P + 1) / 2) / (P * Q) : NAN;
 }
 
 double dlrt_score_accuracy(const dlrt_score *s) {
@@ -150,5 +228,7 @@ double dlrt_score_accuracy(const dlrt_score *s) {
 void dlrt_score_free(dlrt_score *s) {
   free(s->confusion);
   free(s->confusion0);
+  free(s->scores);
+  free(s->positive);
   memset(s, 0, sizeof *s);
 }

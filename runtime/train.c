@@ -8,9 +8,10 @@
  * carried from one epoch to the next: epoch e's order is a Fisher-Yates
  * shuffle drawn from a generator seeded with (seed, e), the validation
  * split from (seed) alone, and dropout hashes (seed, step, position) in
- * generated code. So a checkpoint written after epoch e holds the whole
- * state, and a run resumed from it computes bit for bit what the
- * uninterrupted run computes.
+ * generated code; augmentation (augment.c) draws each sample's transform
+ * from (seed, epoch, sample). So a checkpoint written after epoch e holds
+ * the whole state, and a run resumed from it computes bit for bit what
+ * the uninterrupted run computes.
  *
  * The option values come from three layers, later ones winning: the train
  * section compiled into the manifest, the options a resumed checkpoint
@@ -42,6 +43,10 @@ typedef struct Trainer {
   bool shuffle, hyper_set[DLRT_HYPERS];
   double hyper[DLRT_HYPERS];    /* base values by slot */
   dlrt_schedule sched;
+  dlrt_augment aug;             /* the training images' transforms */
+  bool augmenting;              /* aug changes something */
+  int64_t C, H, W;              /* the first input's image, when augmenting */
+  float *fill;                  /* per channel: a raw 0, normalised */
   /* data: sample indices of the training and validation sets */
   dlrt_data data, test;
   int64_t *train, ntrain, *val, nval, *order;
@@ -68,11 +73,12 @@ static const char *const hyper_keys[] = {
 
 static const char *const other_keys[] = {
   "optimizer", "lr_schedule", "batch", "epochs", "seed", "shuffle",
-  "validation_split", "early_stopping", "data", "test", "data.format",
-  "data.images", "data.labels", "data.path", "data.label_column",
-  "data.skip_header", "data.scale", "data.mean", "data.std", "test.format",
-  "test.images", "test.labels", "test.path", "test.label_column",
-  "test.skip_header", "test.scale", "test.mean", "test.std",
+  "validation_split", "early_stopping", "augment", "data", "test",
+  "data.format", "data.images", "data.labels", "data.path",
+  "data.label_column", "data.skip_header", "data.scale", "data.mean",
+  "data.std", "data.classes", "test.format", "test.images", "test.labels",
+  "test.path", "test.label_column", "test.skip_header", "test.scale",
+  "test.mean", "test.std", "test.classes",
 };
 
 const char *dlrt_train_key(int i) {
@@ -189,9 +195,10 @@ static bool set_optimizer(Trainer *t, const char *text) {
 
 /* --data CALL / --test CALL: idx(images, labels), npy(images, labels),
  * csv(path); keyword arguments scale, mean, std, label_column,
- * skip_header. Normalisation keys not given are reset. */
+ * skip_header, classes. Keyword keys not given are reset. */
 static bool set_source(Trainer *t, const char *set, const char *text) {
-  static const char *const kw[] = {"scale", "mean", "std", "label_column", "skip_header"};
+  static const char *const kw[] = {"scale", "mean", "std", "label_column", "skip_header",
+                                   "classes"};
   char err[DLRT_ERR_LEN], k[64];
   dlrt_call c;
   if (!dlrt_call_parse(&c, text, err))
@@ -354,6 +361,26 @@ static bool configure_hypers(Trainer *t) {
   return true;
 }
 
+/* The augment key: its transforms need an image input f32[N, C, H, W]
+ * wider and higher than the crop's pad. */
+static bool configure_augment(Trainer *t) {
+  char err[DLRT_ERR_LEN];
+  if (!dlrt_augment_parse(&t->aug, dlrt_train_get(t->m, "augment"), err))
+    return fail("%s", err);
+  t->augmenting = dlrt_augment_active(&t->aug);
+  if (!t->augmenting)
+    return true;
+  const dlrt_tensor *x = t->m->ninputs > 0 ? &t->m->inputs[0] : NULL;
+  if (!x || x->rank != 4 || x->dtype != DLRT_F32 || x->dim[0] != -1)
+    return fail("augment: the model's first input%s%s%s is not an image f32[N, C, H, W]; "
+                "give --augment none", x ? " '" : "", x ? x->name : "", x ? "'" : "");
+  t->C = x->dim[1], t->H = x->dim[2], t->W = x->dim[3];
+  if (t->aug.pad >= t->H || t->aug.pad >= t->W)
+    return fail("augment: crop pad %" PRId64 " is not smaller than the %" PRId64 "x%" PRId64
+                " image of input '%s'", t->aug.pad, t->H, t->W, x->name);
+  return true;
+}
+
 static bool configure(Trainer *t) {
   char err[DLRT_ERR_LEN];
   double patience;
@@ -368,6 +395,8 @@ static bool configure(Trainer *t) {
   t->patience = (int64_t)patience;
   if (!dlrt_schedule_parse(&t->sched, dlrt_train_get(t->m, "lr_schedule"), err))
     return fail("%s", err);
+  if (!configure_augment(t))
+    return false;
   if (t->patience > 0 && t->split == 0 && !t->o->folds)
     return fail("early_stopping needs a validation set: give --validation-split F "
                 "(a fraction of the training data, e.g. 0.1)");
@@ -389,6 +418,13 @@ static bool load_sets(Trainer *t) {
   else if (dlrt_data_configured(t->m, "test") &&
            !dlrt_data_load(&t->test, t->m, "test", 0, err))
     return fail("%s", err);
+  if (t->augmenting) {
+    t->fill = malloc(sizeof *t->fill * (size_t)t->C);
+    if (!t->fill)
+      return fail("train: out of memory");
+    if (!dlrt_data_fill(t->m, "data", t->fill, t->C, err))
+      return fail("%s", err);
+  }
   int64_t n = t->data.n;
   t->train = malloc(sizeof *t->train * (size_t)n);
   t->val = malloc(sizeof *t->val * (size_t)n);
@@ -502,6 +538,23 @@ static void restore_signals(const struct sigaction *old) {
 
 /* ---- one epoch ----------------------------------------------------------- */
 
+/* Replace the images of the batch just gathered (samples order[b + i])
+ * by their transforms for this epoch, read from the data set. */
+static void augment_batch(Trainer *t, const dlrt_entry *e, int64_t b, int64_t n) {
+  const dlrt_tensor *x = dlrt_entry_input(e, t->m->inputs[0].name);
+  if (!x)
+    return;
+  float *dst = dlrt_tensor_addr(&t->f, x);
+  const float *src = t->data.x;
+  int64_t per = t->data.xper;
+  for (int64_t i = 0; i < n; i++) {
+    int64_t s = t->order[b + i];
+    dlrt_augment_choice c;
+    dlrt_augment_choose(&t->aug, t->seed, t->epoch, s, &c);
+    dlrt_augment_apply(dst + i * per, src + s * per, t->C, t->H, t->W, &c, t->fill);
+  }
+}
+
 /* Run the train entry over the training set once, in the epoch's order
  * (from sample t->done on, when resuming an interrupted epoch); the
  * sample-weighted mean loss in *loss. False (after the message) when a
@@ -525,6 +578,8 @@ static bool train_epoch(Trainer *t, double lr, double *loss) {
     int64_t n = t->ntrain - b < t->batch ? t->ntrain - b : t->batch;
     dlrt_frame_enter(&t->f, m, DLRT_E_TRAIN, n);
     dlrt_data_gather(&t->f, e, m, &t->data, t->order, b, n);
+    if (t->augmenting)
+      augment_batch(t, e, b, n);
     dlrt_hypers_fill(t->f.hyper, m, t->hyper, lr, t->step);
     t->f.step = t->step;
     t->f.seed = t->seed;
@@ -845,6 +900,8 @@ static void test_eval(Trainer *t) {
   printf("test loss %.4f", s.loss);
   if (s.kind != DLRT_ACC_NONE)
     printf("  test accuracy %.2f%%", 100 * dlrt_score_accuracy(&s));
+  if (s.kind == DLRT_ACC_BINARY && !isnan(s.auc))
+    printf("  test AUC %.4f", s.auc);
   if (s.kind == DLRT_ACC_BINARY)
     printf("  (threshold %g: outputs %s)", s.threshold,
            s.threshold == 0.5 ? "in [0, 1], read as probabilities"
@@ -967,7 +1024,10 @@ static void print_plan(const Trainer *t) {
   const char *s = dlrt_train_get(t->m, "lr_schedule");
   if (s && *s)
     printf(" %s", s);
-  printf(", seed %" PRIu64 ", %d threads\n", t->seed, dlrt_pool_threads());
+  printf(", seed %" PRIu64 ", %d threads", t->seed, dlrt_pool_threads());
+  if (t->augmenting)
+    printf(", augment %s", dlrt_train_get(t->m, "augment"));
+  printf("\n");
   fflush(stdout);
 }
 
@@ -1007,5 +1067,6 @@ int dlrt_train(dlrt_model *m, const dlrt_train_opts *o) {
   free(t.order);
   free(t.hist);
   free(t.best);
+  free(t.fill);
   return sig ? 128 + sig : ok ? 0 : 1;
 }

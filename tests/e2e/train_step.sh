@@ -4,7 +4,9 @@
 # corrections, L2, global-norm clipping, the update written back by assign)
 # must leave the same weights as `dlc run --mode train` computes in double
 # precision from the same starting weights. This is the compiled-vs-
-# reference test of dropout and assign, which only exist in training.
+# reference test of dropout and assign, which only exist in training, and
+# of batch norm's training mode (batch statistics, running averages
+# written by the step) and dropout2d's channel masks.
 set -u
 cd "$(dirname "$0")/../.."
 D=$(mktemp -d "${TMPROOT:-/tmp}/trainstep.XXXXXX")
@@ -12,15 +14,11 @@ awk 'BEGIN { for (n = 0; n < 10; n++) { for (i = 0; i < 6; i++)
   printf "%.6f,", ((7 * n + 3 * i) % 11) / 11.0 - 0.3; printf "%d\n", (n * 5) % 3 } }' >"$D/data.csv"
 cut -d, -f1-6 "$D/data.csv" >"$D/x.csv"
 cut -d, -f7 "$D/data.csv" >"$D/y.csv"
-cat >"$D/step.dlm" <<DLM
-input x: f32[N, 6]
-label y: i32[N] classes 3
-h = dropout(relu(dense(x, 16)), 0.3)
-logits = dense(h, 3)
-output probs = softmax(logits)
+train_section() {
+  cat <<DLM
 train {
   loss = cross_entropy(logits, y)
-  optimizer = adam(lr = 0.01)
+  optimizer = $1
   batch = 10
   epochs = 1
   shuffle = false
@@ -30,21 +28,51 @@ train {
   data = csv("$D/data.csv", label_column = -1, skip_header = false)
 }
 DLM
-ok=1
-if ! "$DLC" build "$D/step.dlm" -o "$D/step" >"$D/log" 2>&1 ||
-   ! "$D/step" init --seed 7 -o "$D/w0.ckpt" >>"$D/log" 2>&1 ||
-   ! "$D/step" train --save "$D/w1.ckpt" --threads 1 --quiet >>"$D/log" 2>&1; then
-  echo "FAIL train_step (build or train)"; tail -5 "$D/log"; ok=0
-fi
-for p in dense1.W dense1.b dense2.W dense2.b; do
-  [ $ok = 1 ] || break
-  if "$TOOLS/ckptdump" "$D/w1.ckpt" "$p" -o "$D/got.npy" &&
-     "$DLC" run "$D/step.dlm" --mode train --step 0 --seed 7 --weights "$D/w0.ckpt" \
-       --input "x=$D/x.csv" --input "y=$D/y.csv" --output "new:$p" -o "$D/want.npy" &&
-     "$TOOLS/npycmp" "$D/got.npy" "$D/want.npy" >/dev/null; then
-    echo "PASS train_step/$p"
-  else
-    echo "FAIL train_step/$p"
+}
+{ cat <<DLM
+input x: f32[N, 6]
+label y: i32[N] classes 3
+h = dropout(relu(dense(x, 16)), 0.3)
+logits = dense(h, 3)
+output probs = softmax(logits)
+DLM
+  train_section "adam(lr = 0.01)"; } >"$D/step.dlm"
+# The six features as a 1x2x3 image: a convolution with batch norm and
+# dropout2d, then a dense layer with batch norm.
+{ cat <<DLM
+input x: f32[N, 6]
+label y: i32[N] classes 3
+h = reshape(x, [N, 1, 2, 3])
+h = relu(batchnorm(conv2d(h, 4, kernel = 2, pad = 1, bias = false), momentum = 0.3))
+h = dropout2d(h, 0.5)
+h = relu(batchnorm(dense(flatten(h), 8)))
+logits = dense(h, 3)
+output probs = softmax(logits)
+DLM
+  train_section "sgd(lr = 0.1, momentum = 0.9)"; } >"$D/bn.dlm"
+
+# step NAME PREFIX PARAM...: build NAME.dlm, run one step, compare each
+# PARAM; the test names are train_step/PREFIX<param>.
+step() {
+  local m=$1 pre=$2 ok=1; shift 2
+  if ! "$DLC" build "$D/$m.dlm" -o "$D/$m" >"$D/log" 2>&1 ||
+     ! "$D/$m" init --seed 7 -o "$D/w0.ckpt" >>"$D/log" 2>&1 ||
+     ! "$D/$m" train --save "$D/w1.ckpt" --threads 1 --quiet >>"$D/log" 2>&1; then
+    echo "FAIL train_step/$m (build or train)"; tail -5 "$D/log"; ok=0
   fi
-done
+  for p in "$@"; do
+    [ $ok = 1 ] || break
+    if "$TOOLS/ckptdump" "$D/w1.ckpt" "$p" -o "$D/got.npy" &&
+       "$DLC" run "$D/$m.dlm" --mode train --step 0 --seed 7 --weights "$D/w0.ckpt" \
+         --input "x=$D/x.csv" --input "y=$D/y.csv" --output "new:$p" -o "$D/want.npy" &&
+       "$TOOLS/npycmp" "$D/got.npy" "$D/want.npy" >/dev/null; then
+      echo "PASS train_step/$pre$p"
+    else
+      echo "FAIL train_step/$pre$p"
+    fi
+  done
+}
+step step "" dense1.W dense1.b dense2.W dense2.b
+step bn bn/ conv2d1.W batchnorm1.gamma batchnorm1.beta batchnorm1.running_mean batchnorm1.running_var \
+  dense1.W batchnorm2.gamma batchnorm2.running_mean batchnorm2.running_var dense2.W
 rm -rf "$D"

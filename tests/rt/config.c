@@ -29,6 +29,10 @@ static void test_calls(void) {
         strcmp(dlrt_call_arg(&c, "images", 0), "a, b.gz") == 0 &&
         strcmp(dlrt_call_arg(&c, "labels", 1), "lab.gz") == 0 &&
         strcmp(dlrt_call_arg(&c, "scale", 2), "1/255") == 0, "%s", err);
+  ok = dlrt_call_parse(&c, "idx(a, b, classes=[0, 6], mean = [1,2])", err);
+  check("call_list_value", ok && c.nargs == 4 &&
+        strcmp(dlrt_call_arg(&c, "classes", 9), "[0, 6]") == 0 &&
+        strcmp(dlrt_call_arg(&c, "mean", 9), "[1,2]") == 0, "%s", err);
   ok = dlrt_call_parse(&c, "  constant ", err);
   check("call_bare_name", ok && strcmp(c.name, "constant") == 0 && c.nargs == 0, "%s", err);
   ok = dlrt_call_parse(&c, "f(g(1, 2), x=3)", err);

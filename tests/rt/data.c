@@ -1,9 +1,11 @@
 /* data.c — tests of data sets and scoring: CSV and IDX sources into the
  * dtypes of a model's inputs, scale and per-channel normalisation, the
- * test set's fallback to the data keys, each bad input reported with its
- * file and sample, gathering rows into an entry's inputs, and how the
- * eval entry's outputs are scored (argmax with a confusion matrix, binary
- * with the threshold chosen from the output range, none for regression). */
+ * classes kept and relabelled, the test set's fallback to the data keys,
+ * each bad input reported with its file and sample, gathering rows into
+ * an entry's inputs, and how the eval entry's outputs are scored (argmax
+ * with a confusion matrix, binary with the threshold chosen from the
+ * output range and precision, recall, F1 and ROC AUC, none for
+ * regression). */
 #include <math.h>
 
 #include "rt_test.h"
@@ -117,6 +119,52 @@ static void test_idx(dlrt_model *m) {
         strstr(err, "test.format 'parquet': want idx, npy or csv"), "%s", err);
 }
 
+/* classes = c0,c1,...: only those samples, relabelled by position, in
+ * file order; the test set falls back to data.classes; a class without
+ * samples is refused. */
+static void test_classes(dlrt_model *m) {
+  dlrt_data d;
+  char err[DLRT_ERR_LEN] = "", xi[256], yi[256];
+  /* six samples, labels 3 0 2 2 1 0 (y.idx counts from start 0 mod 4) */
+  snprintf(xi, sizeof xi, "%s", idx("cx.idx", 3, (int[]){6, 2, 3}, 0));
+  unsigned char lab[] = {0, 0, 8, 1, 0, 0, 0, 6, 3, 0, 2, 2, 1, 0};
+  snprintf(yi, sizeof yi, "%s", tpath("cy.idx"));
+  write_file(yi, lab, sizeof lab);
+  set(m, "data.scale", "1");
+  set(m, "test.scale", "");
+  set(m, "test.format", "idx");
+  set(m, "data.classes", "0, 2");
+  bool ok = dlrt_data_files(&d, m, "test", xi, yi, 0, err);
+  const int32_t *y = d.y;
+  const float *x = d.x;
+  /* kept: samples 1, 2, 3, 5 with labels 0 1 1 0; sample 1 starts at 6 */
+  check("data_classes_keep_and_relabel", ok && d.n == 4 && y[0] == 0 && y[1] == 1 &&
+        y[2] == 1 && y[3] == 0 && x[0] == 6 && x[6] == 12 && x[12] == 18 && x[18] == 30 &&
+        x[23] == 35, "%s n %lld", err, (long long)d.n);
+  dlrt_data_free(&d);
+  ok = dlrt_data_files(&d, m, "test", xi, yi, 3, err);
+  check("data_classes_before_limit", ok && d.n == 3 && ((int32_t *)d.y)[2] == 1, "%s", err);
+  dlrt_data_free(&d);
+  set(m, "test.classes", "2,1,3");
+  ok = dlrt_data_files(&d, m, "test", xi, yi, 0, err);
+  check("data_classes_order_is_the_relabelling", ok && d.n == 4 && ((int32_t *)d.y)[0] == 2 &&
+        ((int32_t *)d.y)[1] == 0 && ((int32_t *)d.y)[3] == 1, "%s", err);
+  dlrt_data_free(&d);
+  set(m, "test.classes", "none");
+  ok = dlrt_data_files(&d, m, "test", xi, yi, 0, err);
+  check("data_classes_none_keeps_all", ok && d.n == 6, "%s", err);
+  dlrt_data_free(&d);
+  set(m, "test.classes", "0, 7");
+  check("data_classes_refuses_absent_class", !dlrt_data_files(&d, m, "test", xi, yi, 0, err) &&
+        strstr(err, "cy.idx: class 7 of test.classes has no sample (the labels are 0..3)"),
+        "%s", err);
+  set(m, "test.classes", "0, -1");
+  check("data_classes_refuses_negative", !dlrt_data_files(&d, m, "test", xi, yi, 0, err) &&
+        strstr(err, "test.classes: -1 is not a class"), "%s", err);
+  set(m, "test.classes", "");
+  set(m, "data.classes", "");
+}
+
 /* The eval entry of cls: out[i] = x[i][0..1]; loss 1. */
 static void fake_eval(const dlrt_frame *f) {
   const float *x = (const float *)f->base[DLRT_R_ACTN];
@@ -174,7 +222,8 @@ static void fake_eval1(const dlrt_frame *f) {
   *(float *)f->base[DLRT_R_ACT] = 0.5;
 }
 
-static int64_t binary(dlrt_model *m, const float *v, const float *t, int n, double *thr) {
+static int64_t binary(dlrt_model *m, const float *v, const float *t, int n, double *thr,
+                      double *metrics) {
   float x[60] = {0};
   for (int i = 0; i < n; i++)
     x[6 * i] = v[i];
@@ -188,6 +237,10 @@ static int64_t binary(dlrt_model *m, const float *v, const float *t, int n, doub
   dlrt_score_end(&s);
   int64_t c = s.kind == DLRT_ACC_BINARY ? s.correct : -1;
   *thr = s.threshold;
+  if (metrics) {
+    metrics[0] = s.precision, metrics[1] = s.recall, metrics[2] = s.f1;
+    metrics[3] = s.auc;
+  }
   dlrt_score_free(&s);
   dlrt_frame_free(&f);
   return c;
@@ -197,18 +250,61 @@ static void test_binary(void) {
   dlrt_model m;
   if (!model(&m, bin))
     return;
-  double thr;
+  double thr, mt[4];
   float p[6] = {0.9f, 0.2f, 0.6f, 0.4f, 0.1f, 0.7f}, t[6] = {1, 0, 0, 1, 0, 1};
-  int64_t c = binary(&m, p, t, 6, &thr);
+  int64_t c = binary(&m, p, t, 6, &thr, mt);
   check("score_binary_probabilities", c == 4 && thr == 0.5, "correct %lld threshold %g",
         (long long)c, thr);
+  /* TP 2 (0.9, 0.7), FP 1 (0.6), FN 1 (0.4): precision = recall = F1 =
+   * 2/3; the positives 0.9, 0.4, 0.7 beat 3 + 2 + 3 of the 9 pairs. */
+  check("score_binary_metrics", fabs(mt[0] - 2 / 3.0) < 1e-12 && fabs(mt[1] - 2 / 3.0) < 1e-12 &&
+        fabs(mt[2] - 2 / 3.0) < 1e-12 && fabs(mt[3] - 8 / 9.0) < 1e-12,
+        "precision %g recall %g F1 %g AUC %g", mt[0], mt[1], mt[2], mt[3]);
   float l[6] = {2.0f, -1.0f, 0.3f, -0.2f, -3.0f, 0.1f};
-  c = binary(&m, l, t, 6, &thr);
+  c = binary(&m, l, t, 6, &thr, mt);
   check("score_binary_logits", c == 4 && thr == 0, "correct %lld threshold %g", (long long)c, thr);
+  /* the positives 2, -0.2, 0.1 beat 3 + 2 + 2 of the negatives -1, 0.3, -3 */
+  check("score_binary_logits_auc", fabs(mt[3] - 7 / 9.0) < 1e-12, "AUC %g", mt[3]);
+  float none[4] = {0.1f, 0.2f, 0.3f, 0.4f}, zeros[4] = {0, 0, 0, 0};
+  binary(&m, none, zeros, 4, &thr, mt);
+  check("score_binary_undefined_metrics", isnan(mt[0]) && isnan(mt[1]) && isnan(mt[2]) &&
+        isnan(mt[3]), "precision %g recall %g F1 %g AUC %g", mt[0], mt[1], mt[2], mt[3]);
   float r[3] = {0.5f, 2.5f, 1.0f}, rt[3] = {0.5f, 2.0f, 1.5f};
-  c = binary(&m, r, rt, 3, &thr);
+  c = binary(&m, r, rt, 3, &thr, NULL);
   check("score_regression_unscored", c == -1, "scored as binary");
   dlrt_model_free(&m);
+}
+
+/* The ROC AUC against values worked out by hand: the fraction of
+ * (positive, negative) pairs in which the positive scores higher, ties
+ * counting one half. */
+static void test_auc(void) {
+  static const struct {
+    const char *name;
+    int n;
+    float score[8];
+    unsigned char pos[8];
+    double want;
+  } cases[] = {
+    {"auc_separated", 4, {0.1f, 0.2f, 0.8f, 0.9f}, {0, 0, 1, 1}, 1},
+    {"auc_inverted", 4, {0.1f, 0.2f, 0.8f, 0.9f}, {1, 1, 0, 0}, 0},
+    /* positives 0.35, 0.8 against 0.1, 0.4: 1 + 2 of 4 pairs */
+    {"auc_mixed", 4, {0.1f, 0.4f, 0.35f, 0.8f}, {0, 0, 1, 1}, 0.75},
+    /* positives 0.5, 0.9 against 0.5, 0.2: (0.5 = 0.5) is half: 3.5/4 */
+    {"auc_tie_is_half", 4, {0.5f, 0.5f, 0.2f, 0.9f}, {1, 0, 0, 1}, 0.875},
+    {"auc_all_tied", 5, {3, 3, 3, 3, 3}, {1, 0, 1, 0, 0}, 0.5},
+    /* 3 positives x 2 negatives = 6 pairs: 2 + 1.5 + 0.5 = 4 in order */
+    {"auc_ties_mixed", 5, {1, 2, 2, 3, 1}, {0, 1, 0, 1, 1}, 4 / 6.0},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    double a = dlrt_roc_auc(cases[i].score, cases[i].pos, cases[i].n);
+    check(cases[i].name, fabs(a - cases[i].want) < 1e-12, "AUC %.17g, want %.17g", a,
+          cases[i].want);
+  }
+  float s[3] = {1, 2, 3};
+  unsigned char all[3] = {1, 1, 1}, no[3] = {0, 0, 0};
+  check("auc_undefined_one_class", isnan(dlrt_roc_auc(s, all, 3)) &&
+        isnan(dlrt_roc_auc(s, no, 3)) && isnan(dlrt_roc_auc(s, no, 0)), "not NaN");
 }
 
 int main(void) {
@@ -218,8 +314,10 @@ int main(void) {
     return t_end();
   test_csv(&m);
   test_idx(&m);
+  test_classes(&m);
   test_score(&m);
   dlrt_model_free(&m);
   test_binary();
+  test_auc();
   return t_end();
 }

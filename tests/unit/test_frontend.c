@@ -471,6 +471,27 @@ static void test_train_keys(void) {
        strcmp(train_value(g, "data.mean"), "(missing)") == 0;
   check(ok, "csv defaults stored", NULL);
   ir_free_graph(g);
+  g = load("input x: f32[N, 1, 8, 8]\nlabel t: f32[N, 1]\n"
+           "logit = dense(flatten(x), 1)\noutput p = sigmoid(logit)\n"
+           "train {\n  loss = binary_cross_entropy(logit, t)\n"
+           "  augment = [flip, crop(pad = 1 + 1), scale(0.9, high = 1.1),\n"
+           "             rotate(degrees = 5)]\n"
+           "  data = idx(\"x.idx\", \"y.idx\", classes = [6, 0])\n}\n");
+  ok = g && strcmp(train_value(g, "augment"), "flip(), crop(pad=2), "
+                   "scale(low=0.9, high=1.1), rotate(degrees=5)") == 0 &&
+       strcmp(train_value(g, "data.classes"), "6,0") == 0 &&
+       strcmp(train_value(g, "test.classes"), "(missing)") == 0;
+  check(ok, "augment and classes stored", "%s / %s", g ? train_value(g, "augment") : "",
+        g ? train_value(g, "data.classes") : "");
+  ir_free_graph(g);
+  g = load("input x: f32[N, 1, 8, 8]\nlabel y: i32[N] classes 2\n"
+           "logits = dense(flatten(x), 2)\noutput p = softmax(logits)\n"
+           "train {\n  loss = cross_entropy(logits, y)\n  augment = none\n"
+           "  data = idx(\"x.idx\", \"y.idx\", classes = [3, 5])\n}\n");
+  ok = g && strcmp(train_value(g, "augment"), "none") == 0 &&
+       strcmp(train_value(g, "data.classes"), "3,5") == 0;
+  check(ok, "augment none, classes of an i32 label", NULL);
+  ir_free_graph(g);
 }
 
 /* ---- errors: one per mistake ------------------------------------------------ */

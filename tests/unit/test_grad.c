@@ -225,6 +225,46 @@ static void pool(Graph *g, Op op) {
   loss_of(g, add(g, op, &x, 1, (Attrs){.ints = {3, 2, 2, 1, 1, 1}, .nints = 6}));
 }
 
+/* dropout2d as the frontend builds it: x times the dropout of a constant
+ * 1 of shape [N,C,1,1], so whole channels are dropped */
+static void dropout2d(Graph *g, Op op) {
+  int x = param(g, "x", 4, (int64_t[]){2, 3, 2, 2});
+  int one = ir_const(g, DT_F32, shape_make(4, (int64_t[]){2, 3, 1, 1}), 1, NULL, L0);
+  int mask = add(g, op, &one, 1, (Attrs){.ints = {5}, .nints = 1, .f = {0.5}});
+  loss_of(g, add(g, OP_MUL, (int[]){x, mask}, 2, (Attrs){0}));
+}
+
+/* running_stat(batch, avg, sample): the gradient goes to batch only */
+static void running_stat(Graph *g, Op op) {
+  int a = param(g, "batch", 2, (int64_t[]){3, 4});
+  int b = param(g, "avg", 2, (int64_t[]){3, 4});
+  int c = param(g, "sample", 2, (int64_t[]){3, 4});
+  loss_of(g, add(g, op, (int[]){a, b, c}, 3, (Attrs){.f = {0.1}}));
+}
+
+static int bin(Graph *g, Op op, int a, int b) { return add(g, op, (int[]){a, b}, 2, (Attrs){0}); }
+
+/* batch norm of x [4,3,2,2] as the frontend builds it (frontend/
+ * builtins.c): the batch statistics, so the gradient of x flows through
+ * the mean and the variance too */
+static void batchnorm(Graph *g, Op op) {
+  int x = param(g, "x", 4, (int64_t[]){4, 3, 2, 2});
+  int gamma = param(g, "gamma", 1, (int64_t[]){3}), beta = param(g, "beta", 1, (int64_t[]){3});
+  int rm = param(g, "running_mean", 1, (int64_t[]){3});
+  int rv = param(g, "running_var", 1, (int64_t[]){3});
+  Attrs red = {.ints = {0, 0, 2, 3}, .nints = 4}, mom = {.f = {0.1}};
+  Shape cb = shape_make(3, (int64_t[]){3, 1, 1});
+  int m = add(g, OP_MEAN, &x, 1, red);
+  int xc = bin(g, OP_SUB, x, shaped(g, OP_RESHAPE, add(g, op, (int[]){m, rm, m}, 3, mom), cb));
+  int sq = bin(g, OP_MUL, xc, xc);
+  int v = add(g, OP_MEAN, &sq, 1, red);
+  int var = add(g, op, (int[]){v, rv, v}, 3, mom);
+  int sd = bin(g, OP_ADD, var, ir_const(g, DT_F32, (Shape){0}, 1e-5, NULL, L0));
+  sd = add(g, OP_SQRT, &sd, 1, (Attrs){0});
+  int y = bin(g, OP_MUL, xc, shaped(g, OP_RESHAPE, bin(g, OP_DIV, gamma, sd), cb));
+  loss_of(g, bin(g, OP_ADD, y, shaped(g, OP_RESHAPE, beta, cb)));
+}
+
 static const Case cases[] = {
     {OP_NEG, "neg", unary, false},           {OP_EXP, "exp", unary, false},
     {OP_LOG, "log", unary, true},            {OP_SQRT, "sqrt", unary, true},
@@ -255,6 +295,9 @@ static const Case cases[] = {
     {OP_CONV2D, "conv2d_depthwise", conv_depthwise, false},
     {OP_MAX_POOL2D, "max_pool2d", pool, false}, {OP_AVG_POOL2D, "avg_pool2d", pool, false},
     {OP_IM2COL, "im2col", columns, false},   {OP_COL2IM, "col2im", columns, false},
+    {OP_DROPOUT, "dropout2d", dropout2d, false},
+    {OP_RUNNING_STAT, "running_stat", running_stat, false},
+    {OP_RUNNING_STAT, "batchnorm", batchnorm, false},
 };
 
 /* Param values: in [-1, 1) away from the kinks at 0, or in [0.5, 1.5). */

@@ -292,6 +292,7 @@ static Graph *build_all(void) {
   int upd = add(g, OP_SUB, w, add(g, OP_MUL, lr, st, (Attrs){.nints = 0}), (Attrs){.nints = 0});
   add(g, OP_ASSIGN, st, upd, (Attrs){.nints = 0});
   add(g, OP_ASSIGN, w, upd, (Attrs){.nints = 0});
+  ir_add(g, OP_RUNNING_STAT, (int[]){upd, st, w}, 3, &(Attrs){.f = {0.1}}, at(15), why);
   g->loss = loss;
   if (r < 0 || b < 0 || bs < 0 || img < 0) die("test graph: %s", why);
   ir_output(g, "probs", m, at(9));
@@ -413,7 +414,8 @@ static void test_round_trip(void) {
             strstr(t1, "= hyper \"lr\" slot=0 : f32[] @\"t.dlm\":12:1\n") &&
             strstr(t1, "= hyper \"bias_correction2\" slot=11 : f32[]\n") &&
             strstr(t1, "= state \"momentum.W\" : f32[4,3] @\"t.dlm\":13:1\n") &&
-            strstr(t1, "= assign %") && strstr(t1, "= cross_entropy %"),
+            strstr(t1, "= assign %") && strstr(t1, "= cross_entropy %") &&
+            strstr(t1, " = running_stat %") && strstr(t1, " momentum=0.1 : f32[4,3] @"),
         "print_training_nodes", "%s", t1);
   /* The loss line follows the outputs and precedes the train entries. */
   const char *lossl = strstr(t1, "\nloss %"), *outl = strstr(t1, "\noutput \"o\\\"2\"");

@@ -82,6 +82,20 @@ static void reduce_all(Graph *g, Op op) {
   out(g, add(g, op, &x, 1, (Attrs){.ints = {0}, .nints = 1}));
 }
 
+/* reductions whose trailing reduced axes form a contiguous run of 16 or
+ * more elements, which the compiled code sums in eight partial results:
+ * over (H, W) of [N, 3, 5, 7] (a run of 35: four rounds and a tail of 3),
+ * and over (N, H, W) keeping the channel, as a bias gradient does */
+static void reduce_run(Graph *g, Op op) {
+  int x = input(g, "x", 4, (int64_t[]){-1, 3, 5, 7});
+  out(g, add(g, op, &x, 1, (Attrs){.ints = {0, 2, 3}, .nints = 3}));
+}
+
+static void reduce_channels(Graph *g, Op op) {
+  int x = input(g, "x", 4, (int64_t[]){-1, 3, 4, 6});
+  out(g, add(g, op, &x, 1, (Attrs){.ints = {0, 0, 2, 3}, .nints = 4}));
+}
+
 static void axis_last(Graph *g, Op op) {
   int x = input(g, "x", 2, (int64_t[]){-1, 10});
   out(g, add(g, op, &x, 1, (Attrs){.ints = {1}, .nints = 1}));
@@ -336,6 +350,70 @@ static void pool_grad_tiles(Graph *g, Op op, int64_t H, int64_t W) {
 static void pool_grad_tiles_left(Graph *g, Op op) { pool_grad_tiles(g, op, 7, 6); }
 static void pool_grad_tiles_exact(Graph *g, Op op) { pool_grad_tiles(g, op, 6, 4); }
 
+/* running_stat outside training (the compiled predict and `dlc run` both
+ * run the inference mode) reads its running average. */
+static void running_stat(Graph *g, Op op) {
+  int x = input(g, "x", 3, (int64_t[]){-1, 3, 5});
+  int avg = ir_param(g, "avg", DT_F32, shape_make(2, (int64_t[]){3, 5}),
+                     (Init){.kind = INIT_NORMAL, .a = 0, .b = 1}, L0);
+  int m = add(g, OP_MEAN, &x, 1, (Attrs){.ints = {0, 0}, .nints = 2});
+  int r = add(g, op, (int[]){m, avg, m}, 3, (Attrs){.f = {0.1}});
+  out(g, add(g, OP_SUB, (int[]){x, r}, 2, (Attrs){0}));
+}
+
+static int channel_param(Graph *g, const char *name, int64_t C, Init init) {
+  return ir_param(g, name, DT_F32, shape_make(1, (int64_t[]){C}), init, L0);
+}
+
+static int to_channels(Graph *g, int v, int64_t C, int rank) {
+  char why[256];
+  Shape s = {.rank = rank - 1, .d = {C, 1, 1, 1, 1}};
+  return rank == 2 ? v : ir_add_shaped(g, OP_RESHAPE, &v, 1, NULL, DT_F32, s, L0, why);
+}
+
+/* y + b, then batch norm over channel axis 1 of y [N, C, ...] as the
+ * frontend builds it, with running averages and gamma, beta away from
+ * their initial 0 and 1. Compiled, the inference mode folds it into the
+ * conv2d or matmul before it (passes/bnfold.c); the interpreter runs it as
+ * written. */
+static int bias_batchnorm(Graph *g, int y, int64_t C) {
+  int rank = g->node[y].shape.rank;
+  Init normal = {.kind = INIT_NORMAL, .a = 0.5, .b = 1};
+  int b = channel_param(g, "b", C, normal), gamma = channel_param(g, "gamma", C, normal);
+  int beta = channel_param(g, "beta", C, normal), rm = channel_param(g, "rm", C, normal);
+  int rv = channel_param(g, "rv", C, (Init){.kind = INIT_UNIFORM, .a = 0.5, .b = 2});
+  Attrs red = {.ints = {0, 0, 2, 3}, .nints = rank}, mom = {.f = {0.1}};
+  y = add(g, OP_ADD, (int[]){y, to_channels(g, b, C, rank)}, 2, (Attrs){0});
+  int m = add(g, OP_MEAN, &y, 1, red);
+  int mu = add(g, OP_RUNNING_STAT, (int[]){m, rm, m}, 3, mom);
+  int var = add(g, OP_RUNNING_STAT, (int[]){m, rv, m}, 3, mom);
+  int eps = ir_const(g, DT_F32, shape_make(0, NULL), 1e-5, NULL, L0);
+  int sd = add(g, OP_ADD, (int[]){var, eps}, 2, (Attrs){0});
+  sd = add(g, OP_SQRT, &sd, 1, (Attrs){0});
+  int s = add(g, OP_DIV, (int[]){gamma, sd}, 2, (Attrs){0});
+  int xc = add(g, OP_SUB, (int[]){y, to_channels(g, mu, C, rank)}, 2, (Attrs){0});
+  y = add(g, OP_MUL, (int[]){xc, to_channels(g, s, C, rank)}, 2, (Attrs){0});
+  return add(g, OP_ADD, (int[]){y, to_channels(g, beta, C, rank)}, 2, (Attrs){0});
+}
+
+static void bn_conv(Graph *g, Op op) {
+  (void)op;
+  out(g, bias_batchnorm(g, conv(g, 3, 4, 3, 3, (Attrs){.ints = {1, 1, 1, 1, 1, 1, 1}, .nints = 7}), 4));
+}
+
+static void bn_conv_groups(Graph *g, Op op) {
+  (void)op;
+  out(g, bias_batchnorm(g, conv(g, 4, 6, 3, 2, (Attrs){.ints = {2, 1, 1, 0, 1, 1, 2}, .nints = 7}), 6));
+}
+
+static void bn_dense(Graph *g, Op op) {
+  (void)op;
+  int x = input(g, "x", 2, (int64_t[]){-1, 37});
+  int w = ir_param(g, "W", DT_F32, shape_make(2, (int64_t[]){37, 19}),
+                   (Init){.kind = INIT_XAVIER_UNIFORM, .fan_in = 37, .fan_out = 19}, L0);
+  out(g, bias_batchnorm(g, add(g, OP_MATMUL, (int[]){x, w}, 2, (Attrs){0}), 19));
+}
+
 static const Case cases[] = {
     {OP_NEG, "neg", unary, false},
     {OP_EXP, "exp", unary, false},
@@ -370,6 +448,11 @@ static const Case cases[] = {
     {OP_MEAN, "mean_all", reduce_all, false},
     {OP_MAX, "max_last", reduce_last, false},
     {OP_MAX, "max_all", reduce_all, false},
+    {OP_SUM, "sum_run", reduce_run, false},
+    {OP_SUM, "sum_channels", reduce_channels, false},
+    {OP_MEAN, "mean_run", reduce_run, false},
+    {OP_MAX, "max_run", reduce_run, false},
+    {OP_MAX, "max_channels", reduce_channels, false},
     {OP_SOFTMAX, "softmax_last", axis_last, false},
     {OP_SOFTMAX, "softmax_mid", axis_mid, false},
     {OP_LOG_SOFTMAX, "log_softmax_last", axis_last, false},
@@ -408,6 +491,10 @@ static const Case cases[] = {
     {OP_MAX_POOL2D_GRAD, "max_pool2d_grad_tiles_left", pool_grad_tiles_left, false},
     {OP_MAX_POOL2D_GRAD, "max_pool2d_grad_tiles_exact", pool_grad_tiles_exact, false},
     {OP_AVG_POOL2D_GRAD, "avg_pool2d_grad", pool_grad, false},
+    {OP_RUNNING_STAT, "running_stat", running_stat, false},
+    {OP_RUNNING_STAT, "bnfold_conv2d", bn_conv, false},
+    {OP_RUNNING_STAT, "bnfold_conv2d_groups", bn_conv_groups, false},
+    {OP_RUNNING_STAT, "bnfold_dense", bn_dense, false},
 };
 
 /* Random inputs for every input of g, N samples, written as x_<name>.npy. */

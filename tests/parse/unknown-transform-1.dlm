@@ -1,0 +1,9 @@
+# An augmentation transform the trainer does not know.
+input image: f32[N, 1, 28, 28]
+label y: i32[N] classes 10
+logits = dense(flatten(image), 10)
+output probs = softmax(logits)
+train {
+  loss = cross_entropy(logits, y)
+  augment = [crop(pad = 2), flop]
+}
