@@ -156,6 +156,56 @@ $(BUILD)/rtprog/fake_adam: tests/rt/prog/fake_train.c $(BUILD)/libdlrt.a
 	@mkdir -p $(dir $@)
 	$(CC) $(BASEFLAGS) $(WARN) -DFAKE_ADAM -Iruntime -o $@ $< $(BUILD)/libdlrt.a -lz -lm -lpthread
 
+# ---- fuzzing ------------------------------------------------------------------
+#
+# tests/fuzz/<target>.c are libFuzzer targets for every reader of untrusted
+# input (tests/fuzz/fuzz.h). `make fuzz` builds them with clang into
+# $(BUILD)/fuzz/ and runs each for FUZZ_SECONDS from its seed corpus
+# (tests/fuzz/<target>/); any crash, sanitizer report, leak or hang fails.
+# The same targets are built without libFuzzer into $(BUILD)/fuzzrun/ so
+# that `make test` replays the regression inputs (tests/e2e/fuzz_regress.sh).
+
+FUZZ_TARGETS := dlm ir ckpt idx npy csv
+FUZZ_SECONDS ?= 10
+FUZZ_CC      ?= clang
+FUZZ_FLAGS   := -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer \
+                -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined
+FUZZ_INC     := -Iir -Ifrontend -I$(BUILD)/frontend -Iruntime -Itests/fuzz
+FUZZ_LIB     := $(patsubst %.c,$(BUILD)/fuzz-obj/%.o,$(IR_SRC) $(FRONTEND_SRC) \
+                  $(filter-out runtime/main.c,$(RUNTIME_SRC)) tests/fuzz/fuzz_util.c) \
+                $(BUILD)/fuzz-obj/gen/lexer.o $(BUILD)/fuzz-obj/gen/parser.o
+FUZZ_BIN     := $(patsubst %,$(BUILD)/fuzz/%,$(FUZZ_TARGETS))
+FUZZ_RUN     := $(patsubst %,$(BUILD)/fuzzrun/%,$(FUZZ_TARGETS))
+.SECONDARY: $(FUZZ_LIB)
+
+$(BUILD)/fuzz-obj/gen/%.o: $(BUILD)/frontend/%.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_FLAGS) $(GENWARN) $(FUZZ_INC) -c $< -o $@
+$(BUILD)/fuzz-obj/%.o: %.c $(BUILD)/frontend/parser.h
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_FLAGS) $(WARN) $(FUZZ_INC) -c $< -o $@
+$(BUILD)/fuzz/%: tests/fuzz/%.c $(FUZZ_LIB)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer $(WARN) $(FUZZ_INC) -o $@ $< $(FUZZ_LIB) -lz -lm -lpthread
+
+$(BUILD)/fuzzrun/%: tests/fuzz/%.c tests/fuzz/replay.c tests/fuzz/fuzz_util.c \
+                    $(patsubst %.c,$(BUILD)/%.o,$(IR_SRC) $(FRONTEND_SRC)) $(GEN_SRC:.c=.o) $(BUILD)/libdlrt.a
+	@mkdir -p $(dir $@)
+	$(CC) -D_GNU_SOURCE $(OPT) $(SANFLAGS) $(WARN) $(FUZZ_INC) -o $@ $(filter %.c %.o %.a,$^) -lz -lm -lpthread
+test: $(FUZZ_RUN)
+
+fuzz: $(FUZZ_BIN)
+	@for t in $(FUZZ_TARGETS); do \
+	  mkdir -p $(BUILD)/fuzz/corpus/$$t; \
+	  echo "fuzz $$t: $(FUZZ_SECONDS) s"; \
+	  $(BUILD)/fuzz/$$t -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 \
+	    -max_len=16384 -print_final_stats=1 -artifact_prefix=$(BUILD)/fuzz/$$t- \
+	    $(BUILD)/fuzz/corpus/$$t tests/fuzz/$$t $$(ls -d tests/fuzz/regress/$$t 2>/dev/null) \
+	    >$(BUILD)/fuzz/$$t.log 2>&1 || \
+	  { tail -60 $(BUILD)/fuzz/$$t.log; echo "fuzz $$t: FAILED (input in $(BUILD)/fuzz/$$t-*)"; exit 1; }; \
+	  grep -E 'stat::number_of_executed_units|^#.*DONE' $(BUILD)/fuzz/$$t.log | tail -1; \
+	done
+
 # ---- the two commands --------------------------------------------------------
 
 test: all $(UNIT_BIN) $(RT_BIN) dataset $(BUILD)/.valgrind
@@ -170,5 +220,5 @@ bench: all dataset
 clean:
 	rm -rf build build-san
 
-.PHONY: all test demo bench clean dataset
+.PHONY: all test demo bench clean dataset fuzz
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -42,6 +42,7 @@ typedef struct Opts {
   int64_t batch;       /* header: samples per call */
   bool seeded;         /* --seed given */
   const char *quantize;/* header: none or int8 */
+  int64_t max_memory;  /* build: refuse a plan above this many bytes; 0: no limit */
 } Opts;
 
 static void usage(FILE *f) {
@@ -55,6 +56,7 @@ static void usage(FILE *f) {
           "                              print the IR (after a pass), the kernels or LLVM IR\n"
           "  opt --passes=a,b FILE       run passes on a model or IR text, print the IR\n"
           "  build FILE.dlm -o EXE [--stats] [-O0..3] [--emit-llvm F] [--keep-obj F]\n"
+          "        [--max-memory BYTES[k|M|G]]\n"
           "                              compile to a native executable\n"
           "  run FILE --weights W.ckpt --input [NAME=]X [-o OUT.npy] [--output NAME] [--limit K]\n"
           "      [--mode predict|train [--step S] [--seed K]]\n"
@@ -75,6 +77,19 @@ static void usage(FILE *f) {
 static bool ends_with(const char *s, const char *suffix) {
   size_t a = strlen(s), b = strlen(suffix);
   return a >= b && strcmp(s + a - b, suffix) == 0;
+}
+
+/* A byte count "123", "64k", "512M", "2G" (powers of 1024), positive and
+ * not overflowing. */
+static bool parse_bytes(const char *s, int64_t *out) {
+  char *end;
+  errno = 0;
+  long long v = strtoll(s, &end, 10);
+  int shift = *end == 'k' || *end == 'K' ? 10 : *end == 'M' ? 20 : *end == 'G' ? 30 : 0;
+  if (shift) end++;
+  if (errno || end == s || *end || v <= 0 || v > (INT64_MAX >> shift)) return false;
+  *out = (int64_t)v << shift;
+  return true;
 }
 
 /* Parse argv into o; false after printing a message. */
@@ -146,6 +161,14 @@ static bool parse_args(int argc, char **argv, Opts *o) {
                 (long long)DLRT_MAX_BATCH, bv);
         return false;
       }
+    } else if (strcmp(a, "--max-memory") == 0) {
+      const char *mv;
+      VALUE(mv);
+      if (!parse_bytes(mv, &o->max_memory)) {
+        fprintf(stderr, "dlc: error: --max-memory needs a byte count (suffix k, M or G "
+                        "for 2^10, 2^20, 2^30), not '%s'\n", mv);
+        return false;
+      }
     } else if (strcmp(a, "--samples") == 0) {
       const char *sv;
       VALUE(sv);
@@ -167,12 +190,32 @@ static bool parse_args(int argc, char **argv, Opts *o) {
   return true;
 }
 
+/* IR text must not hold a NUL byte: the parser would stop there and accept
+ * the part before it. True after reporting the first one's position. */
+static bool has_nul(const char *path, const char *text, size_t len) {
+  size_t n = strlen(text);
+  if (n == len) return false;
+  int line = 1, col = 1;
+  for (size_t i = 0; i < n; i++) {
+    if (text[i] == '\n') line++, col = 1;
+    else col++;
+  }
+  diag_error((Loc){intern(path), line, col},
+             "the file contains a NUL byte (offset %zu); is it an IR text file?", n);
+  return true;
+}
+
 /* Load a model from .dlm source or IR text; NULL after errors. */
 static Graph *load(const char *path) {
   if (ends_with(path, ".ir")) {
-    char *text = read_file(path, NULL);
+    size_t len;
+    char *text = read_file(path, &len);
     if (!text) {
       fprintf(stderr, "dlc: error: cannot read %s: %s\n", path, strerror(errno));
+      return NULL;
+    }
+    if (has_nul(path, text, len)) {
+      free(text);
       return NULL;
     }
     Graph *g = ir_parse(intern(path), text); /* keeps its own copy */
@@ -369,6 +412,48 @@ static void print_stats(const Entry *e, int n, const BuildStats *st, double t_fr
 }
 
 
+static const char *train_value(const Graph *g, const char *key) {
+  for (int t = 0; t < g->ntrain; t++)
+    if (strcmp(g->train[t].key, key) == 0) return g->train[t].value;
+  return NULL;
+}
+
+/* The memory a built program allocates to train at the train section's
+ * batch size B (the runtime's default 32 without one): weights, optimiser
+ * state, and the activation block, which serves every entry (the largest
+ * of align64(act_k) + act_n * B, as dlrt_act_bytes computes it). Refuses
+ * (false, after the message) a total above o->max_memory or one that
+ * overflows 64 bits. */
+static bool check_memory(const Graph *g, const Entry *e, int n, const Opts *o) {
+  const char *bs = train_value(g, "batch");
+  int64_t B = bs ? strtoll(bs, NULL, 10) : 32, act = 0, worst = 0, total;
+  if (B <= 0) B = 1;
+  bool over = false;
+  for (int j = 0; j < n; j++) {
+    int64_t k = (e[j].g->region_k[R_ACT] + 63) / 64 * 64, a;
+    over |= __builtin_mul_overflow(e[j].g->region_n[R_ACTN], B, &a) ||
+            __builtin_add_overflow(a, k, &a);
+    if (!over && a > act) act = a, worst = j;
+  }
+  int64_t state = n == ENT_COUNT ? e[ENT_TRAIN].g->region_k[R_STATE] : 0;
+  int64_t weights = e[0].g->region_k[R_WEIGHT];
+  over |= __builtin_add_overflow(weights, state, &total) ||
+          __builtin_add_overflow(total, act, &total);
+  if (over) {
+    fprintf(stderr, "dlc: error: model '%s': the memory plan at batch %lld overflows "
+                    "64 bits\n", g->name, (long long)B);
+    return false;
+  }
+  if (total <= o->max_memory) return true;
+  fprintf(stderr, "dlc: error: model '%s' needs %lld bytes at batch %lld, more than "
+                  "--max-memory %lld: weights %lld, optimizer state %lld, activations "
+                  "%lld (the %s entry)\n", g->name, (long long)total, (long long)B,
+          (long long)o->max_memory, (long long)weights, (long long)state,
+          (long long)act, entry_name[e[worst].kind]);
+  fprintf(stderr, "hint: a smaller batch (train section: batch = ...) needs less\n");
+  return false;
+}
+
 static int cmd_build(const Opts *o) {
   if (!o->out) {
     fprintf(stderr, "dlc: error: build needs -o EXE\n");
@@ -381,6 +466,11 @@ static int cmd_build(const Opts *o) {
   Entry e[ENT_COUNT];
   int n = compile_all(g, o, stdout, e);
   if (n < 0) return 1;
+  if (o->max_memory && !check_memory(g, e, n, o)) {
+    free_entries(e, n);
+    ir_free_graph(g);
+    return 1;
+  }
   double t2 = seconds();
   char *manifest = cg_manifest(e, n);
   char obj[4096];
@@ -401,12 +491,6 @@ static int cmd_build(const Opts *o) {
 }
 
 /* ---- dlc run: the reference interpreter on files ---- */
-
-static const char *train_value(const Graph *g, const char *key) {
-  for (int t = 0; t < g->ntrain; t++)
-    if (strcmp(g->train[t].key, key) == 0) return g->train[t].value;
-  return NULL;
-}
 
 static int64_t per_sample(const Node *n) { return shape_numel(&n->shape).k; }
 

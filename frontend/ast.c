@@ -21,7 +21,19 @@ static Expr *new_expr(Parse *p, ExprKind k, Loc loc) {
   Expr *e = arena_alloc(p->a, sizeof *e);
   e->kind = k;
   e->loc = loc;
+  e->depth = 1;
   return e;
+}
+
+static int max_int(int a, int b) { return a > b ? a : b; }
+
+/* The deepest tree among the values of a list of arguments, 0 if none. */
+static int args_depth(const Arg *a) {
+  int d = 0;
+  for (; a; a = a->next)
+    if (a->e)
+      d = max_int(d, a->e->depth);
+  return d;
 }
 
 /* Numbers are read with strtod: the lexer only passes decimal literals. */
@@ -61,6 +73,7 @@ Expr *fe_call(Parse *p, const char *callee, Loc loc, Arg *args) {
   e->str = callee;
   e->args = args;
   e->nargs = count_args(args);
+  e->depth = 1 + args_depth(args);
   return e;
 }
 
@@ -68,6 +81,7 @@ Expr *fe_list(Parse *p, Arg *items, Loc loc) {
   Expr *e = new_expr(p, E_LIST, loc);
   e->args = items;
   e->nargs = count_args(items);
+  e->depth = 1 + args_depth(items);
   return e;
 }
 
@@ -75,6 +89,7 @@ Expr *fe_unary(Parse *p, int op, Expr *x, Loc loc) {
   Expr *e = new_expr(p, E_UNARY, loc);
   e->op = op;
   e->lhs = x;
+  e->depth = 1 + x->depth;
   return e;
 }
 
@@ -83,6 +98,7 @@ Expr *fe_binary(Parse *p, int op, Expr *l, Expr *r, Loc loc) {
   e->op = op;
   e->lhs = l;
   e->rhs = r;
+  e->depth = 1 + max_int(l->depth, r->depth);
   return e;
 }
 
@@ -99,10 +115,11 @@ Arg *fe_args_append(Parse *p, Arg *list, Arg *a) {
   (void)p;
   if (!list)
     return a;
-  Arg *t = list;
+  Arg *t = list->tail ? list->tail : list;
   while (t->next)
     t = t->next;
   t->next = a;
+  list->tail = a;
   return list;
 }
 
@@ -120,6 +137,21 @@ TypeExpr *fe_type(Parse *p, const char *dtype, Loc loc, Arg *dims) {
 
 /* ---- statements ---------------------------------------------------------- */
 
+/* s, or a statement lost to an error when its expression trees (depth d)
+ * are deeper than MAX_EXPR_DEPTH: reported here, before anything walks
+ * them. */
+static Stmt *bounded(Parse *p, Stmt *s, int d) {
+  if (d <= MAX_EXPR_DEPTH)
+    return s;
+  diag_error(s->loc, "expression nested too deeply (%d levels, at most %d); split it "
+             "into several statements", d, MAX_EXPR_DEPTH);
+  p->errors++;
+  return fe_stmt_error(p, s->loc);
+}
+
+static int type_depth(const TypeExpr *t) { return t ? args_depth(t->dims) : 0; }
+static int expr_depth(const Expr *e) { return e ? e->depth : 0; }
+
 static Stmt *new_stmt(Parse *p, StmtKind k, const char *name, Loc nloc,
                       Loc loc) {
   Stmt *s = arena_alloc(p->a, sizeof *s);
@@ -133,7 +165,7 @@ static Stmt *new_stmt(Parse *p, StmtKind k, const char *name, Loc nloc,
 Stmt *fe_input(Parse *p, const char *name, Loc nloc, TypeExpr *t, Loc loc) {
   Stmt *s = new_stmt(p, S_INPUT, name, nloc, loc);
   s->type = t;
-  return s;
+  return bounded(p, s, type_depth(t));
 }
 
 Stmt *fe_label(Parse *p, const char *name, Loc nloc, TypeExpr *t,
@@ -141,7 +173,7 @@ Stmt *fe_label(Parse *p, const char *name, Loc nloc, TypeExpr *t,
   Stmt *s = new_stmt(p, S_LABEL, name, nloc, loc);
   s->type = t;
   s->e = classes;
-  return s;
+  return bounded(p, s, max_int(type_depth(t), expr_depth(classes)));
 }
 
 Stmt *fe_param(Parse *p, const char *name, Loc nloc, TypeExpr *t, Expr *init,
@@ -149,26 +181,26 @@ Stmt *fe_param(Parse *p, const char *name, Loc nloc, TypeExpr *t, Expr *init,
   Stmt *s = new_stmt(p, S_PARAM, name, nloc, loc);
   s->type = t;
   s->e = init;
-  return s;
+  return bounded(p, s, max_int(type_depth(t), expr_depth(init)));
 }
 
 Stmt *fe_assign(Parse *p, const char *name, Expr *e, Loc loc, Loc vloc) {
   Stmt *s = new_stmt(p, S_ASSIGN, name, loc, loc);
   s->e = e;
   s->vloc = vloc;
-  return s;
+  return bounded(p, s, expr_depth(e));
 }
 
 Stmt *fe_output(Parse *p, const char *name, Loc nloc, Expr *e, Loc loc) {
   Stmt *s = new_stmt(p, S_OUTPUT, name, nloc, loc);
   s->e = e;
-  return s;
+  return bounded(p, s, expr_depth(e));
 }
 
 Stmt *fe_return(Parse *p, Expr *e, Loc loc) {
   Stmt *s = new_stmt(p, S_RETURN, NULL, loc, loc);
   s->e = e;
-  return s;
+  return bounded(p, s, expr_depth(e));
 }
 
 Stmt *fe_block(Parse *p, const char *name, Loc nloc, Arg *params, Stmt *body,
@@ -177,7 +209,7 @@ Stmt *fe_block(Parse *p, const char *name, Loc nloc, Arg *params, Stmt *body,
   s->params = params;
   s->body = body;
   s->end = end;
-  return s;
+  return bounded(p, s, args_depth(params));
 }
 
 Stmt *fe_train(Parse *p, Stmt *items, Loc end, Loc loc) {

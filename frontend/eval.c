@@ -380,7 +380,21 @@ static Value eval_call(Lower *L, const Expr *e) {
   return fe_poison(e->loc);
 }
 
+static Value eval(Lower *L, const Expr *e);
+
 Value fe_eval(Lower *L, const Expr *e) {
+  if (L->depth >= MAX_EVAL_DEPTH) {
+    fe_error(L, e->loc, "expressions and block calls nested too deeply (more than %d "
+             "levels)", MAX_EVAL_DEPTH);
+    return fe_poison(e->loc);
+  }
+  L->depth++;
+  Value v = eval(L, e);
+  L->depth--;
+  return v;
+}
+
+static Value eval(Lower *L, const Expr *e) {
   switch (e->kind) {
   case E_NUM:
     return fe_number(e->num, e->loc);

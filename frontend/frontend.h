@@ -55,6 +55,8 @@ struct Arg {
   Loc loc;           /* the keyword, or the value when positional */
   Loc vloc;          /* the value's first token */
   Arg *next;
+  Arg *tail;         /* on a list's first item: its last (a hint that
+                        makes appending O(1)); else NULL */
 };
 
 struct Expr {
@@ -67,7 +69,20 @@ struct Expr {
   Expr *lhs, *rhs;
   Arg *args;
   int nargs;
+  int depth;         /* of the tree: 1 for a leaf (see MAX_EXPR_DEPTH) */
 };
+
+/* Deepest expression tree a statement may hold. The walks over a tree
+ * (evaluation, folding, printing) recurse, and a chain like 1 + 1 + ... + 1
+ * is deep without any bracket (bison bounds bracket nesting itself), so a
+ * hostile file could otherwise exhaust the stack. */
+enum { MAX_EXPR_DEPTH = 500 };
+
+/* Evaluation recurses through expressions and block expansions, so their
+ * nesting is bounded as a whole too: at most MAX_EVAL_DEPTH fe_eval calls
+ * and MAX_BLOCK_DEPTH block expansions in progress, with a message (one
+ * per block) beyond. */
+enum { MAX_EVAL_DEPTH = 1000, MAX_BLOCK_DEPTH = 100 };
 
 /* `f32[N, 28]`: an element type and dimension expressions. */
 typedef struct TypeExpr {
@@ -283,6 +298,8 @@ typedef struct Lower {
   Binding *outputs;  /* output names, for duplicate checks */
   const Stmt *model; /* the first model statement and train section */
   const Stmt *train;
+  int depth;         /* fe_eval calls in progress (MAX_EVAL_DEPTH) */
+  int calls;         /* block expansions in progress (MAX_BLOCK_DEPTH) */
   int nsalt;         /* dropout nodes made so far: the next salt is
                         nsalt + 1, so salts are 1, 2, ... in creation
                         order and unique in the graph */

@@ -19,13 +19,33 @@
 #include <string.h>
 
 /* File names and source texts must outlive the graph: Loc.file and the
- * caret lines of later diagnostics point into them. They are kept for the
- * life of the process. */
-static const char *keep(const char *s) {
-  static Arena *a;
-  if (!a)
-    a = arena_new();
-  return arena_strdup(a, s);
+ * caret lines of later diagnostics point into them. Names are interned;
+ * the text of each file is kept for the life of the process, and loading
+ * a file of the same name again replaces (and frees) its old text, so that
+ * a program that loads many texts (a fuzzer, tests) does not grow. Nothing
+ * but the diagnostics' source table points into the text: the tree copies
+ * every string it keeps. */
+static const char *keep_text(const char *file, const char *text) {
+  static struct {
+    const char *file;
+    char *text;
+  } kept[64];
+  static int nkept;
+  int k = 0;
+  while (k < nkept && kept[k].file != file) k++;
+  if (k == 64) { /* too many files: keep this one for good */
+    static Arena *a;
+    if (!a) a = arena_new();
+    return arena_strdup(a, text);
+  }
+  char *copy = strdup(text);
+  if (!copy) die("out of memory");
+  diag_add_source(file, copy);
+  free(kept[k].text);
+  kept[k].file = file;
+  kept[k].text = copy;
+  if (k == nkept) nkept++;
+  return copy;
 }
 
 /* ---- bindings ------------------------------------------------------------ */
@@ -178,6 +198,13 @@ static bool eval_type(Lower *L, const TypeExpr *t, bool batch, DType *dt,
       ok = false;
     }
     s->rank++;
+  }
+  if (ok && shape_too_big(s)) {
+    char buf[96];
+    shape_str(buf, sizeof buf, *dt, s);
+    fe_error(L, t->loc, "%s has more than 2^40 elements%s", buf,
+             shape_numel(s).sym ? " per sample" : "");
+    return false;
   }
   return ok;
 }
@@ -410,14 +437,20 @@ Value fe_call_block(Lower *L, BlockDef *b, const Expr *call,
   block_sig(b->def, &sig);
   if (!fe_bind(L, &sig, call, vals, arg))
     return fe_poison(call->loc);
+  if (L->calls >= MAX_BLOCK_DEPTH) {
+    fe_error(L, call->loc, "block calls nested more than %d deep", MAX_BLOCK_DEPTH);
+    return fe_poison(call->loc);
+  }
   int k = fe_count_call(L, b->def->name);
   Scope *s = arena_alloc(L->a, sizeof *s);
   *s = (Scope){.block = b->def->name, .call = call->loc, .caller = L->scope,
                .prefix = arena_printf(L->a, "%s%s%d.", L->scope->prefix,
                                       b->def->name, k)};
   L->scope = s;
+  L->calls++;
   Value r = bind_params(L, b->def, arg) ? expand_body(L, b->def)
                                         : fe_poison(call->loc);
+  L->calls--;
   L->scope = s->caller;
   r.loc = call->loc;
   return r;
@@ -548,6 +581,13 @@ static void report_cycle(Lower *L, BlockDef **stack, int depth, int from,
 static void find_cycles(Lower *L, BlockDef *b, BlockDef **stack, int depth) {
   const Expr **calls;
   int n;
+  if (depth == MAX_BLOCK_DEPTH) { /* deeper calls fail at expansion anyway */
+    fe_error(L, b->def->name_loc, "blocks call each other more than %d deep "
+             "(through '%s')", MAX_BLOCK_DEPTH, b->def->name);
+    b->bad = true;
+    b->mark = 2;
+    return;
+  }
   b->mark = 1;
   stack[depth++] = b;
   block_calls(L, b->def, &calls, &n);
@@ -583,7 +623,7 @@ static void ensure_checked(Lower *L, BlockDef *b) {
   if (!check_block(L, b->def))
     b->bad = true;
   if (b->mark == 0) {
-    BlockDef **stack = arena_alloc(L->a, sizeof *stack * (size_t)L->nblock);
+    BlockDef *stack[MAX_BLOCK_DEPTH]; /* find_cycles goes no deeper */
     find_cycles(L, b, stack, 0);
   }
   L->scope = scope;
@@ -663,8 +703,8 @@ static Graph *lower(Parse *p) {
 }
 
 Graph *fe_load_text(const char *file, const char *text) {
-  file = keep(file);
-  text = keep(text);
+  file = intern(file);
+  text = keep_text(file, text);
   diag_add_source(file, text);
   int errors = diag_count();
   Arena *a = arena_new();
@@ -684,12 +724,12 @@ Graph *fe_load(const char *path) {
   size_t len;
   char *text = read_file(path, &len);
   if (!text) {
-    diag_error((Loc){keep(path), 0, 0}, "cannot read the file: %s",
+    diag_error((Loc){intern(path), 0, 0}, "cannot read the file: %s",
                strerror(errno));
     return NULL;
   }
   if (strlen(text) != len) {
-    diag_error((Loc){keep(path), 0, 0}, "the file contains a NUL byte; "
+    diag_error((Loc){intern(path), 0, 0}, "the file contains a NUL byte; "
                "is it a .dlm text file?");
     free(text);
     return NULL;

@@ -88,15 +88,17 @@ const char *intern(const char *s) {
 Size shape_numel(const Shape *s) {
   Size z = {1, false};
   for (int i = 0; i < s->rank; i++) {
-    if (s->d[i] < 0) {
+    int64_t d = s->d[i];
+    if (d < 0) {
       z.sym = true;
-      z.k *= -s->d[i];
-    } else {
-      z.k *= s->d[i];
+      d = d == INT64_MIN ? INT64_MAX : -d;
     }
+    if (__builtin_mul_overflow(z.k, d, &z.k)) z.k = INT64_MAX;
   }
   return z;
 }
+
+bool shape_too_big(const Shape *s) { return shape_numel(s).k > MAX_NUMEL; }
 
 Size dtype_bytes(DType t, Size n) {
   (void)t; /* every dtype is 4 bytes today */
@@ -698,7 +700,14 @@ static bool check_arity(const Node *n, char *why) {
 bool ir_infer(Graph *g, int i, char *why) {
   Node *n = &g->node[i];
   if (!check_arity(n, why)) return false;
-  return shape_rule[n->op](g, n, why);
+  if (!shape_rule[n->op](g, n, why)) return false;
+  if (shape_too_big(&n->shape)) {
+    char buf[96];
+    shape_str(buf, sizeof buf, n->dtype, &n->shape);
+    return WHY("%s: the result %s has more than 2^40 elements%s", op_info[n->op].name, buf,
+               shape_numel(&n->shape).sym ? " per sample" : "");
+  }
+  return true;
 }
 
 static int append(Graph *g, const Node *n) {

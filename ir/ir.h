@@ -274,8 +274,18 @@ int op_fixed_ints(Op op, bool *has_list);
 Graph *ir_new_graph(const char *name);
 void ir_free_graph(Graph *g);
 
-/* Shape helpers. Dimensions print as numbers, N or kN. */
+/* Largest element count of one tensor, per sample for a batch-dependent
+ * shape. The IR parser, the frontend and every shape rule refuse larger
+ * shapes, so that compile-time sizes (bytes per sample) cannot overflow;
+ * the runtime checks the sizes at its batch sizes when it loads the
+ * manifest. */
+#define MAX_NUMEL ((int64_t)1 << 40)
+
+/* Shape helpers. Dimensions print as numbers, N or kN. shape_numel
+ * saturates at INT64_MAX instead of overflowing. */
 Size shape_numel(const Shape *s);
+/* More than MAX_NUMEL elements (per sample). */
+bool shape_too_big(const Shape *s);
 Size dtype_bytes(DType t, Size n);
 bool shape_equal(const Shape *a, const Shape *b);
 Shape shape_make(int rank, const int64_t *d);

@@ -414,7 +414,23 @@ static bool begin(Set *s, const dlrt_model *m, const char *set, char *err) {
   return check_input(s, s->xt) && (!s->yt || check_input(s, s->yt));
 }
 
-/* Common end: classes, limit, label check, normalisation. */
+/* Every f32 value of n samples of per elements is finite: a NaN or an
+ * infinity in the data would make the loss NaN and look like a diverging
+ * run. */
+static bool check_finite(Set *s, const dlrt_tensor *t, const void *v, int64_t n,
+                         int64_t per, const char *path) {
+  if (t->dtype != DLRT_F32)
+    return true;
+  const float *x = v;
+  for (int64_t i = 0; i < n * per; i++)
+    if (!isfinite(x[i]))
+      return fail(s, "%s: sample %" PRId64 ", element %" PRId64 " of input '%s' is %s; "
+                  "the data must be finite", path, i / per, i % per, t->name,
+                  isnan(x[i]) ? "nan" : "inf");
+  return true;
+}
+
+/* Common end: classes, limit, finite values, label check, normalisation. */
 static bool finish(Set *s, dlrt_data *d, int64_t limit, const char *ypath) {
   if (d->n == 0)
     return fail(s, "%s: no samples", d->source);
@@ -424,6 +440,9 @@ static bool finish(Set *s, dlrt_data *d, int64_t limit, const char *ypath) {
     return false;
   if (limit > 0 && limit < d->n)
     d->n = limit;
+  if (!check_finite(s, s->xt, d->x, d->n, d->xper, d->source) ||
+      (s->yt && !check_finite(s, s->yt, d->y, d->n, d->yper, ypath ? ypath : d->source)))
+    return false;
   if (s->yt && s->yt->dtype == DLRT_I32 && s->yt->label &&
       !check_labels(s, d->y, d->n * d->yper, ypath))
     return false;

@@ -21,6 +21,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,6 +53,10 @@ typedef struct Trainer {
   /* the run's state, saved in checkpoints */
   dlrt_frame f;
   int64_t epoch, step, best_epoch, bad;  /* epochs completed, steps done */
+  int64_t done;                 /* samples of epoch + 1 done before an
+                                   interruption; 0 between epochs */
+  double done_sum;              /* their loss sum (sample-weighted) */
+  int64_t saved_step;           /* step of the last checkpoint saved, or -1 */
   double best_loss;
   char *best;                   /* weight block of the best epoch */
   bool stopped;
@@ -498,6 +503,39 @@ static void progress_end(Progress *p) {
   }
 }
 
+/* ---- interruption -------------------------------------------------------- */
+
+/* SIGINT or SIGTERM during the epochs: the handler only records the
+ * signal. The step loop sees it after the step in flight, the run saves a
+ * checkpoint of exactly where it stopped (the samples of the epoch done so
+ * far and their loss sum ride along in the metadata, so that --resume
+ * continues mid-epoch and computes what the uninterrupted run computes)
+ * and dlrt_train returns 128 + the signal number. A second signal exits at
+ * once; the file on disk is then the last complete checkpoint, since saves
+ * are atomic. */
+static volatile sig_atomic_t interrupted;
+
+static void on_signal(int sig) {
+  if (interrupted)
+    _exit(128 + sig);
+  interrupted = sig;
+}
+
+static void catch_signals(struct sigaction *old) {
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_signal;
+  sigemptyset(&sa.sa_mask);
+  interrupted = 0;
+  sigaction(SIGINT, &sa, &old[0]);
+  sigaction(SIGTERM, &sa, &old[1]);
+}
+
+static void restore_signals(const struct sigaction *old) {
+  sigaction(SIGINT, &old[0], NULL);
+  sigaction(SIGTERM, &old[1], NULL);
+}
+
 /* ---- one epoch ----------------------------------------------------------- */
 
 /* Replace the images of the batch just gathered (samples order[b + i])
@@ -517,21 +555,26 @@ static void augment_batch(Trainer *t, const dlrt_entry *e, int64_t b, int64_t n)
   }
 }
 
-/* Run the train entry over the training set once, in the epoch's order;
- * the sample-weighted mean loss in *loss. False (after the message) when
- * a loss is not finite. */
+/* Run the train entry over the training set once, in the epoch's order
+ * (from sample t->done on, when resuming an interrupted epoch); the
+ * sample-weighted mean loss in *loss. False (after the message) when a
+ * loss is not finite, and (with t->done set) when interrupted before the
+ * last step. */
 static bool train_epoch(Trainer *t, double lr, double *loss) {
   const dlrt_model *m = t->m;
   const dlrt_entry *e = &m->entry[DLRT_E_TRAIN];
   const dlrt_tensor *lt = dlrt_entry_output(e, "loss");
-  double sum = 0;
+  double sum = t->done_sum;
+  int64_t b0 = t->done;
+  t->done = 0;
+  t->done_sum = 0;
   Progress p;
   progress_begin(t, &p);
   memcpy(t->order, t->train, sizeof *t->order * (size_t)t->ntrain);
   if (t->shuffle)
     permute(t->order, t->ntrain, t->seed, PURPOSE_SHUFFLE,
             t->epoch + ((int64_t)t->fold << 32));
-  for (int64_t b = 0; b < t->ntrain; b += t->batch) {
+  for (int64_t b = b0; b < t->ntrain; b += t->batch) {
     int64_t n = t->ntrain - b < t->batch ? t->ntrain - b : t->batch;
     dlrt_frame_enter(&t->f, m, DLRT_E_TRAIN, n);
     dlrt_data_gather(&t->f, e, m, &t->data, t->order, b, n);
@@ -551,6 +594,12 @@ static bool train_epoch(Trainer *t, double lr, double *loss) {
     }
     sum += (double)l * (double)n;
     progress(&p, b + n, t->ntrain, sum / (double)(b + n));
+    if (interrupted && b + n < t->ntrain) {
+      progress_end(&p);
+      t->done = b + n;
+      t->done_sum = sum;
+      return false;
+    }
   }
   progress_end(&p);
   *loss = sum / (double)t->ntrain;
@@ -692,6 +741,10 @@ static int build_meta(const Trainer *t, dlrt_kv *kv) {
   add_meta(kv, &n, "best_epoch", "%" PRId64, t->best_epoch);
   add_meta(kv, &n, "bad_epochs", "%" PRId64, t->bad);
   add_meta(kv, &n, "stopped_early", "%d", t->stopped);
+  if (t->done) {
+    add_meta(kv, &n, "epoch_samples", "%" PRId64, t->done);
+    add_meta(kv, &n, "epoch_loss_sum", "%.17g", t->done_sum);
+  }
   add_meta(kv, &n, "threads", "%d", dlrt_pool_threads());
   if (t->limit > 0)
     add_meta(kv, &n, "limit", "%" PRId64, t->limit);
@@ -708,7 +761,7 @@ static int build_meta(const Trainer *t, dlrt_kv *kv) {
   return n;
 }
 
-static bool save(const Trainer *t) {
+static bool save(Trainer *t) {
   const char *path = t->o->save ? t->o->save : t->o->resume;
   char err[DLRT_ERR_LEN];
   if (!path)
@@ -720,6 +773,8 @@ static bool save(const Trainer *t) {
   bool ok = dlrt_frame_save_train(&t->f, t->m, t->patience ? t->best : NULL, kv, n,
                                   path, err);
   free(kv);
+  if (ok)
+    t->saved_step = t->step;
   return ok || fail("%s", err);
 }
 
@@ -754,11 +809,14 @@ static bool run_epochs(Trainer *t) {
   while (t->epoch < t->epochs && !t->stopped) {
     double lr = dlrt_schedule_lr(&t->sched, t->lr0, t->epoch, t->epochs), loss = 0;
     double t0 = now();
-    if (!train_epoch(t, lr, &loss))
+    if (!train_epoch(t, lr, &loss)) {
+      if (interrupted)
+        save(t); /* mid-epoch: where the run stopped */
       return false;
+    }
     double t1 = now();
     t->epoch++;
-    if (!end_epoch(t, loss, lr, t0, t1))
+    if (!end_epoch(t, loss, lr, t0, t1) || interrupted)
       return false;
   }
   if (t->stopped && !t->o->quiet)
@@ -802,6 +860,15 @@ static bool resume(Trainer *t, const dlrt_ckpt *c) {
   }
   v = meta_get(c, "best_val_loss");
   t->best_loss = v ? strtod(v, NULL) : INFINITY;
+  if ((v = meta_get(c, "epoch_samples"))) { /* saved mid-epoch: see on_signal */
+    char *end;
+    t->done = strtoll(v, &end, 10);
+    if (*end || t->done <= 0 || t->done >= t->ntrain)
+      return fail("%s: epoch_samples %s is not within the %" PRId64 " training samples",
+                  path, v, t->ntrain);
+    v = meta_get(c, "epoch_loss_sum");
+    t->done_sum = v ? strtod(v, NULL) : 0;
+  }
   v = meta_get(c, "stopped_early");
   if (v && strcmp(v, "1") == 0)
     return fail("%s: this run stopped early at epoch %" PRId64 " (early_stopping); "
@@ -816,7 +883,8 @@ static bool resume(Trainer *t, const dlrt_ckpt *c) {
     read_log(t);
   if (!t->o->quiet)
     printf("resuming from %s: %" PRId64 " of %" PRId64 " epochs done, step %" PRId64
-           "\n", path, t->epoch, t->epochs, t->step);
+           "%s\n", path, t->epoch, t->epochs, t->step,
+           t->done ? " (in the middle of an epoch)" : "");
   return true;
 }
 
@@ -965,10 +1033,12 @@ static void print_plan(const Trainer *t) {
 
 int dlrt_train(dlrt_model *m, const dlrt_train_opts *o) {
   Trainer t = {.m = m, .o = o, .best_loss = INFINITY, .limit = o->limit,
-               .threads = o->threads};
+               .threads = o->threads, .saved_step = -1};
   dlrt_ckpt c = {0};
+  struct sigaction old[2];
   bool ok = setup(&t, &c);
   dlrt_ckpt_free(&c);
+  catch_signals(old);
   if (ok && o->folds) {
     ok = run_folds(&t);
   } else if (ok) {
@@ -976,6 +1046,17 @@ int dlrt_train(dlrt_model *m, const dlrt_train_opts *o) {
     ok = run_epochs(&t);
     if (ok)
       test_eval(&t);
+  }
+  int sig = interrupted;
+  restore_signals(old);
+  if (sig) {
+    const char *path = o->save ? o->save : o->resume;
+    fflush(stdout);
+    fprintf(stderr, "interrupted (%s) at epoch %" PRId64 " step %" PRId64,
+            sig == SIGINT ? "SIGINT" : "SIGTERM", t.epoch + (t.done > 0), t.step);
+    if (path && !o->folds && t.saved_step == t.step)
+      fprintf(stderr, "; saved %s: continue with --resume %s", path, path);
+    fputc('\n', stderr);
   }
   dlrt_pool_shutdown();
   dlrt_frame_free(&t.f);
@@ -987,5 +1068,5 @@ int dlrt_train(dlrt_model *m, const dlrt_train_opts *o) {
   free(t.hist);
   free(t.best);
   free(t.fill);
-  return ok ? 0 : 1;
+  return sig ? 128 + sig : ok ? 0 : 1;
 }
