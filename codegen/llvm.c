@@ -19,6 +19,7 @@
 
 #include <llvm-c/Analysis.h>
 #include <llvm-c/Core.h>
+#include <llvm-c/DebugInfo.h>
 #include <llvm-c/Target.h>
 #include <llvm-c/TargetMachine.h>
 #include <llvm-c/Transforms/PassBuilder.h>
@@ -37,6 +38,9 @@ typedef struct Gen {
   LLVMBuilderRef b;
   LLVMTypeRef t_void, t_i1, t_i32, t_i64, t_f32, t_i8p, t_frame, t_framep, t_kfn;
   LLVMValueRef parallel;   /* dlrt_parallel */
+  LLVMValueRef checking;   /* dlrt_checking_numerics (a bool) */
+  LLVMValueRef check;      /* dlrt_check_numerics */
+  bool keep_loops;         /* loops built now are not to be unrolled */
   const Program *p;
   /* per kernel body: */
   const Kernel *k;
@@ -170,6 +174,22 @@ static LLVMValueRef gen_expr(Gen *g, const KExpr *e) {
 
 static void gen_stmts(Gen *g, KStmt *const *s, int n);
 
+/* Mark the loop whose back edge is br as not to be unrolled. A gemm
+ * epilogue's column loop has a trip count LLVM can often prove (a full
+ * panel); unrolled before the vectorizer sees it, the row loop around it
+ * would be vectorized instead, across rows, with gathers. Kept as a loop,
+ * it is vectorized along the contiguous columns. */
+static void no_unroll(Gen *g, LLVMValueRef br) {
+  const char *what = "llvm.loop.unroll.disable";
+  LLVMMetadataRef opt = LLVMMDNodeInContext2(g->ctx, (LLVMMetadataRef[]){
+      LLVMMDStringInContext2(g->ctx, what, strlen(what))}, 1);
+  LLVMMetadataRef tmp = LLVMTemporaryMDNode(g->ctx, NULL, 0);
+  LLVMMetadataRef id = LLVMMDNodeInContext2(g->ctx, (LLVMMetadataRef[]){tmp, opt}, 2);
+  LLVMMetadataReplaceAllUsesWith(tmp, id);
+  unsigned kind = LLVMGetMDKindIDInContext(g->ctx, "llvm.loop", 9);
+  LLVMSetMetadata(br, kind, LLVMMetadataAsValue(g->ctx, id));
+}
+
 /* for i in [lo, hi), step 1: body(g, i, ctx) builds the body. The bound
  * is evaluated once, before the loop; i lives in an alloca that SROA
  * turns into a phi. */
@@ -187,7 +207,8 @@ static void range_loop(Gen *g, LLVMValueRef lo, LLVMValueRef hi, LoopBody *body,
   LLVMPositionBuilderAtEnd(g->b, bb);
   body(g, i, ctx);
   LLVMBuildStore(g->b, LLVMBuildNSWAdd(g->b, i, LLVMConstInt(g->t_i64, 1, 0), ""), iv);
-  LLVMBuildBr(g->b, cond);
+  LLVMValueRef back = LLVMBuildBr(g->b, cond);
+  if (g->keep_loops) no_unroll(g, back);
   LLVMPositionBuilderAtEnd(g->b, done);
 }
 
@@ -574,7 +595,9 @@ static void panel(Gen *g, LLVMValueRef t, void *ctx) {
   counted_loop(g, pn->kblocks, k_block, pn);
   if (g->k->nbody) { /* the epilogue of this panel, while it is in cache */
     LLVMBuildStore(g->b, t, g->var[0]);
+    g->keep_loops = true;
     gen_stmts(g, g->k->body, g->k->nbody);
+    g->keep_loops = false;
   }
 }
 
@@ -702,6 +725,38 @@ static LLVMValueRef gen_extent(Gen *g, const KExpr *e, LLVMValueRef N) {
   return gen_expr(g, e);
 }
 
+/* With --check-numerics (the runtime's flag dlrt_checking_numerics set),
+ * after kernel k: every f32 tensor it wrote goes to dlrt_check_numerics
+ * with a description naming the kernel, its op and its source line, so
+ * that the first non-finite value is traced to where it was made. Off, it
+ * costs a load and a branch per kernel. */
+static void gen_check(Gen *g, const Kernel *k, LLVMValueRef frame, LLVMValueRef N) {
+  const Graph *G = g->p->g;
+  LLVMValueRef on = LLVMBuildLoad2(g->b, LLVMInt8TypeInContext(g->ctx), g->checking, "");
+  LLVMBasicBlockRef yes = LLVMAppendBasicBlockInContext(g->ctx, g->fn, "check");
+  LLVMBasicBlockRef done = LLVMAppendBasicBlockInContext(g->ctx, g->fn, "checked");
+  LLVMBuildCondBr(g->b, LLVMBuildICmp(g->b, LLVMIntNE, on, LLVMConstInt(LLVMInt8TypeInContext(g->ctx), 0, 0), ""),
+                  yes, done);
+  LLVMPositionBuilderAtEnd(g->b, yes);
+  for (int b = 0; b < k->nbuf; b++) {
+    const KBuf *kb = &k->buf[b];
+    if (!kb->written || kb->type != KT_F32 || kb->region == R_NONE) continue;
+    const Node *nd = &G->node[kb->node];
+    char what[512], type[128];
+    shape_str(type, sizeof type, nd->dtype, &nd->shape);
+    snprintf(what, sizeof what, "%s:%d:%d: %s (kernel %s) wrote %%%d %s", nd->loc.file ? nd->loc.file : "?",
+             nd->loc.line, nd->loc.col, op_info[nd->op].name, k->name, kb->node, type);
+    Size z = shape_numel(&nd->shape);
+    LLVMValueRef n = LLVMConstInt(g->t_i64, (unsigned long long)z.k, 0);
+    if (z.sym) n = LLVMBuildMul(g->b, n, N, "");
+    LLVMValueRef args[4] = {buf_ptr(g, k, b, frame, N), n,
+                            LLVMBuildGlobalStringPtr(g->b, what, ""), frame};
+    LLVMBuildCall2(g->b, LLVMGlobalGetValueType(g->check), g->check, args, 4, "");
+  }
+  LLVMBuildBr(g->b, done);
+  LLVMPositionBuilderAtEnd(g->b, done);
+}
+
 /* An entry (dlrt_forward, ...): each kernel in order, shared across
  * threads when its work (flops per extent unit times extent) is large
  * enough. */
@@ -736,6 +791,7 @@ static void gen_entry(Gen *g, const char *symbol, LLVMValueRef *kfns) {
     LLVMBuildCall2(g->b, g->t_kfn, kfns[i], (LLVMValueRef[]){frame, zero, ext}, 3, "");
     LLVMBuildBr(g->b, next);
     LLVMPositionBuilderAtEnd(g->b, next);
+    gen_check(g, k, frame, N);
     (void)pty;
   }
   LLVMBuildRetVoid(g->b);
@@ -765,6 +821,9 @@ static void gen_types(Gen *g) {
   g->t_kfn = LLVMFunctionType(g->t_void, kp, 3, 0);
   LLVMTypeRef pp[3] = {LLVMPointerType(g->t_kfn, 0), g->t_framep, g->t_i64};
   g->parallel = LLVMAddFunction(g->mod, "dlrt_parallel", LLVMFunctionType(g->t_void, pp, 3, 0));
+  g->checking = LLVMAddGlobal(g->mod, LLVMInt8TypeInContext(g->ctx), "dlrt_checking_numerics");
+  LLVMTypeRef cp[4] = {LLVMPointerType(g->t_f32, 0), g->t_i64, g->t_i8p, g->t_framep};
+  g->check = LLVMAddFunction(g->mod, "dlrt_check_numerics", LLVMFunctionType(g->t_void, cp, 4, 0));
 }
 
 /* Build the module for the entries. The caller disposes g->mod, g->b and

@@ -245,6 +245,25 @@ bool dlrt_csv_load(const char *path, bool skip_header, dlrt_array *a,
 void dlrt_array_free(dlrt_array *a);
 int64_t dlrt_array_numel(const dlrt_array *a);
 
+/* ---- numerics.c: --check-numerics --------------------------------------- */
+
+/* Set by --check-numerics: generated code then passes every f32 tensor a
+ * kernel writes to dlrt_check_numerics, which records the first
+ * non-finite value it sees (and nothing after it). */
+extern bool dlrt_checking_numerics;
+
+typedef struct dlrt_numerics_fault {
+  bool set;
+  const char *what;     /* "k15_matmul_add (add, %55 m.dlm:10:10)" */
+  int64_t index;        /* element of the tensor */
+  float value;
+} dlrt_numerics_fault;
+
+extern dlrt_numerics_fault dlrt_fault;
+
+/* Called by generated code: scan the n values at p, written by what. */
+void dlrt_check_numerics(const float *p, int64_t n, const char *what, const dlrt_frame *f);
+
 /* ---- frame.c: the memory of a running model ----------------------------- */
 
 /* Bytes of the activation block that serves every entry of m at batch

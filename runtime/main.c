@@ -180,6 +180,8 @@ static void usage_train(FILE *out) {
     "      --limit K             train on the first K samples only\n"
     "      --threads T           threads (default 0: one per core)\n"
     "      --quiet               no progress and no epoch lines\n"
+    "      --check-numerics      check every tensor of every step for nan and inf,\n"
+    "                            and name the op and source line that made the first\n"
     "      --KEY VALUE           any train key: --momentum 0.5 --l2 1e-4\n"
     "                            --clip-norm 1 --lr-schedule 'step(every=2, gamma=0.5)'\n"
     "                            --data-images F --data-labels F --test-images F ...\n"
@@ -910,7 +912,8 @@ static int cmd_train(Prog *p, int argc, char **argv) {
   const char *value[MAX_KEYS] = {0};
   char names[MAX_KEYS][2][80];
   dlrt_kv set[MAX_KEYS];
-  Flag flags[MAX_KEYS + 8] = {
+  bool check = false;
+  Flag flags[MAX_KEYS + 9] = {
     {.name = "--save", .kind = F_STR, .dst = &o.save},
     {.name = "--resume", .kind = F_STR, .dst = &o.resume},
     {.name = "--log", .kind = F_STR, .dst = &o.log},
@@ -919,12 +922,14 @@ static int cmd_train(Prog *p, int argc, char **argv) {
     {.name = "--limit", .kind = F_INT, .dst = &o.limit, .lo = 1, .hi = INT64_MAX},
     {.name = "--threads", .kind = F_INT, .dst = &o.threads, .lo = 0, .hi = 1024},
     {.name = "--quiet", .kind = F_BOOL, .dst = &o.quiet},
+    {.name = "--check-numerics", .kind = F_BOOL, .dst = &check},
   };
   int nk = 0;
   for (const char *k; nk < MAX_KEYS && (k = dlrt_train_key(nk)); nk++)
-    key_flag(&flags[8 + nk], names[nk], k, &value[nk]);
-  if (!parse_flags("train", argc, argv, flags, 8 + nk))
+    key_flag(&flags[9 + nk], names[nk], k, &value[nk]);
+  if (!parse_flags("train", argc, argv, flags, 9 + nk))
     return 1;
+  dlrt_checking_numerics = check;
   memcpy(o.entry, p->entry, sizeof o.entry);
   o.threads_given = flags[6].seen;
   for (int i = 0; i < nk; i++)

@@ -586,6 +586,13 @@ static bool train_epoch(Trainer *t, double lr, double *loss) {
     t->o->entry[DLRT_E_TRAIN](&t->f);
     float l = *(const float *)dlrt_tensor_addr(&t->f, lt);
     t->step++;
+    if (dlrt_fault.set) {
+      progress_end(&p);
+      return fail("epoch %" PRId64 " step %" PRId64 ": the first non-finite value: %s "
+                  "with %s at flat index %" PRId64 " (the loss is %g)", t->epoch + 1, t->step,
+                  dlrt_fault.what, isnan(dlrt_fault.value) ? "nan" : dlrt_fault.value > 0 ? "inf" : "-inf",
+                  dlrt_fault.index, (double)l);
+    }
     if (!isfinite(l)) {
       progress_end(&p);
       return fail("loss is %s at epoch %" PRId64 " step %" PRId64 " (lr %g): training "
