@@ -720,12 +720,15 @@ static KExpr *tap(Program *p, KExpr *o, KExpr *k, int64_t stride, int64_t pad, i
 /* x[n, c, ih, iw] of an image, or pad where (ih, iw) lies outside it. */
 static KExpr *image_at(Program *p, Kernel *k, int buf, const Win *w, KExpr *n, KExpr *c,
                        KExpr *ih, KExpr *iw, double pad) {
-  KExpr *ch = clamp_to(p, ih, w->H), *cw = clamp_to(p, iw, w->W);
+  /* Without padding in a dimension every tap of a (floor-sized) result
+   * lies inside: (O-1)*stride + (K-1)*dil <= len - 1. The clamps would
+   * only keep the loop from vectorizing. */
+  KExpr *ch = w->ph ? clamp_to(p, ih, w->H) : ih, *cw = w->pw ? clamp_to(p, iw, w->W) : iw;
   KExpr *v = kir_load(p, k, buf, at4(p, n, c, ch, cw, w->C, w->H, w->W));
-  if (w->ph == 0 && w->pw == 0) return v; /* every tap is inside */
   KExpr *padv = kir_const_f(p, pad);
-  v = kir_select(p, kir_bin(p, K_EQ, cw, iw), v, padv);
-  return kir_select(p, kir_bin(p, K_EQ, ch, ih), v, padv);
+  if (w->pw) v = kir_select(p, kir_bin(p, K_EQ, cw, iw), v, padv);
+  if (w->ph) v = kir_select(p, kir_bin(p, K_EQ, ch, ih), v, padv);
+  return v;
 }
 
 /* The result element rows of an output dimension that take input row i
