@@ -15,7 +15,11 @@
  *       independently of the training pairs. The best possible test RMSE
  *       is then S (the noise floor).
  *
- * Defaults: 300 users, 200 items, rank 4, noise 0.1, 60000 training and
+ *   seqdata rmse PRED.npy TARGET.npy
+ *       prints the root mean squared difference of two f32 arrays of the
+ *       same element count
+ *
+ * Defaults: 300 users, 200 items, rank 4, noise 0.5, 60000 training and
  * 5000 test pairs, seed 1. Deterministic for a seed.
  */
 #include "dlrt.h"
@@ -96,7 +100,7 @@ static int cmd_ncf(int argc, char **argv) {
   int64_t U = (int64_t)opt(argc, argv, 3, "--users", 300), I = (int64_t)opt(argc, argv, 3, "--items", 200);
   int64_t R = (int64_t)opt(argc, argv, 3, "--rank", 4);
   int64_t Mtr = (int64_t)opt(argc, argv, 3, "--train", 60000), Mte = (int64_t)opt(argc, argv, 3, "--test", 5000);
-  double noise = opt(argc, argv, 3, "--noise", 0.1);
+  double noise = opt(argc, argv, 3, "--noise", 0.5);
   if (U < 1 || I < 1 || R < 1 || Mtr < 1 || Mte < 1 || noise < 0) return 2;
   dlrt_rng r;
   dlrt_rng_seed(&r, (uint64_t)opt(argc, argv, 3, "--seed", 1));
@@ -112,13 +116,41 @@ static int cmd_ncf(int argc, char **argv) {
   return ok ? 0 : 1;
 }
 
+static int cmd_rmse(int argc, char **argv) {
+  if (argc != 4) return 2;
+  dlrt_array a = {0}, b = {0};
+  char err[512];
+  if (!dlrt_npy_load(argv[2], &a, err) || !dlrt_npy_load(argv[3], &b, err)) {
+    fprintf(stderr, "seqdata: %s\n", err);
+    return 1;
+  }
+  int64_t n = 1, m = 1;
+  for (int i = 0; i < a.rank; i++) n *= a.dim[i];
+  for (int i = 0; i < b.rank; i++) m *= b.dim[i];
+  if (n != m || n == 0 || a.dtype != DLRT_F32 || b.dtype != DLRT_F32) {
+    fprintf(stderr, "seqdata: rmse needs two f32 arrays of the same size\n");
+    return 1;
+  }
+  double s = 0;
+  for (int64_t i = 0; i < n; i++) {
+    double d = (double)((float *)a.data)[i] - (double)((float *)b.data)[i];
+    s += d * d;
+  }
+  printf("%.6f\n", sqrt(s / (double)n));
+  free(a.data);
+  free(b.data);
+  return 0;
+}
+
 int main(int argc, char **argv) {
   int rc = 2;
   if (argc > 1 && strcmp(argv[1], "rand") == 0) rc = cmd_rand(argc, argv);
   else if (argc > 1 && strcmp(argv[1], "ncf") == 0) rc = cmd_ncf(argc, argv);
+  else if (argc > 1 && strcmp(argv[1], "rmse") == 0) rc = cmd_rmse(argc, argv);
   if (rc == 2)
     fprintf(stderr, "usage: seqdata rand OUT.npy f32|i32 D0 [D1 ...] [--max K] [--seed S]\n"
                     "       seqdata ncf DIR [--users U] [--items I] [--rank R] [--noise S]\n"
-                    "                       [--train M] [--test M] [--seed S]\n");
+                    "                       [--train M] [--test M] [--seed S]\n"
+                    "       seqdata rmse PRED.npy TARGET.npy\n");
   return rc;
 }
