@@ -1137,6 +1137,26 @@ static void lower_scatter_add(Program *p, int node) {
   k->work = (double)numel_eval(&ids->shape, 1) * (double)D;
 }
 
+/* scatter_update: the rows of the table its ids name, updated in the
+ * table's storage; one thread, as scatter_add's pass. */
+static void lower_scatter_update(Program *p, int node) {
+  const Node *nd = &p->g->node[node];
+  const Node *ids = &p->g->node[nd->in[2]];
+  int64_t V = nd->shape.d[0], D = nd->shape.d[1];
+  Kernel *k = kir_kernel(p, "scatter_update", node, nd->loc);
+  int r, d;
+  KStmt *lr = loop_to(p, k, NULL, &r, numel_of(p, &ids->shape));
+  KExpr *id = row_of(p, kir_load(p, k, kir_buf(p, k, nd->in[2], false), ivar(p, k, r)), V);
+  KStmt *ld = loop_to(p, k, lr, &d, ic(p, D));
+  int t = kir_buf(p, k, nd->in[0], true);
+  KExpr *at = kir_iadd(p, kir_imul(p, id, ic(p, D)), ivar(p, k, d));
+  KExpr *from = kir_iadd(p, kir_imul(p, ivar(p, k, r), ic(p, D)), ivar(p, k, d));
+  KExpr *sum = kir_bin(p, K_ADD, kir_load(p, k, t, at),
+                       kir_load(p, k, kir_buf(p, k, nd->in[1], false), from));
+  kir_store(p, k, ld, t, at, sum);
+  k->work = (double)numel_eval(&ids->shape, 1) * (double)D;
+}
+
 static void lower_assign(Program *p, int node) { lower_elemwise(p, node); }
 
 static void lower_source(Program *p, int node) { (void)p, (void)node; }

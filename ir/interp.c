@@ -543,6 +543,17 @@ static void ref_scatter_add(const Node *n, Tensor *out, const Tensor *in) {
   }
 }
 
+/* the table's new value (the caller writes it, as for assign) */
+static void ref_scatter_update(const Node *n, Tensor *out, const Tensor *in) {
+  (void)n;
+  int64_t V = out->shape.d[0], D = out->shape.d[1];
+  memcpy(out->v, in[0].v, sizeof(double) * (size_t)out->n);
+  for (int64_t r = 0; r < in[2].n; r++) {
+    int64_t id = clamp_id(in[2].v[r], V);
+    for (int64_t d = 0; d < D; d++) out->v[id * D + d] += in[1].v[r * D + d];
+  }
+}
+
 typedef void RefFn(const Node *n, Tensor *out, const Tensor *in);
 static RefFn *const ref_fn[] = {
 #define OP(id, nm, nin, fc, fl, ints, floats, shape, grad, ref, lower) [OP_##id] = ref,

@@ -692,6 +692,23 @@ static bool shape_scatter_add(const Graph *g, Node *n, char *why) {
   return true;
 }
 
+/* scatter_update(table param [V, D], rows [..., D], ids i32 [...]) */
+static bool shape_scatter_update(const Graph *g, Node *n, char *why) {
+  char b0[128], b1[128];
+  const Node *t = arg(g, n, 0), *x = arg(g, n, 1), *ids = arg(g, n, 2);
+  if (t->op != OP_PARAM || t->shape.rank != 2)
+    return WHY("scatter_update: the target must be a param [V, D], got %s", tstr(b0, t));
+  bool ok = x->dtype == DT_F32 && ids->dtype == DT_I32 && x->shape.rank == ids->shape.rank + 1 &&
+            x->shape.d[x->shape.rank - 1] == t->shape.d[1];
+  for (int i = 0; ok && i < ids->shape.rank; i++) ok = x->shape.d[i] == ids->shape.d[i];
+  if (!ok)
+    return WHY("scatter_update: expected f32 rows [..., %lld] and i32 ids [...], got %s and %s",
+               (long long)t->shape.d[1], tstr(b0, x), tstr(b1, ids));
+  n->dtype = DT_F32;
+  n->shape = t->shape;
+  return true;
+}
+
 typedef bool ShapeRule(const Graph *, Node *, char *);
 static ShapeRule *const shape_rule[] = {
 #define OP(id, nm, nin, fc, fl, ints, floats, shape, ...) [OP_##id] = shape,
