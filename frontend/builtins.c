@@ -1070,8 +1070,10 @@ static Value causal_mask(Lower *L, int64_t T, int64_t S, Loc at) {
 }
 
 /* softmax(q k^T / sqrt(dk) [+ mask]) v over the last two axes of q [..., T,
- * dk], k [..., S, dk], v [..., S, dv]; the transpose of k is read in place
- * by the product (ir_read_through). */
+ * dk], k [..., S, dk], v [..., S, dv]. The transpose of k swaps the last
+ * two axes, which a product can read in place (ir_read_through) unless
+ * fold merges it with an earlier transpose (multihead_attention's head
+ * split), which leaves one copy. */
 static Value attend(Lower *L, Value q, Value k, Value v, bool causal, Loc at) {
   if (q.kind != V_TENSOR || k.kind != V_TENSOR || v.kind != V_TENSOR)
     return fe_poison(at);
