@@ -112,7 +112,8 @@ $(BUILD)/libdlrt.a: $(RUNTIME_OBJ)
 
 # ---- test tools --------------------------------------------------------------
 
-TOOLS := $(BUILD)/tools/npycmp $(BUILD)/tools/ckptcmp $(BUILD)/tools/ckptdump
+TOOLS := $(BUILD)/tools/npycmp $(BUILD)/tools/ckptcmp $(BUILD)/tools/ckptdump \
+         $(BUILD)/tools/seqdata
 $(BUILD)/tools: $(TOOLS)
 $(BUILD)/tools/%: tests/tools/%.c $(BUILD)/libdlrt.a
 	@mkdir -p $(dir $@)

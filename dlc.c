@@ -644,7 +644,7 @@ static bool run_mode(Graph *g, const Opts *o) {
   if (diag_count() > 0) return false;
   for (int i = 0; i < g->nnode; i++) {
     const Node *n = &g->node[i];
-    if (n->op == OP_ASSIGN && g->node[n->in[0]].op == OP_PARAM) {
+    if ((n->op == OP_ASSIGN || n->op == OP_SCATTER_UPDATE) && g->node[n->in[0]].op == OP_PARAM) {
       char name[256];
       snprintf(name, sizeof name, "new:%s", g->node[n->in[0]].name);
       ir_output(g, name, i, n->loc);

@@ -1088,6 +1088,78 @@ static void lower_avg_pool2d_grad(Program *p, int node) {
 
 /* assign: the value (with its fused chain) stored into the target's
  * storage, a param or a state. */
+/* ---- embedding lookup ----
+ * An id is clamped into [0, V) before it forms an address (ops.def), so a
+ * bad id reads or writes a row of the table, never memory outside it. */
+
+static KExpr *row_of(Program *p, KExpr *id, int64_t V) {
+  return clamp_to(p, kir_cast(p, KT_I64, id), V);
+}
+
+/* gather: out[..., d] = table[clamp(ids[...]), d] */
+static void lower_gather(Program *p, int node) {
+  const Node *nd = &p->g->node[node];
+  const Node *t = &p->g->node[nd->in[0]], *ids = &p->g->node[nd->in[1]];
+  int64_t V = t->shape.d[0], D = t->shape.d[1];
+  Kernel *k = kir_kernel(p, "gather", node, nd->loc);
+  Nest n = nest_over(p, k, &nd->shape);
+  Nest row = n;
+  row.rank--;
+  KExpr *id = row_of(p, kir_load(p, k, kir_buf(p, k, nd->in[1], false),
+                                 bcast_index(p, k, &ids->shape, &row)), V);
+  KExpr *at = kir_iadd(p, kir_imul(p, id, ic(p, D)), ivar(p, k, n.var[n.rank - 1]));
+  KExpr *val = kir_load(p, k, kir_buf(p, k, nd->in[0], false), at);
+  kir_store(p, k, n.inner, kir_buf(p, k, node, true), bcast_index(p, k, &nd->shape, &n), val);
+  k->work = work_of(&nd->shape, 1);
+}
+
+/* scatter_add: two kernels, a zero fill of the [V, D] result (parallel
+ * over rows; a memset's cost), then one pass over the ids adding each row
+ * of the update into the row its id names. The pass runs on one thread
+ * (two ids may name the same row); its inner loop over D is unit-stride. */
+static void lower_scatter_add(Program *p, int node) {
+  const Node *nd = &p->g->node[node];
+  const Node *ids = &p->g->node[nd->in[1]];
+  int64_t V = nd->a.ints[0], D = nd->shape.d[1];
+  Kernel *z = kir_kernel(p, "scatter_add_zero", node, nd->loc);
+  Nest n = nest_over(p, z, &nd->shape);
+  kir_store(p, z, n.inner, kir_buf(p, z, node, true), bcast_index(p, z, &nd->shape, &n),
+            kir_const_f(p, 0));
+  z->work = (double)D;
+  Kernel *k = kir_kernel(p, "scatter_add", node, nd->loc);
+  int r, d;
+  KStmt *lr = loop_to(p, k, NULL, &r, numel_of(p, &ids->shape));
+  KExpr *id = row_of(p, kir_load(p, k, kir_buf(p, k, nd->in[1], false), ivar(p, k, r)), V);
+  KStmt *ld = loop_to(p, k, lr, &d, ic(p, D));
+  int out = kir_buf(p, k, node, true);
+  KExpr *at = kir_iadd(p, kir_imul(p, id, ic(p, D)), ivar(p, k, d));
+  KExpr *from = kir_iadd(p, kir_imul(p, ivar(p, k, r), ic(p, D)), ivar(p, k, d));
+  KExpr *sum = kir_bin(p, K_ADD, kir_load(p, k, out, at),
+                       kir_load(p, k, kir_buf(p, k, nd->in[0], false), from));
+  kir_store(p, k, ld, out, at, sum);
+  k->work = (double)numel_eval(&ids->shape, 1) * (double)D;
+}
+
+/* scatter_update: the rows of the table its ids name, updated in the
+ * table's storage; one thread, as scatter_add's pass. */
+static void lower_scatter_update(Program *p, int node) {
+  const Node *nd = &p->g->node[node];
+  const Node *ids = &p->g->node[nd->in[2]];
+  int64_t V = nd->shape.d[0], D = nd->shape.d[1];
+  Kernel *k = kir_kernel(p, "scatter_update", node, nd->loc);
+  int r, d;
+  KStmt *lr = loop_to(p, k, NULL, &r, numel_of(p, &ids->shape));
+  KExpr *id = row_of(p, kir_load(p, k, kir_buf(p, k, nd->in[2], false), ivar(p, k, r)), V);
+  KStmt *ld = loop_to(p, k, lr, &d, ic(p, D));
+  int t = kir_buf(p, k, nd->in[0], true);
+  KExpr *at = kir_iadd(p, kir_imul(p, id, ic(p, D)), ivar(p, k, d));
+  KExpr *from = kir_iadd(p, kir_imul(p, ivar(p, k, r), ic(p, D)), ivar(p, k, d));
+  KExpr *sum = kir_bin(p, K_ADD, kir_load(p, k, t, at),
+                       kir_load(p, k, kir_buf(p, k, nd->in[1], false), from));
+  kir_store(p, k, ld, t, at, sum);
+  k->work = (double)numel_eval(&ids->shape, 1) * (double)D;
+}
+
 static void lower_assign(Program *p, int node) { lower_elemwise(p, node); }
 
 static void lower_source(Program *p, int node) { (void)p, (void)node; }

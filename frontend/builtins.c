@@ -37,7 +37,9 @@ static BuildFn build_unary, build_leaky_relu, build_binary, build_axis,
     build_transpose, build_slice, build_concat, build_dropout,
     build_one_hot, build_cross_entropy, build_mse, build_bce, build_dense,
     build_conv2d_op, build_conv2d, build_pool, build_global_avg_pool,
-    build_dropout2d, build_batchnorm;
+    build_dropout2d, build_batchnorm, build_gather, build_gelu,
+    build_attention, build_sinusoidal, build_embedding, build_layernorm,
+    build_mha, build_learned_positions;
 
 static const Builtin builtins[] = {
   /* elementwise; on a number they fold at compile time */
@@ -114,6 +116,24 @@ static const Builtin builtins[] = {
   {"batchnorm", OP_RUNNING_STAT, true,
    "x: tensor, eps: pos = 1e-5, momentum: frac = 0.1, name: string = none",
    build_batchnorm},
+  /* sequences [N, T, D] and token ids i32 [N, T] */
+  {"gather", OP_GATHER, false, "table: tensor, ids: tensor", build_gather},
+  {"gelu", OP_TANH, false, "x: tensor", build_gelu},
+  {"attention", OP_MATMUL, false,
+   "q: tensor, k: tensor, v: tensor, causal: bool = false", build_attention},
+  {"sinusoidal_positions", OP_ADD, false, "x: tensor", build_sinusoidal},
+  {"embedding", OP_GATHER, true,
+   "ids: tensor, vocab: count, dim: count, init: init = none, "
+   "name: string = none",
+   build_embedding},
+  {"layernorm", OP_MEAN, true,
+   "x: tensor, eps: pos = 1e-5, name: string = none", build_layernorm},
+  {"multihead_attention", OP_MATMUL, true,
+   "x: tensor, heads: count, causal: bool = false, name: string = none",
+   build_mha},
+  {"learned_positions", OP_ADD, true,
+   "x: tensor, init: init = none, name: string = none",
+   build_learned_positions},
 };
 enum { NBUILTIN = sizeof builtins / sizeof builtins[0] };
 
@@ -988,6 +1008,244 @@ static Value build_batchnorm(Lower *L, const Builtin *b, const Expr *call,
                   unop(L, OP_SQRT, binop(L, OP_ADD, var, eps, at), at), at);
   Value y = binop(L, OP_MUL, xc, reshape_if(L, s, cb, at), at);
   return binop(L, OP_ADD, y, reshape_if(L, fe_tensor(p[1], at), cb, at), at);
+}
+
+/* ---- sequences ----------------------------------------------------------
+ * Layers over sequences [N, T, D] are written with the ops above (matmul,
+ * softmax, transpose, reshape, mean, tanh), so each gets its gradient,
+ * reference kernel and fusion from theirs; only the embedding lookup is an
+ * op of its own (gather, whose adjoint scatter_add touches only the rows
+ * used). */
+
+static Value num(Lower *L, double v, Loc at) {
+  return fe_tensor(ir_const(L->g, DT_F32, (Shape){0}, v, NULL, at), at);
+}
+
+/* x is f32 of rank >= min_rank with fixed dimensions after the first; the
+ * message names the layer and the expected form. */
+static bool check_seq(Lower *L, const Builtin *b, const ArgVal *a, int min_rank,
+                      const char *form) {
+  const Node *n = &L->g->node[a->v.node];
+  bool ok = n->dtype == DT_F32 && n->shape.rank >= min_rank;
+  for (int i = 1; ok && i < n->shape.rank; i++)
+    ok = n->shape.d[i] > 0;
+  if (!ok)
+    fe_error(L, a->loc, "%s: expected f32 %s with fixed dimensions after the "
+             "first, got %s", b->name, form, fe_type_str(L, a->v.node));
+  return ok;
+}
+
+static Value build_gather(Lower *L, const Builtin *b, const Expr *call,
+                          ArgVal *arg, const char *layer) {
+  (void)layer;
+  int in[2] = {arg[0].v.node, arg[1].v.node};
+  return add_node(L, b->op, in, 2, NULL, call->loc);
+}
+
+/* gelu(x) in the tanh form (Hendrycks and Gimpel; PyTorch's
+ * approximate="tanh"): 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) */
+static Value build_gelu(Lower *L, const Builtin *b, const Expr *call,
+                        ArgVal *arg, const char *layer) {
+  (void)layer;
+  if (!check_seq(L, b, &arg[0], 0, "values"))
+    return fe_poison(call->loc);
+  Loc at = call->loc;
+  Value x = arg[0].v;
+  Value x3 = binop(L, OP_MUL, binop(L, OP_MUL, x, x, at), x, at);
+  Value in = binop(L, OP_ADD, x, binop(L, OP_MUL, num(L, 0.044715, at), x3, at), at);
+  in = binop(L, OP_MUL, num(L, sqrt(2 / M_PI), at), in, at);
+  Value t = binop(L, OP_ADD, num(L, 1, at), unop(L, OP_TANH, in, at), at);
+  return binop(L, OP_MUL, binop(L, OP_MUL, num(L, 0.5, at), x, at), t, at);
+}
+
+/* [T, S] of 0 where key j may be seen from query i (j <= i) and -1e9
+ * where it may not, added to the scores before the softmax. */
+static Value causal_mask(Lower *L, int64_t T, int64_t S, Loc at) {
+  double *m = arena_alloc(L->a, sizeof *m * (size_t)(T * S));
+  for (int64_t i = 0; i < T; i++)
+    for (int64_t j = 0; j < S; j++)
+      m[i * S + j] = j > i ? -1e9 : 0;
+  Shape s = {.rank = 2, .d = {T, S}};
+  return fe_tensor(ir_const(L->g, DT_F32, s, 0, m, at), at);
+}
+
+/* softmax(q k^T / sqrt(dk) [+ mask]) v over the last two axes of q [..., T,
+ * dk], k [..., S, dk], v [..., S, dv]. The transpose of k swaps the last
+ * two axes, which a product can read in place (ir_read_through) unless
+ * fold merges it with an earlier transpose (multihead_attention's head
+ * split), which leaves one copy. */
+static Value attend(Lower *L, Value q, Value k, Value v, bool causal, Loc at) {
+  if (q.kind != V_TENSOR || k.kind != V_TENSOR || v.kind != V_TENSOR)
+    return fe_poison(at);
+  const Shape *ks = &L->g->node[k.node].shape, *qs = &L->g->node[q.node].shape;
+  int r = ks->rank;
+  Attrs perm = {.nints = r};
+  for (int i = 0; i < r; i++)
+    perm.ints[i] = i;
+  perm.ints[r - 2] = r - 1, perm.ints[r - 1] = r - 2;
+  double scale = 1 / sqrt((double)qs->d[qs->rank - 1]);
+  Value kt = add_node(L, OP_TRANSPOSE, &k.node, 1, &perm, at);
+  Value s = binop(L, OP_MATMUL, q, kt, at);
+  if (s.kind != V_TENSOR)
+    return s;
+  s = binop(L, OP_MUL, s, num(L, scale, at), at);
+  const Shape *ss = &L->g->node[s.node].shape;
+  int64_t T = ss->d[ss->rank - 2], S = ss->d[ss->rank - 1];
+  if (causal && (T != S || T < 0)) {
+    fe_error(L, at, "attention: a causal mask needs as many queries as keys, "
+             "got %s and %s", fe_type_str(L, q.node), fe_type_str(L, k.node));
+    return fe_poison(at);
+  }
+  if (causal)
+    s = binop(L, OP_ADD, s, causal_mask(L, T, S, at), at);
+  Attrs ax = {.ints = {ss->rank - 1}, .nints = 1};
+  Value p = add_node(L, OP_SOFTMAX, &s.node, 1, &ax, at);
+  return binop(L, OP_MATMUL, p, v, at);
+}
+
+static Value build_attention(Lower *L, const Builtin *b, const Expr *call,
+                             ArgVal *arg, const char *layer) {
+  (void)layer;
+  for (int i = 0; i < 3; i++)
+    if (!check_seq(L, b, &arg[i], 2, "[..., T, D]"))
+      return fe_poison(call->loc);
+  return attend(L, arg[0].v, arg[1].v, arg[2].v, arg[3].v.num != 0, call->loc);
+}
+
+/* The sinusoidal encodings of Vaswani et al. as a constant [T, D]:
+ * P[t, 2i] = sin(t / 10000^(2i/D)), P[t, 2i+1] = cos(t / 10000^(2i/D)). */
+static Value build_sinusoidal(Lower *L, const Builtin *b, const Expr *call,
+                              ArgVal *arg, const char *layer) {
+  (void)layer;
+  if (!check_seq(L, b, &arg[0], 3, "[N, T, D]"))
+    return fe_poison(call->loc);
+  const Shape *xs = &L->g->node[arg[0].v.node].shape;
+  int64_t T = xs->d[xs->rank - 2], D = xs->d[xs->rank - 1];
+  double *p = arena_alloc(L->a, sizeof *p * (size_t)(T * D));
+  for (int64_t t = 0; t < T; t++)
+    for (int64_t i = 0; i < D; i++) {
+      double a = (double)t / pow(10000, (double)(i - i % 2) / (double)D);
+      p[t * D + i] = i % 2 ? cos(a) : sin(a);
+    }
+  Shape ps = {.rank = 2, .d = {T, D}};
+  Value pe = fe_tensor(ir_const(L->g, DT_F32, ps, 0, p, call->loc), call->loc);
+  return binop(L, OP_ADD, arg[0].v, pe, call->loc);
+}
+
+/* embedding(ids, vocab, dim): rows of a table [vocab, dim] (default init
+ * normal(0, 1), as PyTorch's nn.Embedding) at i32 ids [...] -> [..., dim] */
+static Value build_embedding(Lower *L, const Builtin *b, const Expr *call,
+                             ArgVal *arg, const char *layer) {
+  int ids = arg[0].v.node;
+  if (L->g->node[ids].dtype != DT_I32) {
+    if (fe_error(L, arg[0].loc, "embedding: ids must be i32 token ids, got %s",
+                 fe_type_str(L, ids)))
+      diag_hint("declare the input as i32, e.g. input tokens: i32[N, 16]");
+    return fe_poison(call->loc);
+  }
+  Init init = arg[3].given ? arg[3].v.init : (Init){.kind = INIT_NORMAL, .b = 1};
+  Shape ts = {.rank = 2, .d = {(int64_t)arg[1].v.num, (int64_t)arg[2].v.num}};
+  int t = fe_new_param(L, arena_printf(L->a, "%s.table", layer), ts, init, call->loc);
+  if (t < 0)
+    return fe_poison(call->loc);
+  return add_node(L, b->op, (int[]){t, ids}, 2, NULL, call->loc);
+}
+
+/* layernorm(x, eps): over the last axis of x [..., D],
+ * (x - mean) / sqrt(var + eps) * gain + bias, var biased, gain [D] ones
+ * and bias [D] zeros (PyTorch's nn.LayerNorm). */
+static Value build_layernorm(Lower *L, const Builtin *b, const Expr *call,
+                             ArgVal *arg, const char *layer) {
+  if (!check_seq(L, b, &arg[0], 2, "[..., D]"))
+    return fe_poison(call->loc);
+  Loc at = call->loc;
+  Value x = arg[0].v;
+  const Shape *xs = &L->g->node[x.node].shape;
+  Shape ds = {.rank = 1, .d = {xs->d[xs->rank - 1]}};
+  int gain = fe_new_param(L, arena_printf(L->a, "%s.gain", layer), ds,
+                          (Init){.kind = INIT_ONES}, at);
+  int bias = gain < 0 ? -1 : fe_new_param(L, arena_printf(L->a, "%s.bias", layer), ds,
+                                          (Init){.kind = INIT_ZEROS}, at);
+  if (bias < 0)
+    return fe_poison(at);
+  Attrs red = {.ints = {1, xs->rank - 1}, .nints = 2};
+  Value m = add_node(L, OP_MEAN, &x.node, 1, &red, at);
+  Value xc = binop(L, OP_SUB, x, m, at);
+  Value v = binop(L, OP_MUL, xc, xc, at);
+  v = v.kind == V_TENSOR ? add_node(L, OP_MEAN, &v.node, 1, &red, at) : v;
+  Value sd = unop(L, OP_SQRT, binop(L, OP_ADD, v, num(L, arg[1].v.num, at), at), at);
+  Value y = binop(L, OP_MUL, binop(L, OP_DIV, xc, sd, at), fe_tensor(gain, at), at);
+  return binop(L, OP_ADD, y, fe_tensor(bias, at), at);
+}
+
+/* x [..., D] times W<tag> [D, units] plus b<tag> [units], params of layer. */
+static Value linear(Lower *L, const char *layer, const char *tag, Value x,
+                    int64_t units, Loc at) {
+  int64_t D = L->g->node[x.node].shape.d[L->g->node[x.node].shape.rank - 1];
+  Shape ws = {.rank = 2, .d = {D, units}}, bs = {.rank = 1, .d = {units}};
+  int w = fe_new_param(L, arena_printf(L->a, "%s.W%s", layer, tag), ws,
+                       (Init){.kind = INIT_XAVIER_UNIFORM}, at);
+  int b = w < 0 ? -1 : fe_new_param(L, arena_printf(L->a, "%s.b%s", layer, tag), bs,
+                                    (Init){.kind = INIT_ZEROS}, at);
+  if (b < 0)
+    return fe_poison(at);
+  return binop(L, OP_ADD, binop(L, OP_MATMUL, x, fe_tensor(w, at), at), fe_tensor(b, at), at);
+}
+
+/* [N, T, H*dh] <-> [N, H, T, dh]: split the features into heads, or merge
+ * them back (heads is then 0). */
+static Value heads_of(Lower *L, Value x, int64_t heads, Loc at) {
+  if (x.kind != V_TENSOR)
+    return x;
+  Attrs perm = {.ints = {0, 2, 1, 3}, .nints = 4};
+  Shape s = L->g->node[x.node].shape;
+  if (heads) {
+    s = (Shape){.rank = 4, .d = {s.d[0], s.d[1], heads, s.d[2] / heads}};
+    x = reshape_to(L, x.node, s, at);
+    return x.kind == V_TENSOR ? add_node(L, OP_TRANSPOSE, &x.node, 1, &perm, at) : x;
+  }
+  Value y = add_node(L, OP_TRANSPOSE, &x.node, 1, &perm, at);
+  s = (Shape){.rank = 3, .d = {s.d[0], s.d[2], s.d[1] * s.d[3]}};
+  return y.kind == V_TENSOR ? reshape_to(L, y.node, s, at) : y;
+}
+
+/* multihead_attention(x, heads, causal): self-attention over x [N, T, D]
+ * with heads heads of D/heads features: projections q, k, v and o, each
+ * W [D, D] (xavier) and b [D] (zeros). */
+static Value build_mha(Lower *L, const Builtin *b, const Expr *call,
+                       ArgVal *arg, const char *layer) {
+  if (!check_seq(L, b, &arg[0], 3, "[N, T, D]"))
+    return fe_poison(call->loc);
+  Loc at = call->loc;
+  Value x = arg[0].v;
+  int64_t H = (int64_t)arg[1].v.num, D = L->g->node[x.node].shape.d[2];
+  if (L->g->node[x.node].shape.rank != 3 || D % H) {
+    fe_error(L, arg[1].loc, "multihead_attention: %lld heads must divide the "
+             "%lld features of %s, which must be [N, T, D]", (long long)H,
+             (long long)D, fe_type_str(L, x.node));
+    return fe_poison(at);
+  }
+  Value q = heads_of(L, linear(L, layer, "q", x, D, at), H, at);
+  Value k = heads_of(L, linear(L, layer, "k", x, D, at), H, at);
+  Value v = heads_of(L, linear(L, layer, "v", x, D, at), H, at);
+  Value a = heads_of(L, attend(L, q, k, v, arg[2].v.num != 0, at), 0, at);
+  return a.kind == V_TENSOR ? linear(L, layer, "o", a, D, at) : a;
+}
+
+/* learned_positions(x): x [N, T, D] plus a param table [T, D], one row
+ * per position (default init normal(0, 0.02), as BERT's). */
+static Value build_learned_positions(Lower *L, const Builtin *b,
+                                     const Expr *call, ArgVal *arg,
+                                     const char *layer) {
+  if (!check_seq(L, b, &arg[0], 3, "[N, T, D]"))
+    return fe_poison(call->loc);
+  const Shape *xs = &L->g->node[arg[0].v.node].shape;
+  Shape ps = {.rank = 2, .d = {xs->d[xs->rank - 2], xs->d[xs->rank - 1]}};
+  Init init = arg[1].given ? arg[1].v.init : (Init){.kind = INIT_NORMAL, .b = 0.02};
+  int p = fe_new_param(L, arena_printf(L->a, "%s.table", layer), ps, init, call->loc);
+  if (p < 0)
+    return fe_poison(call->loc);
+  return binop(L, OP_ADD, arg[0].v, fe_tensor(p, call->loc), call->loc);
 }
 
 /* A parameter of the layer called name in this scope, or -1. */

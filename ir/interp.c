@@ -520,6 +520,40 @@ static void ref_assign(const Node *n, Tensor *out, const Tensor *in) {
   memcpy(out->v, in[1].v, sizeof(double) * (size_t)out->n);
 }
 
+/* ---- embedding lookup (ops.def: ids clamped into [0, V)) ---- */
+
+static int64_t clamp_id(double id, int64_t V) {
+  return id < 0 ? 0 : id >= (double)V ? V - 1 : (int64_t)id;
+}
+
+static void ref_gather(const Node *n, Tensor *out, const Tensor *in) {
+  (void)n;
+  int64_t V = in[0].shape.d[0], D = in[0].shape.d[1];
+  for (int64_t r = 0; r < in[1].n; r++) {
+    int64_t id = clamp_id(in[1].v[r], V);
+    for (int64_t d = 0; d < D; d++) out->v[r * D + d] = in[0].v[id * D + d];
+  }
+}
+
+static void ref_scatter_add(const Node *n, Tensor *out, const Tensor *in) {
+  int64_t V = n->a.ints[0], D = out->shape.d[1];
+  for (int64_t r = 0; r < in[1].n; r++) {
+    int64_t id = clamp_id(in[1].v[r], V);
+    for (int64_t d = 0; d < D; d++) out->v[id * D + d] += in[0].v[r * D + d];
+  }
+}
+
+/* the table's new value (the caller writes it, as for assign) */
+static void ref_scatter_update(const Node *n, Tensor *out, const Tensor *in) {
+  (void)n;
+  int64_t V = out->shape.d[0], D = out->shape.d[1];
+  memcpy(out->v, in[0].v, sizeof(double) * (size_t)out->n);
+  for (int64_t r = 0; r < in[2].n; r++) {
+    int64_t id = clamp_id(in[2].v[r], V);
+    for (int64_t d = 0; d < D; d++) out->v[id * D + d] += in[1].v[r * D + d];
+  }
+}
+
 typedef void RefFn(const Node *n, Tensor *out, const Tensor *in);
 static RefFn *const ref_fn[] = {
 #define OP(id, nm, nin, fc, fl, ints, floats, shape, grad, ref, lower) [OP_##id] = ref,

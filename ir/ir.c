@@ -663,6 +663,54 @@ static bool shape_avg_pool2d_grad(const Graph *g, Node *n, char *why) {
   return true;
 }
 
+/* gather(table [V, D], ids i32 [...]) -> [..., D] */
+static bool shape_gather(const Graph *g, Node *n, char *why) {
+  char b0[128], b1[128];
+  const Node *t = arg(g, n, 0), *ids = arg(g, n, 1);
+  if (t->dtype != DT_F32 || t->shape.rank != 2 || t->shape.d[0] < 0)
+    return WHY("gather: the table must be f32 [V, D] without the batch dimension, got %s",
+               tstr(b0, t));
+  if (ids->dtype != DT_I32)
+    return WHY("gather: ids must be i32, got %s", tstr(b1, ids));
+  if (ids->shape.rank >= MAX_RANK) return WHY("gather: ids of rank %d are too many", ids->shape.rank);
+  n->dtype = DT_F32;
+  n->shape = ids->shape;
+  n->shape.d[n->shape.rank++] = t->shape.d[1];
+  return true;
+}
+
+/* scatter_add(rows [..., D], ids i32 [...]) rows=V -> [V, D] */
+static bool shape_scatter_add(const Graph *g, Node *n, char *why) {
+  char b0[128], b1[128];
+  const Node *x = arg(g, n, 0), *ids = arg(g, n, 1);
+  if (n->a.nints != 1 || n->a.ints[0] < 1) return WHY("scatter_add: rows must be positive");
+  bool ok = x->dtype == DT_F32 && ids->dtype == DT_I32 && x->shape.rank == ids->shape.rank + 1;
+  for (int i = 0; ok && i < ids->shape.rank; i++) ok = x->shape.d[i] == ids->shape.d[i];
+  if (!ok || x->shape.d[x->shape.rank - 1] < 0)
+    return WHY("scatter_add: expected f32 rows [..., D] and i32 ids [...], got %s and %s",
+               tstr(b0, x), tstr(b1, ids));
+  n->dtype = DT_F32;
+  n->shape = (Shape){.rank = 2, .d = {n->a.ints[0], x->shape.d[x->shape.rank - 1]}};
+  return true;
+}
+
+/* scatter_update(table param [V, D], rows [..., D], ids i32 [...]) */
+static bool shape_scatter_update(const Graph *g, Node *n, char *why) {
+  char b0[128], b1[128];
+  const Node *t = arg(g, n, 0), *x = arg(g, n, 1), *ids = arg(g, n, 2);
+  if (t->op != OP_PARAM || t->shape.rank != 2)
+    return WHY("scatter_update: the target must be a param [V, D], got %s", tstr(b0, t));
+  bool ok = x->dtype == DT_F32 && ids->dtype == DT_I32 && x->shape.rank == ids->shape.rank + 1 &&
+            x->shape.d[x->shape.rank - 1] == t->shape.d[1];
+  for (int i = 0; ok && i < ids->shape.rank; i++) ok = x->shape.d[i] == ids->shape.d[i];
+  if (!ok)
+    return WHY("scatter_update: expected f32 rows [..., %lld] and i32 ids [...], got %s and %s",
+               (long long)t->shape.d[1], tstr(b0, x), tstr(b1, ids));
+  n->dtype = DT_F32;
+  n->shape = t->shape;
+  return true;
+}
+
 typedef bool ShapeRule(const Graph *, Node *, char *);
 static ShapeRule *const shape_rule[] = {
 #define OP(id, nm, nin, fc, fl, ints, floats, shape, ...) [OP_##id] = shape,

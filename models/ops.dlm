@@ -18,7 +18,8 @@ act = concat(relu(a), leaky_relu(a, alpha = 0.1), sigmoid(a), tanh(-a),
 pos = exp(a) + log(abs(a) + 1)            # [N, 4]    exp, log, abs
 pos = pos * sqrt(sum(x, axis = 1, keepdims = true) + 1)
                                           # [N, 4]    sqrt, sum keepdims
-clip = maximum(minimum(a, 0.5), -0.5)     # [N, 4]    maximum, minimum
+e = embedding(y, 6, 4)                    # [N, 4]    gather (embedding1.table)
+clip = maximum(minimum(a + e, 0.5), -0.5) # [N, 4]    maximum, minimum
 
 # a dense layer and the two normalisations
 z = dense(concat([act, pos, clip], axis = -1), 6)   # [N, 6]  dense1.W, dense1.b
@@ -30,7 +31,10 @@ s1 = mean(seq, axes = [1, 2])             # [N]
 s2 = max(seq, axis = -1)                  # [N, 3]
 t = transpose(seq)                        # [N, 4, 3]
 t = transpose(t, perm = [0, 2, 1])        # [N, 3, 4]
-g = reshape(t, [N, 12]) + flatten(seq)    # [N, 12]   reshape, flatten
+h = learned_positions(sinusoidal_positions(seq))      # [N, 3, 4]
+h = multihead_attention(h, 2, causal = true) + attention(seq, seq, seq)
+h = gelu(layernorm(h))                    # [N, 3, 4] the sequence layers
+g = reshape(t, [N, 12]) + flatten(seq) + flatten(h)  # [N, 12]   reshape, flatten
 output stats = concat(reshape(s1, [N, 1]), s2, g, axis = 1)   # [N, 16]
 
 # training: dropout, slicing, labels and the three losses (each a scalar)

@@ -411,6 +411,18 @@ static void grad_avg_pool2d(AD *ad, int dy) {
   acc(ad, 0, add_node(ad->g, OP_AVG_POOL2D_GRAD, &dy, 1, a));
 }
 
+/* gather and scatter_add are each other's adjoint in the table (rows)
+ * operand; the ids are integers and get no gradient. The table's gradient
+ * is a scatter_add: work in proportion to the ids, not to the table. */
+static void grad_gather(AD *ad, int dy) {
+  Attrs a = {.ints = {ad->g->node[IN(ad, 0)].shape.d[0]}, .nints = 1};
+  acc(ad, 0, add_node(ad->g, OP_SCATTER_ADD, (int[]){dy, IN(ad, 1)}, 2, a));
+}
+
+static void grad_scatter_add(AD *ad, int dy) {
+  acc(ad, 0, add_node(ad->g, OP_GATHER, (int[]){dy, IN(ad, 1)}, 2, (Attrs){0}));
+}
+
 typedef void GradFn(AD *ad, int dy);
 static GradFn *const grad_rule[] = {
 #define OP(id, nm, nin, fc, fl, ints, floats, shape, grad, ...) [OP_##id] = grad,

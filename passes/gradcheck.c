@@ -31,15 +31,30 @@ static uint64_t next(uint64_t *s) {
 
 static double uniform(uint64_t *s) { return (double)(next(s) >> 11) / 9007199254740992.0; }
 
-/* Seeded values for a source node: labels in [0, classes), data in
- * [0, 1), parameters in [-0.5, 0.5). */
-static Tensor fill(const Node *n, int64_t N, uint64_t *s) {
+/* How many distinct values to draw for i32 source i: its classes, or for
+ * ids that index tables (gather), the largest table's rows plus one, so
+ * that every row can be used and an out-of-range id (clamped) occurs. */
+static int64_t int_range(const Graph *g, int i) {
+  int64_t k = g->node[i].classes > 0 ? g->node[i].classes : 2;
+  for (int j = i + 1; j < g->nnode; j++) {
+    const Node *u = &g->node[j];
+    if (u->op == OP_GATHER && u->in[1] == i && g->node[u->in[0]].shape.d[0] + 1 > k)
+      k = g->node[u->in[0]].shape.d[0] + 1;
+  }
+  return k;
+}
+
+/* Seeded values for source node src: labels in [0, classes), ids as
+ * int_range says, data in [0, 1), parameters in [-0.5, 0.5). */
+static Tensor fill(const Graph *g, int src, int64_t N, uint64_t *s) {
+  const Node *n = &g->node[src];
   Shape c = n->shape;
-  for (int i = 0; i < c.rank; i++) c.d[i] = dim_eval(c.d[i], N);
+  for (int d = 0; d < c.rank; d++) c.d[d] = dim_eval(c.d[d], N);
   Tensor t = tensor_new(n->dtype, c);
+  int64_t K = n->dtype == DT_I32 ? int_range(g, src) : 0;
   for (int64_t i = 0; i < t.n; i++) {
     if (n->dtype == DT_I32)
-      t.v[i] = (double)(next(s) % (uint64_t)(n->classes > 0 ? n->classes : 2));
+      t.v[i] = (double)(next(s) % (uint64_t)K);
     else
       t.v[i] = n->op == OP_PARAM ? uniform(s) - 0.5 : uniform(s);
   }
@@ -84,13 +99,13 @@ bool ad_gradcheck(const Graph *g, int64_t N, const Tensor *inputs, const Tensor 
   int *iidx = ir_inputs(g, &nin), *pidx = ir_params(g, &np);
   uint64_t s = seed;
   Tensor *in = calloc((size_t)nin + 1, sizeof *in), *par = calloc((size_t)np + 1, sizeof *par);
-  for (int j = 0; j < nin; j++) in[j] = inputs ? inputs[j] : fill(&g->node[iidx[j]], N, &s);
+  for (int j = 0; j < nin; j++) in[j] = inputs ? inputs[j] : fill(g, iidx[j], N, &s);
   for (int j = 0; j < np; j++) {
     if (params) {
       par[j] = tensor_new(params[j].dtype, params[j].shape);
       memcpy(par[j].v, params[j].v, sizeof(double) * (size_t)par[j].n);
     } else {
-      par[j] = fill(&g->node[pidx[j]], N, &s);
+      par[j] = fill(g, pidx[j], N, &s);
     }
   }
   Tensor *an = analytic(g, N, in, par, np, pidx);

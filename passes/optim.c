@@ -18,6 +18,13 @@
  * compared number for number: SGD with momentum and Nesterov, AdaGrad,
  * RMSProp (with momentum), Adam and AdamW. L1 and L2 apply to weights
  * (params of rank 2 or more), not to biases.
+ *
+ * A table whose gradient is one scatter_add (an embedding looked up once,
+ * passes/autodiff.c) is updated sparsely under plain SGD: p - lr *
+ * scatter_add(dy, ids) is written as scatter_update(p, -lr * dy, ids),
+ * which touches only the rows the batch used; the dense gradient is then
+ * dead. Any other optimiser, and momentum, regularisation or clipping,
+ * reads or moves every row, so those keep the dense update.
  */
 #include "passes.h"
 
@@ -125,6 +132,7 @@ static void clip_all(Graph *g, int *grads, int n, int hyper_clip) {
 
 typedef struct Upd {
   int p, dp;     /* param, gradient */
+  int rows;      /* a sparse update: dp, a scatter_add; or 0 */
   int newp;      /* its new value */
   int st[2], newst[2];
   int nst;
@@ -235,12 +243,22 @@ void optim_append(Graph *g, const OptimSpec *o, const int *grad) {
       gr = ADD(gr, MUL(h[H_L1], SUB(node(g, OP_GT, p, z), node(g, OP_GT, z, p))));
     }
     u[i].dp = gr;
-    update(g, o, h, &u[i]);
+    bool plain = o->kind == OPT_SGD && !o->momentum && !o->clip;
+    if (plain && g->node[gr].op == OP_SCATTER_ADD && gr == grads[i]) u[i].rows = gr;
+    else update(g, o, h, &u[i]);
   }
   /* Writes last: every read of a parameter or state above sees its old
    * value. */
   for (int i = 0; i < n; i++) {
     here = g->node[u[i].p].loc;
+    if (u[i].rows) {
+      const Node *sa = &g->node[u[i].rows];
+      int x = MUL(node(g, OP_NEG, h[H_LR], -1), sa->in[0]), in[3] = {u[i].p, x, sa->in[1]};
+      char why[256];
+      if (ir_add(g, OP_SCATTER_UPDATE, in, 3, NULL, here, why) < 0)
+        die("optimiser built an invalid scatter_update: %s", why);
+      continue;
+    }
     for (int s = 0; s < u[i].nst; s++) node(g, OP_ASSIGN, u[i].st[s], u[i].newst[s]);
     node(g, OP_ASSIGN, u[i].p, u[i].newp);
   }

@@ -134,7 +134,7 @@ void pass_plan(Graph *g) {
       n->region = R_STATE;
       n->off = stop;
       stop += size;
-    } else if (n->op == OP_ASSIGN) { /* its result is the target's storage */
+    } else if (n->op == OP_ASSIGN || n->op == OP_SCATTER_UPDATE) { /* the target's storage */
       n->region = g->node[n->in[0]].region;
       n->off = g->node[n->in[0]].off;
     } else {

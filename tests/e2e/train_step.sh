@@ -72,7 +72,49 @@ step() {
     fi
   done
 }
+# The sequence layers: the six features as 3 tokens of 2, positions,
+# causal multi-head attention, layer norm and GELU.
+{ cat <<DLM
+input x: f32[N, 6]
+label y: i32[N] classes 3
+h = learned_positions(dense(reshape(x, [N, 3, 2]), 4))
+h = h + multihead_attention(layernorm(h), 2, causal = true)
+h = gelu(dense(layernorm(h), 5))
+logits = dense(mean(h, axis = 1), 3)
+output probs = softmax(logits)
+DLM
+  train_section "adam(lr = 0.01)"; } >"$D/attn.dlm"
+# Embeddings, ids 0..8 for tables of 7 rows (7 and 8 clamped): under plain
+# SGD the table is updated sparsely (scatter_update), under momentum
+# densely after a scatter_add gradient.
+mkdir -p "$D/e"
+awk 'BEGIN { for (n = 0; n < 10; n++) { for (i = 0; i < 6; i++)
+  printf "%d,", (5 * n + 4 * i) % 9; printf "%d\n", (n * 7) % 3 } }' >"$D/e/data.csv"
+cut -d, -f1-6 "$D/e/data.csv" >"$D/e/x.csv"
+cut -d, -f7 "$D/e/data.csv" >"$D/e/y.csv"
+for opt in "sgd(lr = 0.5)" "sgd(lr = 0.5, momentum = 0.9)"; do
+  cat <<DLM
+input x: i32[N, 6]
+label y: i32[N] classes 3
+e = embedding(x, 7, 4) + reshape(embedding(x, 7, 1, name = "scale"), [N, 6, 1])
+logits = dense(mean(e, axis = 1), 3)
+output probs = softmax(logits)
+train {
+  loss = cross_entropy(logits, y)
+  optimizer = $opt
+  batch = 10
+  epochs = 1
+  shuffle = false
+  seed = 7
+  data = csv("$D/e/data.csv", label_column = -1, skip_header = false)
+}
+DLM
+done | awk -v D="$D/e" '/^input x/ { f = f ? D "/dense.dlm" : D "/sparse.dlm" } { print > f }'
 step step "" dense1.W dense1.b dense2.W dense2.b
 step bn bn/ conv2d1.W batchnorm1.gamma batchnorm1.beta batchnorm1.running_mean batchnorm1.running_var \
   dense1.W batchnorm2.gamma batchnorm2.running_mean batchnorm2.running_var dense2.W
-rm -rf "$D"
+step attn attn/ dense1.W learned_positions1.table layernorm1.gain multihead_attention1.Wq \
+  multihead_attention1.bq multihead_attention1.Wv multihead_attention1.Wo layernorm2.bias dense2.W dense3.b
+D=$D/e step sparse sparse/ embedding1.table scale.table dense1.W
+D=$D/e step dense dense/ embedding1.table scale.table dense1.W
+[ -n "${KEEP:-}" ] || rm -rf "$D"

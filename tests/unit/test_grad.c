@@ -265,6 +265,23 @@ static void batchnorm(Graph *g, Op op) {
   loss_of(g, bin(g, OP_ADD, y, shaped(g, OP_RESHAPE, beta, cb)));
 }
 
+/* ids [2, 4] with repeats, and -1 and 7 out of [0, 5): clamped to rows
+ * 0 and 4 (ops.def), so those rows get several contributions */
+static int ids(Graph *g) {
+  static const double v[8] = {1, 3, 1, 4, -1, 0, 7, 3};
+  return ir_const(g, DT_I32, shape_make(2, (int64_t[]){2, 4}), 0, v, L0);
+}
+
+static void gather(Graph *g, Op op) {
+  int t = param(g, "table", 2, (int64_t[]){5, 3});
+  loss_of(g, add(g, op, (int[]){t, ids(g)}, 2, (Attrs){0}));
+}
+
+static void scatter_add(Graph *g, Op op) {
+  int x = param(g, "rows", 3, (int64_t[]){2, 4, 3});
+  loss_of(g, add(g, op, (int[]){x, ids(g)}, 2, (Attrs){.ints = {5}, .nints = 1}));
+}
+
 static const Case cases[] = {
     {OP_NEG, "neg", unary, false},           {OP_EXP, "exp", unary, false},
     {OP_LOG, "log", unary, true},            {OP_SQRT, "sqrt", unary, true},
@@ -298,6 +315,8 @@ static const Case cases[] = {
     {OP_DROPOUT, "dropout2d", dropout2d, false},
     {OP_RUNNING_STAT, "running_stat", running_stat, false},
     {OP_RUNNING_STAT, "batchnorm", batchnorm, false},
+    {OP_GATHER, "gather", gather, false},
+    {OP_SCATTER_ADD, "scatter_add", scatter_add, false},
 };
 
 /* Param values: in [-1, 1) away from the kinks at 0, or in [0.5, 1.5). */

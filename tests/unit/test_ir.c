@@ -293,6 +293,10 @@ static Graph *build_all(void) {
   add(g, OP_ASSIGN, st, upd, (Attrs){.nints = 0});
   add(g, OP_ASSIGN, w, upd, (Attrs){.nints = 0});
   ir_add(g, OP_RUNNING_STAT, (int[]){upd, st, w}, 3, &(Attrs){.f = {0.1}}, at(15), why);
+  /* embeddings: rows of W at the i32 ids of input 1, and their adjoints */
+  int rows = add(g, OP_GATHER, w, 1, (Attrs){.nints = 0});
+  add(g, OP_SCATTER_ADD, rows, 1, ints(1, 4));
+  ir_add(g, OP_SCATTER_UPDATE, (int[]){w, rows, 1}, 3, &(Attrs){.nints = 0}, at(16), why);
   g->loss = loss;
   if (r < 0 || b < 0 || bs < 0 || img < 0) die("test graph: %s", why);
   ir_output(g, "probs", m, at(9));

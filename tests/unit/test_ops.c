@@ -5,9 +5,9 @@
  * as IR text, compiles each with `dlc build`, runs the executable's
  * `predict` on seeded random inputs and compares with `dlc run` (the
  * reference interpreter) using npycmp at 1e-5 relative. An op with no case
- * here fails the test, so a new op cannot go untested (dropout and assign,
- * which only training steps contain, are covered by tests/e2e/
- * train_step.sh).
+ * here fails the test, so a new op cannot go untested (dropout, assign and
+ * scatter_update, which only training steps contain, are covered by
+ * tests/e2e/train_step.sh).
  */
 #include "ir.h"
 #include "dlrt.h"
@@ -210,6 +210,23 @@ static void cross_entropy(Graph *g, Op op) {
   int x = input(g, "x", 2, (int64_t[]){-1, 5});
   int y = labels(g, 5);
   out(g, add(g, op, (int[]){x, y}, 2, (Attrs){0}));
+}
+
+/* ids [N, 3] drawn from [0, 9) for a table of 7 rows: ids 7 and 8 are
+ * out of range and clamped to row 6 (ops.def) */
+static int ids(Graph *g) {
+  return ir_input(g, "ids", DT_I32, shape_make(2, (int64_t[]){-1, 3}), IN_DATA, 9, L0);
+}
+
+static void gather(Graph *g, Op op) {
+  int t = ir_param(g, "table", DT_F32, shape_make(2, (int64_t[]){7, 5}),
+                   (Init){.kind = INIT_NORMAL, .a = 0, .b = 1}, L0);
+  out(g, add(g, op, (int[]){t, ids(g)}, 2, (Attrs){0}));
+}
+
+static void scatter_add(Graph *g, Op op) {
+  int x = input(g, "x", 3, (int64_t[]){-1, 3, 5});
+  out(g, add(g, op, (int[]){x, ids(g)}, 2, (Attrs){.ints = {7}, .nints = 1}));
 }
 
 /* conv2d of x [N, C, 7, 6] by a weight param [O, C/groups, KH, KW]; a is
@@ -495,6 +512,8 @@ static const Case cases[] = {
     {OP_RUNNING_STAT, "bnfold_conv2d", bn_conv, false},
     {OP_RUNNING_STAT, "bnfold_conv2d_groups", bn_conv_groups, false},
     {OP_RUNNING_STAT, "bnfold_dense", bn_dense, false},
+    {OP_GATHER, "gather", gather, false},
+    {OP_SCATTER_ADD, "scatter_add", scatter_add, false},
 };
 
 /* Random inputs for every input of g, N samples, written as x_<name>.npy. */
@@ -570,7 +589,10 @@ static bool run_case(const Case *c, const char *dlc, const char *tools) {
   return ok;
 }
 
-int main(void) {
+/* With an argument, only the cases whose name contains it run (and the
+ * coverage check is skipped): test_ops gather. */
+int main(int argc, char **argv) {
+  const char *only = argc > 1 ? argv[1] : NULL;
   const char *dlc = getenv("DLC") ? getenv("DLC") : "build/dlc";
   const char *tools = getenv("TOOLS") ? getenv("TOOLS") : "build/tools";
   char dir[] = "/tmp/dlc-ops.XXXXXX";
@@ -579,12 +601,13 @@ int main(void) {
   bool covered[OP_COUNT] = {0};
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     covered[cases[i].op] = true;
+    if (only && !strstr(cases[i].name, only)) continue;
     failed += !run_case(&cases[i], dlc, tools);
   }
   /* Ops that exist only in training steps are compared with the
    * interpreter through a whole compiled step: tests/e2e/train_step.sh. */
-  covered[OP_DROPOUT] = covered[OP_ASSIGN] = true;
-  for (int op = 0; op < OP_COUNT; op++)
+  covered[OP_DROPOUT] = covered[OP_ASSIGN] = covered[OP_SCATTER_UPDATE] = true;
+  for (int op = 0; op < OP_COUNT && !only; op++)
     if (!(op_info[op].flags & F_SOURCE) && !covered[op]) {
       printf("FAIL op/%s (no test case)\n", op_info[op].name);
       failed++;
