@@ -132,9 +132,9 @@ static LLVMValueRef gen_expr(Gen *g, const KExpr *e) {
     return LLVMConstInt(ktype(g, e->type), (unsigned long long)e->i, 1);
   case K_VAR: return LLVMBuildLoad2(g->b, ktype(g, e->type), g->var[e->var], "");
   case K_N: return g->N;
-  case K_HYPER: case K_STEP: case K_SEED: {
-    LLVMValueRef idx[3] = {LLVMConstInt(g->t_i32, 0, 0),
-                           LLVMConstInt(g->t_i32, e->op == K_HYPER ? 2 : e->op == K_STEP ? 3 : 4, 0),
+  case K_HYPER: case K_STEP: case K_SEED: case K_ITER: {
+    unsigned field = e->op == K_HYPER ? 2 : e->op == K_STEP ? 3 : e->op == K_SEED ? 4 : 5;
+    LLVMValueRef idx[3] = {LLVMConstInt(g->t_i32, 0, 0), LLVMConstInt(g->t_i32, field, 0),
                            LLVMConstInt(g->t_i32, (unsigned long long)e->i, 0)};
     LLVMValueRef slot = LLVMBuildInBoundsGEP2(g->b, g->t_frame, g->frame, idx,
                                               e->op == K_HYPER ? 3 : 2, "");
@@ -436,6 +436,7 @@ typedef struct Panel {
   LLVMValueRef Ncols, panels, kblocks, sa, sb, sc;
   LLVMValueRef k0, kc;       /* current K block */
   LLVMValueRef mask[2];
+  LLVMValueRef base[3];      /* A, B, C with their offsets applied */
 } Panel;
 
 static void pack_row(Gen *g, LLVMValueRef k, void *ctx) {
@@ -567,10 +568,10 @@ static void panel(Gen *g, LLVMValueRef t, void *ctx) {
   pn->nc = LLVMBuildSelect(g->b, LLVMBuildICmp(g->b, LLVMIntSLT, nleft, ci(g, nr), ""), nleft, ci(g, nr), "");
   pn->mask[0] = lane_mask(g, pn->nc, 0);
   pn->mask[1] = lane_mask(g, pn->nc, vector_width);
-  pn->C = gep_f(g, g->buf[pn->gm->c], LLVMBuildAdd(g->b, LLVMBuildMul(g->b, bt, pn->sc, ""), j0, ""));
-  pn->A = gep_f(g, g->buf[pn->gm->a], LLVMBuildMul(g->b, bt, pn->sa, ""));
-  pn->B = gep_f(g, g->buf[pn->gm->b], LLVMBuildAdd(g->b, LLVMBuildMul(g->b, bt, pn->sb, ""),
-                                                   LLVMBuildMul(g->b, j0, pn->bns, ""), ""));
+  pn->C = gep_f(g, pn->base[2], LLVMBuildAdd(g->b, LLVMBuildMul(g->b, bt, pn->sc, ""), j0, ""));
+  pn->A = gep_f(g, pn->base[0], LLVMBuildMul(g->b, bt, pn->sa, ""));
+  pn->B = gep_f(g, pn->base[1], LLVMBuildAdd(g->b, LLVMBuildMul(g->b, bt, pn->sb, ""),
+                                             LLVMBuildMul(g->b, j0, pn->bns, ""), ""));
   counted_loop(g, pn->kblocks, k_block, pn);
   if (g->k->nbody) { /* the epilogue of this panel, while it is in cache */
     LLVMBuildStore(g->b, t, g->var[0]);
@@ -586,6 +587,10 @@ static void gen_gemm_panels(Gen *g, const KGemm *gm, LLVMValueRef lo, LLVMValueR
               .ldb = gen_expr(g, gm->ldb), .bns = gen_expr(g, gm->b_ns),
               .ldc = gen_expr(g, gm->ldc), .Ncols = gen_expr(g, gm->N),
               .sa = gen_expr(g, gm->sa), .sb = gen_expr(g, gm->sb), .sc = gen_expr(g, gm->sc)};
+  int bufs[3] = {gm->a, gm->b, gm->c};
+  KExpr *offs[3] = {gm->a_off, gm->b_off, gm->c_off};
+  for (int i = 0; i < 3; i++)
+    pn.base[i] = offs[i] ? gep_f(g, g->buf[bufs[i]], gen_expr(g, offs[i])) : g->buf[bufs[i]];
   LLVMValueRef buf = LLVMBuildAlloca(g->b, LLVMArrayType(g->t_f32, (unsigned)(kcmax * nr)), "Bp");
   LLVMSetAlignment(buf, 64);
   pn.Bp = LLVMBuildBitCast(g->b, buf, LLVMPointerType(g->t_f32, 0), "");
@@ -702,41 +707,82 @@ static LLVMValueRef gen_extent(Gen *g, const KExpr *e, LLVMValueRef N) {
   return gen_expr(g, e);
 }
 
-/* An entry (dlrt_forward, ...): each kernel in order, shared across
- * threads when its work (flops per extent unit times extent) is large
- * enough. */
+/* The frame's iter field. */
+static LLVMValueRef iter_slot(Gen *g, LLVMValueRef frame) {
+  LLVMValueRef idx[2] = {LLVMConstInt(g->t_i32, 0, 0), LLVMConstInt(g->t_i32, 5, 0)};
+  return LLVMBuildInBoundsGEP2(g->b, g->t_frame, frame, idx, 2, "");
+}
+
+/* Kernel k, on the pool when its work (flops per extent unit times
+ * extent) is large enough, else on this thread. */
+static void call_kernel(Gen *g, const Kernel *k, LLVMValueRef kfn, LLVMValueRef frame,
+                        LLVMValueRef N) {
+  LLVMTypeRef kfn_p = LLVMPointerType(g->t_kfn, 0);
+  LLVMTypeRef par_ty = LLVMFunctionType(g->t_void, (LLVMTypeRef[]){kfn_p, g->t_framep, g->t_i64}, 3, 0);
+  LLVMValueRef ext = gen_extent(g, k->extent, N);
+  LLVMValueRef zero = LLVMConstInt(g->t_i64, 0, 0);
+  /* work * extent >= PARALLEL_MIN_WORK  <=>  extent >= ceil(min / work) */
+  double w = k->work > 0 ? k->work : 1;
+  int64_t min_ext = (int64_t)(PARALLEL_MIN_WORK / w) + 1;
+  if (min_ext < 2) min_ext = 2;
+  LLVMValueRef big = LLVMBuildICmp(g->b, LLVMIntSGE, ext, LLVMConstInt(g->t_i64, (unsigned long long)min_ext, 0), "");
+  LLVMBasicBlockRef par = LLVMAppendBasicBlockInContext(g->ctx, g->fn, "par");
+  LLVMBasicBlockRef ser = LLVMAppendBasicBlockInContext(g->ctx, g->fn, "ser");
+  LLVMBasicBlockRef next = LLVMAppendBasicBlockInContext(g->ctx, g->fn, "next");
+  LLVMBuildCondBr(g->b, big, par, ser);
+  LLVMPositionBuilderAtEnd(g->b, par);
+  LLVMBuildCall2(g->b, par_ty, g->parallel, (LLVMValueRef[]){kfn, frame, ext}, 3, "");
+  LLVMBuildBr(g->b, next);
+  LLVMPositionBuilderAtEnd(g->b, ser);
+  LLVMBuildCall2(g->b, g->t_kfn, kfn, (LLVMValueRef[]){frame, zero, ext}, 3, "");
+  LLVMBuildBr(g->b, next);
+  LLVMPositionBuilderAtEnd(g->b, next);
+}
+
+/* An entry (dlrt_forward, ...): each kernel in order, the kernels of a
+ * KRepeat inside a counted loop that writes the iteration into the frame.
+ * The runtime's frame is read-only here: a program with loops works on
+ * its own copy. */
 static void gen_entry(Gen *g, const char *symbol, LLVMValueRef *kfns) {
   LLVMTypeRef fty = LLVMFunctionType(g->t_void, &g->t_framep, 1, 0);
   LLVMValueRef fn = LLVMAddFunction(g->mod, symbol, fty);
   add_attr(g, fn, LLVMAttributeFunctionIndex, "nounwind");
   g->fn = fn;
   LLVMPositionBuilderAtEnd(g->b, LLVMAppendBasicBlockInContext(g->ctx, fn, "entry"));
-  LLVMValueRef frame = LLVMGetParam(fn, 0);
+  LLVMValueRef frame = LLVMGetParam(fn, 0), ctr = NULL;
+  if (g->p->nloop) {
+    LLVMValueRef copy = LLVMBuildAlloca(g->b, g->t_frame, "frame");
+    LLVMBuildStore(g->b, LLVMBuildLoad2(g->b, g->t_frame, frame, ""), copy);
+    frame = copy;
+    LLVMBuildStore(g->b, ci(g, 0), iter_slot(g, frame));
+    ctr = LLVMBuildAlloca(g->b, g->t_i64, "iter");
+  }
+  g->frame = frame;
   LLVMValueRef N = load_n(g, frame);
-  LLVMTypeRef pty[3] = {g->t_framep, g->t_i64, g->t_i64};
-  LLVMTypeRef kfn_p = LLVMPointerType(g->t_kfn, 0);
-  LLVMTypeRef par_ty = LLVMFunctionType(g->t_void, (LLVMTypeRef[]){kfn_p, g->t_framep, g->t_i64}, 3, 0);
-  for (int i = 0; i < g->p->nk; i++) {
-    const Kernel *k = g->p->k[i];
-    LLVMValueRef ext = gen_extent(g, k->extent, N);
-    LLVMValueRef zero = LLVMConstInt(g->t_i64, 0, 0);
-    /* work * extent >= PARALLEL_MIN_WORK  <=>  extent >= ceil(min / work) */
-    double w = k->work > 0 ? k->work : 1;
-    int64_t min_ext = (int64_t)(PARALLEL_MIN_WORK / w) + 1;
-    if (min_ext < 2) min_ext = 2;
-    LLVMValueRef big = LLVMBuildICmp(g->b, LLVMIntSGE, ext, LLVMConstInt(g->t_i64, (unsigned long long)min_ext, 0), "");
-    LLVMBasicBlockRef par = LLVMAppendBasicBlockInContext(g->ctx, fn, "par");
-    LLVMBasicBlockRef ser = LLVMAppendBasicBlockInContext(g->ctx, fn, "ser");
-    LLVMBasicBlockRef next = LLVMAppendBasicBlockInContext(g->ctx, fn, "next");
-    LLVMBuildCondBr(g->b, big, par, ser);
-    LLVMPositionBuilderAtEnd(g->b, par);
-    LLVMBuildCall2(g->b, par_ty, g->parallel, (LLVMValueRef[]){kfns[i], frame, ext}, 3, "");
-    LLVMBuildBr(g->b, next);
-    LLVMPositionBuilderAtEnd(g->b, ser);
-    LLVMBuildCall2(g->b, g->t_kfn, kfns[i], (LLVMValueRef[]){frame, zero, ext}, 3, "");
-    LLVMBuildBr(g->b, next);
-    LLVMPositionBuilderAtEnd(g->b, next);
-    (void)pty;
+  LLVMBasicBlockRef head = NULL, exit = NULL;
+  for (int i = 0, l = 0; i < g->p->nk; i++) {
+    const KRepeat *lp = l < g->p->nloop ? &g->p->loop[l] : NULL;
+    if (lp && lp->first == i) {
+      head = LLVMAppendBasicBlockInContext(g->ctx, fn, "repeat");
+      LLVMBasicBlockRef body = LLVMAppendBasicBlockInContext(g->ctx, fn, "repeat_body");
+      exit = LLVMAppendBasicBlockInContext(g->ctx, fn, "repeat_end");
+      LLVMBuildStore(g->b, ci(g, 0), ctr);
+      LLVMBuildBr(g->b, head);
+      LLVMPositionBuilderAtEnd(g->b, head);
+      LLVMValueRef it = LLVMBuildLoad2(g->b, g->t_i64, ctr, "");
+      LLVMBuildCondBr(g->b, LLVMBuildICmp(g->b, LLVMIntSLT, it, ci(g, lp->count), ""), body, exit);
+      LLVMPositionBuilderAtEnd(g->b, body);
+      LLVMBuildStore(g->b, it, iter_slot(g, frame));
+    }
+    call_kernel(g, g->p->k[i], kfns[i], frame, N);
+    if (lp && lp->last == i + 1) {
+      LLVMValueRef it = LLVMBuildLoad2(g->b, g->t_i64, ctr, "");
+      LLVMBuildStore(g->b, LLVMBuildAdd(g->b, it, ci(g, 1), ""), ctr);
+      LLVMBuildBr(g->b, head);
+      LLVMPositionBuilderAtEnd(g->b, exit);
+      LLVMBuildStore(g->b, ci(g, 0), iter_slot(g, frame));
+      l++;
+    }
   }
   LLVMBuildRetVoid(g->b);
 }
@@ -756,10 +802,10 @@ static void gen_types(Gen *g) {
   g->t_f32 = LLVMFloatTypeInContext(g->ctx);
   g->t_i8p = LLVMPointerType(LLVMInt8TypeInContext(g->ctx), 0);
   /* struct dlrt_frame of runtime/dlrt.h, field for field */
-  LLVMTypeRef fields[5] = {LLVMArrayType(g->t_i8p, R_COUNT), g->t_i64,
-                           LLVMArrayType(g->t_f32, DLRT_HYPERS), g->t_i64, g->t_i64};
+  LLVMTypeRef fields[6] = {LLVMArrayType(g->t_i8p, R_COUNT), g->t_i64,
+                           LLVMArrayType(g->t_f32, DLRT_HYPERS), g->t_i64, g->t_i64, g->t_i64};
   g->t_frame = LLVMStructCreateNamed(g->ctx, "dlrt_frame");
-  LLVMStructSetBody(g->t_frame, fields, 5, 0);
+  LLVMStructSetBody(g->t_frame, fields, 6, 0);
   g->t_framep = LLVMPointerType(g->t_frame, 0);
   LLVMTypeRef kp[3] = {g->t_framep, g->t_i64, g->t_i64};
   g->t_kfn = LLVMFunctionType(g->t_void, kp, 3, 0);

@@ -1090,6 +1090,9 @@ static void lower_assign(Program *p, int node) { lower_elemwise(p, node); }
 static void lower_source(Program *p, int node) { (void)p, (void)node; }
 static void lower_reshape(Program *p, int node) { (void)p, (void)node; }
 
+static void lower_recur(Program *p, int node) { cg_lower_recur(p, node, false); }
+static void lower_recur_grad(Program *p, int node) { cg_lower_recur(p, node, true); }
+
 static LowerFn *const lower_fn[] = {
 #define OP(id, nm, nin, fc, fl, ints, floats, shape, grad, ref, lower) [OP_##id] = lower,
 #include "ops.def"

@@ -37,7 +37,7 @@ static BuildFn build_unary, build_leaky_relu, build_binary, build_axis,
     build_transpose, build_slice, build_concat, build_dropout,
     build_one_hot, build_cross_entropy, build_mse, build_bce, build_dense,
     build_conv2d_op, build_conv2d, build_pool, build_global_avg_pool,
-    build_dropout2d, build_batchnorm;
+    build_dropout2d, build_batchnorm, build_recurrent;
 
 static const Builtin builtins[] = {
   /* elementwise; on a number they fold at compile time */
@@ -114,6 +114,19 @@ static const Builtin builtins[] = {
   {"batchnorm", OP_RUNNING_STAT, true,
    "x: tensor, eps: pos = 1e-5, momentum: frac = 0.1, name: string = none",
    build_batchnorm},
+  /* recurrent layers over a sequence [N, T, features] */
+  {"lstm", OP_LSTM, true,
+   "x: tensor, units: count, last: bool = false, reverse: bool = false, "
+   "bidirectional: bool = false, name: string = none",
+   build_recurrent},
+  {"gru", OP_GRU, true,
+   "x: tensor, units: count, last: bool = false, reverse: bool = false, "
+   "bidirectional: bool = false, name: string = none",
+   build_recurrent},
+  {"rnn", OP_RNN, true,
+   "x: tensor, units: count, last: bool = false, reverse: bool = false, "
+   "bidirectional: bool = false, name: string = none",
+   build_recurrent},
 };
 enum { NBUILTIN = sizeof builtins / sizeof builtins[0] };
 
@@ -1031,6 +1044,75 @@ static const char *layer_name(Lower *L, const Builtin *b, const Sig *s,
   }
   (void)call;
   return arena_printf(L->a, "%s%d", b->name, k);
+}
+
+/* One direction of a recurrent layer over x[N, T, I]: the input
+ * projection of every step as one product, x Wih + b, then the loop
+ * (ops.def), then h of every step [N, T, H], or of the step the layer
+ * ends on [N, H] when last. Parameters are initialised as PyTorch's are,
+ * uniform in +-1/sqrt(H). */
+static Value recur_direction(Lower *L, Op op, const char *layer, int x, int64_t H, bool rev,
+                             bool last, Loc loc) {
+  const Cell *c = ir_cell(op);
+  int64_t I = L->g->node[x].shape.d[2], G = c->gates * H;
+  const char *sfx = rev ? "_reverse" : "";
+  double a = 1 / sqrt((double)H);
+  Init u = {.kind = INIT_UNIFORM, .a = -a, .b = a};
+  int wih = fe_new_param(L, arena_printf(L->a, "%s.Wih%s", layer, sfx),
+                         (Shape){.rank = 2, .d = {I, G}}, u, loc);
+  int whh = fe_new_param(L, arena_printf(L->a, "%s.Whh%s", layer, sfx),
+                         (Shape){.rank = 2, .d = {H, G}}, u, loc);
+  int bias = fe_new_param(L, arena_printf(L->a, "%s.b%s", layer, sfx),
+                          (Shape){.rank = 1, .d = {G}}, u, loc);
+  if (wih < 0 || whh < 0 || bias < 0)
+    return fe_poison(loc);
+  Value xp = add_node(L, OP_MATMUL, (int[]){x, wih}, 2, NULL, loc);
+  if (xp.kind == V_POISON) return xp;
+  xp = add_node(L, OP_ADD, (int[]){xp.node, bias}, 2, NULL, loc);
+  if (xp.kind == V_POISON) return xp;
+  Attrs ra = {.ints = {rev}, .nints = 1};
+  Value seq = add_node(L, op, (int[]){xp.node, whh}, 2, &ra, loc);
+  if (seq.kind == V_POISON) return seq;
+  Attrs hs = {.ints = {2, c->h * H, (c->h + 1) * H}, .nints = 3};
+  Value h = add_node(L, OP_SLICE, &seq.node, 1, &hs, loc);
+  if (!last || h.kind == V_POISON) return h;
+  int64_t T = L->g->node[x].shape.d[1], end = rev ? 0 : T - 1;
+  Attrs ls = {.ints = {1, end, end + 1}, .nints = 3};
+  h = add_node(L, OP_SLICE, &h.node, 1, &ls, loc);
+  if (h.kind == V_POISON) return h;
+  Shape s = {.rank = 2, .d = {L->g->node[x].shape.d[0], H}};
+  return reshape_to(L, h.node, s, loc);
+}
+
+/* lstm / gru / rnn (x, units, last, reverse, bidirectional): h of every
+ * step, or the last; bidirectional: both directions' h side by side,
+ * [N, T, 2H] (or [N, 2H]: the forward pass's last step beside the
+ * reverse pass's, which ends at step 0). */
+static Value build_recurrent(Lower *L, const Builtin *b, const Expr *call,
+                             ArgVal *arg, const char *layer) {
+  int x = arg[0].v.node;
+  const Node *n = &L->g->node[x];
+  int64_t H = (int64_t)arg[1].v.num;
+  bool last = arg[2].v.num, rev = arg[3].v.num, bi = arg[4].v.num;
+  if (n->dtype != DT_F32 || n->shape.rank != 3 || n->shape.d[1] < 0 ||
+      n->shape.d[2] < 0) {
+    if (fe_error(L, call->loc, "%s: the input must be a sequence f32[N, T, features] "
+                 "with fixed T and features, got %s", b->name, fe_type_str(L, x)) &&
+        n->shape.rank == 2)
+      diag_hint("one feature per step: reshape(x, [N, T, 1])");
+    return fe_poison(call->loc);
+  }
+  if (bi && rev) {
+    fe_error(L, arg[3].loc, "%s: a bidirectional layer runs both ways; leave out reverse",
+             b->name);
+    return fe_poison(call->loc);
+  }
+  Value f = recur_direction(L, b->op, layer, x, H, rev, last, call->loc);
+  if (!bi || f.kind == V_POISON) return f;
+  Value r = recur_direction(L, b->op, layer, x, H, true, last, call->loc);
+  if (r.kind == V_POISON) return r;
+  Attrs ca = {.ints = {last ? 1 : 2}, .nints = 1};
+  return add_node(L, OP_CONCAT, (int[]){f.node, r.node}, 2, &ca, call->loc);
 }
 
 /* ---- calls --------------------------------------------------------------- */
