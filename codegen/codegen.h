@@ -25,6 +25,7 @@ typedef enum KOp {
   K_LOAD,             /* buf[a] */
   K_ADD, K_SUB, K_MUL, K_DIV, K_MAX, K_MIN, K_REM,   /* binary, same type */
   K_NEG, K_EXP, K_LOG, K_SQRT, K_ABS, K_TANH,        /* unary f32 */
+  K_SIGMOID,          /* 1 / (1 + e^-a) */
   K_LT, K_LE, K_EQ,   /* comparisons -> KT_BOOL */
   K_SELECT,           /* a ? b : c */
   K_CAST,             /* a converted to type */

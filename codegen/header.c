@@ -273,6 +273,11 @@ static void put_expr(H *h, Str *b, const KExpr *e) {
   case K_SQRT: put_call(h, b, "sqrtf", e->a, NULL); return;
   case K_ABS: put_call(h, b, "fabsf", e->a, NULL); return;
   case K_TANH: put_call(h, b, "tanhf", e->a, NULL); return;
+  case K_SIGMOID:
+    str_printf(b, "(1.0f / (1.0f + expf(-");
+    put_expr(h, b, e->a);
+    str_printf(b, ")))");
+    return;
   case K_SELECT:
     str_putc(b, '(');
     put_expr(h, b, e->a);

@@ -219,7 +219,7 @@ void kir_repeat(Program *p, int first, int64_t count) {
 static const char *const kop_name[K_COUNT] = {
     [K_ADD] = "+", [K_SUB] = "-", [K_MUL] = "*", [K_DIV] = "/", [K_REM] = "%",
     [K_MAX] = "max", [K_MIN] = "min", [K_NEG] = "-", [K_EXP] = "exp",
-    [K_LOG] = "log", [K_SQRT] = "sqrt", [K_ABS] = "abs", [K_TANH] = "tanh",
+    [K_LOG] = "log", [K_SQRT] = "sqrt", [K_ABS] = "abs", [K_TANH] = "tanh", [K_SIGMOID] = "sigmoid",
     [K_LT] = "<", [K_LE] = "<=", [K_EQ] = "==", [K_XOR] = "^", [K_SHR] = ">>",
 };
 
@@ -255,7 +255,7 @@ static void print_expr(FILE *f, const Kernel *k, const KExpr *e) {
     print_expr(f, k, e->b);
     fprintf(f, ")");
     break;
-  case K_NEG: case K_EXP: case K_LOG: case K_SQRT: case K_ABS: case K_TANH:
+  case K_NEG: case K_EXP: case K_LOG: case K_SQRT: case K_ABS: case K_TANH: case K_SIGMOID:
     fprintf(f, "%s(", kop_name[e->op]);
     print_expr(f, k, e->a);
     fprintf(f, ")");

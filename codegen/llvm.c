@@ -69,19 +69,60 @@ static LLVMValueRef intrinsic(Gen *g, const char *name, LLVMTypeRef t,
   return LLVMBuildCall2(g->b, fty, fn, args, nargs, "");
 }
 
-static LLVMValueRef libm_f32(Gen *g, const char *name, LLVMValueRef x) {
-  LLVMTypeRef fty = LLVMFunctionType(g->t_f32, &g->t_f32, 1, 0);
-  LLVMValueRef fn = LLVMGetNamedFunction(g->mod, name);
-  if (!fn) {
-    fn = LLVMAddFunction(g->mod, name, fty);
-    LLVMAddAttributeAtIndex(
-        fn, LLVMAttributeFunctionIndex,
-        LLVMCreateEnumAttribute(g->ctx, LLVMGetEnumAttributeKindForName("nounwind", 8), 0));
-  }
-  return LLVMBuildCall2(g->b, fty, fn, &x, 1, "");
+static LLVMValueRef gen_expr(Gen *g, const KExpr *e);
+
+static LLVMValueRef cf(Gen *g, double v) { return LLVMConstReal(g->t_f32, v); }
+
+static LLVMValueRef fma_f(Gen *g, LLVMValueRef a, LLVMValueRef b, LLVMValueRef c) {
+  LLVMValueRef args[3] = {a, b, c};
+  return intrinsic(g, "llvm.fmuladd", g->t_f32, args, 3);
 }
 
-static LLVMValueRef gen_expr(Gen *g, const KExpr *e);
+/* e^x in plain instructions that the loop vectorizer widens (a libm call
+ * keeps a loop scalar): x = n ln2 + r with |r| <= ln2/2, e^r by its Taylor
+ * polynomial to r^7 (truncation below 1e-8), 2^n built in the exponent
+ * bits. x is clamped to [-87, 88], where e^x is a normal float. */
+static LLVMValueRef fast_exp(Gen *g, LLVMValueRef x) {
+  LLVMValueRef lo = cf(g, -87.0), hi = cf(g, 88.0);
+  x = LLVMBuildSelect(g->b, LLVMBuildFCmp(g->b, LLVMRealOLT, x, lo, ""), lo, x, "");
+  x = LLVMBuildSelect(g->b, LLVMBuildFCmp(g->b, LLVMRealOGT, x, hi, ""), hi, x, "");
+  LLVMValueRef t = fma_f(g, x, cf(g, 1.44269504088896341), cf(g, 0.5));
+  LLVMValueRef n = intrinsic(g, "llvm.floor", g->t_f32, &t, 1);
+  LLVMValueRef r = fma_f(g, n, cf(g, -0.693359375), x);
+  r = fma_f(g, n, cf(g, 2.12194440054690583e-4), r);
+  static const double taylor[8] = {1.0 / 5040, 1.0 / 720, 1.0 / 120, 1.0 / 24,
+                                   1.0 / 6, 0.5, 1, 1};
+  LLVMValueRef p = cf(g, taylor[0]);
+  for (int i = 1; i < 8; i++) p = fma_f(g, p, r, cf(g, taylor[i]));
+  LLVMValueRef e = LLVMBuildFPToSI(g->b, n, g->t_i32, "");
+  e = LLVMBuildShl(g->b, LLVMBuildAdd(g->b, e, LLVMConstInt(g->t_i32, 127, 0), ""),
+                   LLVMConstInt(g->t_i32, 23, 0), "");
+  return LLVMBuildFMul(g->b, p, LLVMBuildBitCast(g->b, e, g->t_f32, ""), "");
+}
+
+/* 1 / (1 + e^-x) */
+static LLVMValueRef fast_sigmoid(Gen *g, LLVMValueRef x) {
+  LLVMValueRef d = LLVMBuildFAdd(g->b, cf(g, 1), fast_exp(g, LLVMBuildFNeg(g->b, x, "")), "");
+  return LLVMBuildFDiv(g->b, cf(g, 1), d, "");
+}
+
+/* tanh x: for |x| < 0.4 its odd Taylor series to x^15 (truncation below
+ * 1e-9, and no cancellation near 0); beyond, sign(x) (1 - 2 / (e^2|x| + 1)),
+ * within a few float ulps. */
+static LLVMValueRef fast_tanh(Gen *g, LLVMValueRef x) {
+  static const double odd[8] = {-929569.0 / 638512875, 21844.0 / 6081075, -1382.0 / 155925,
+                                62.0 / 2835, -17.0 / 315, 2.0 / 15, -1.0 / 3, 1};
+  LLVMValueRef x2 = LLVMBuildFMul(g->b, x, x, ""), p = cf(g, odd[0]);
+  for (int i = 1; i < 8; i++) p = fma_f(g, p, x2, cf(g, odd[i]));
+  LLVMValueRef small = LLVMBuildFMul(g->b, p, x, "");
+  LLVMValueRef ax = intrinsic(g, "llvm.fabs", g->t_f32, &x, 1);
+  LLVMValueRef e = fast_exp(g, LLVMBuildFMul(g->b, ax, cf(g, 2), ""));
+  LLVMValueRef big = LLVMBuildFSub(g->b, cf(g, 1),
+                                   LLVMBuildFDiv(g->b, cf(g, 2), LLVMBuildFAdd(g->b, e, cf(g, 1), ""), ""), "");
+  LLVMValueRef args[2] = {big, x};
+  big = intrinsic(g, "llvm.copysign", g->t_f32, args, 2);
+  return LLVMBuildSelect(g->b, LLVMBuildFCmp(g->b, LLVMRealOLT, ax, cf(g, 0.4), ""), small, big, "");
+}
 
 static LLVMValueRef gen_max_min(Gen *g, const KExpr *e, LLVMValueRef a, LLVMValueRef b) {
   bool mx = e->op == K_MAX;
@@ -154,7 +195,8 @@ static LLVMValueRef gen_expr(Gen *g, const KExpr *e) {
     a = gen_expr(g, e->a);
     return intrinsic(g, e->op == K_EXP ? "llvm.exp" : e->op == K_LOG ? "llvm.log"
                         : e->op == K_SQRT ? "llvm.sqrt" : "llvm.fabs", g->t_f32, &a, 1);
-  case K_TANH: return libm_f32(g, "tanhf", gen_expr(g, e->a));
+  case K_TANH: return fast_tanh(g, gen_expr(g, e->a));
+  case K_SIGMOID: return fast_sigmoid(g, gen_expr(g, e->a));
   case K_SELECT:
     return LLVMBuildSelect(g->b, gen_expr(g, e->a), gen_expr(g, e->b), gen_expr(g, e->c), "");
   case K_CAST: return gen_cast(g, e);

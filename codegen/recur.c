@@ -30,27 +30,30 @@ typedef struct Rec {
   KExpr *t, *prev, *next; /* steps: this one, the one before and after in
                              run order (clamped to t where they do not
                              exist) */
-  KExpr *first, *last;    /* bools: the loop's first / last iteration */
+  bool start;             /* the first step, peeled off the loop */
+  KExpr *last;            /* bool: the last step */
   KExpr *n, *j;           /* sample and column */
 } Rec;
 
 static KExpr *ic(Program *p, int64_t i) { return kir_const_i(p, i); }
 
-/* Steps of iteration iter of a loop running forwards in time (fwd) or
- * backwards. */
-static void steps(Rec *r, bool fwd) {
+/* The steps of run index k (the first step, start, or iteration k - 1 of
+ * the loop) of a run forwards in time (fwd) or backwards. The step before
+ * in run order is read only when there is one, and is not clamped: so the
+ * vectorizer sees that it is a fixed distance from the step written. The
+ * step after is clamped at the end of the run. */
+static void steps(Rec *r, bool fwd, bool start) {
   Program *p = r->p;
-  KExpr *it = kir_frame(p, K_ITER, 0), *T1 = ic(p, r->T - 1);
-  r->t = fwd ? it : kir_bin(p, K_SUB, T1, it);
-  KExpr *before = kir_bin(p, K_SUB, r->t, ic(p, fwd ? 1 : -1));
-  KExpr *after = kir_bin(p, K_ADD, r->t, ic(p, fwd ? 1 : -1));
-  r->first = kir_bin(p, K_LT, it, ic(p, 1));
-  r->last = kir_bin(p, K_LT, T1, kir_bin(p, K_ADD, it, ic(p, 1)));
-  r->prev = kir_select(p, r->first, r->t, before);
-  r->next = kir_select(p, r->last, r->t, after);
+  KExpr *k = start ? ic(p, 0) : kir_iadd(p, kir_frame(p, K_ITER, 0), ic(p, 1));
+  KExpr *T1 = ic(p, r->T - 1);
+  r->start = start;
+  r->t = fwd ? k : kir_bin(p, K_SUB, T1, k);
+  r->last = kir_bin(p, K_EQ, k, T1);
+  r->prev = kir_iadd(p, r->t, ic(p, fwd ? -1 : 1));
+  r->next = kir_select(p, r->last, r->t, kir_iadd(p, r->t, ic(p, fwd ? 1 : -1)));
 }
 
-/* The per-step product of every iteration but the first:
+/* The per-step product of every step but the first:
  * C[:, tc, coff:] = A[:, ta, aoff:aoff+K] x B (B^T when trans), C and A
  * rows of buffer buf (width w per step), B the weights w_node. */
 static void step_gemm(Rec *r, int node, int w_node, int64_t width, KExpr *ta, int64_t aoff,
@@ -77,7 +80,7 @@ static void step_gemm(Rec *r, int node, int w_node, int64_t width, KExpr *ta, in
   gm->c_off = kir_iadd(p, kir_imul(p, tc, ic(p, width)), ic(p, coff));
   gm->nr = cg_gemm_nr();
   int64_t panels = (Ncols + gm->nr - 1) / gm->nr;
-  k->extent = kir_select(p, r->first, ic(p, 0), ic(p, panels));
+  k->extent = ic(p, panels);
   k->work = 2.0 * 64 * gm->nr * (double)K;
 }
 
@@ -118,13 +121,12 @@ static KExpr *add(Rec *r, KExpr *a, KExpr *b) { return kir_bin(r->p, K_ADD, a, b
 static KExpr *sub(Rec *r, KExpr *a, KExpr *b) { return kir_bin(r->p, K_SUB, a, b); }
 static KExpr *mul(Rec *r, KExpr *a, KExpr *b) { return kir_bin(r->p, K_MUL, a, b); }
 static KExpr *fc(Rec *r, double v) { return kir_const_f(r->p, v); }
-static KExpr *sigm(Rec *r, KExpr *x) {
-  Program *p = r->p;
-  return kir_bin(p, K_DIV, fc(r, 1), add(r, fc(r, 1), kir_un(p, K_EXP, kir_un(p, K_NEG, x))));
-}
+static KExpr *sigm(Rec *r, KExpr *x) { return kir_un(r->p, K_SIGMOID, x); }
 static KExpr *tnh(Rec *r, KExpr *x) { return kir_un(r->p, K_TANH, x); }
-/* v, or 0 when c holds */
-static KExpr *unless(Rec *r, KExpr *c, KExpr *v) { return kir_select(r->p, c, fc(r, 0), v); }
+/* v, or 0 at the first step (where there is no step before) */
+static KExpr *later(Rec *r, KExpr *v) { return r->start ? fc(r, 0) : v; }
+/* v, or 0 at the last step */
+static KExpr *unless_last(Rec *r, KExpr *v) { return kir_select(r->p, r->last, fc(r, 0), v); }
 
 static void st(Rec *r, int b, KExpr *t, int64_t w, int64_t q, KExpr *v) {
   kir_store(r->p, r->k, r->l, b, at(r, t, w, q), v);
@@ -137,7 +139,7 @@ static void forward_cell(Rec *r, int S, int x) {
   int64_t SW = c->state * r->H, GW = c->gates * r->H;
   KExpr *pre[4];
   for (int q = 0; q < c->gates; q++) {
-    KExpr *hp = let(r, unless(r, r->first, ld(r, S, r->t, SW, q)));
+    KExpr *hp = let(r, later(r, ld(r, S, r->t, SW, q)));
     KExpr *xq = ld(r, x, r->t, GW, q);
     pre[q] = c->op == OP_GRU && q == 2 ? hp : let(r, add(r, xq, hp));
     if (c->op == OP_GRU && q == 2) pre[3] = xq;
@@ -146,7 +148,7 @@ static void forward_cell(Rec *r, int S, int x) {
   case OP_LSTM: {
     KExpr *i = let(r, sigm(r, pre[0])), *f = let(r, sigm(r, pre[1]));
     KExpr *g = let(r, tnh(r, pre[2])), *o = let(r, sigm(r, pre[3]));
-    KExpr *cp = unless(r, r->first, ld(r, S, r->prev, SW, 4));
+    KExpr *cp = later(r, ld(r, S, r->prev, SW, 4));
     KExpr *cc = let(r, add(r, mul(r, f, cp), mul(r, i, g)));
     KExpr *v[6] = {i, f, g, o, cc, mul(r, o, tnh(r, cc))};
     for (int q = 0; q < 6; q++) st(r, S, r->t, SW, q, v[q]);
@@ -155,7 +157,7 @@ static void forward_cell(Rec *r, int S, int x) {
   case OP_GRU: {
     KExpr *rr = let(r, sigm(r, pre[0])), *z = let(r, sigm(r, pre[1]));
     KExpr *hn = pre[2], *nn = let(r, tnh(r, add(r, pre[3], mul(r, rr, hn))));
-    KExpr *hp = unless(r, r->first, ld(r, S, r->prev, SW, 4));
+    KExpr *hp = later(r, ld(r, S, r->prev, SW, 4));
     KExpr *v[5] = {rr, z, nn, hn, add(r, mul(r, sub(r, fc(r, 1), z), nn), mul(r, z, hp))};
     for (int q = 0; q < 5; q++) st(r, S, r->t, SW, q, v[q]);
     break;
@@ -171,15 +173,15 @@ static void backward_cell(Rec *r, int R, int dS, int S) {
   int64_t SW = c->state * r->H, RW = c->grad * r->H;
   KExpr *ds[6];
   for (int q = 0; q < c->state; q++) ds[q] = ld(r, dS, r->t, SW, q);
-  KExpr *dh = add(r, unless(r, r->first, ld(r, R, r->t, RW, c->grad - 1)), ds[c->h]);
+  KExpr *dh = add(r, later(r, ld(r, R, r->t, RW, c->grad - 1)), ds[c->h]);
   KExpr *s[6];
   for (int q = 0; q < c->state; q++) s[q] = let(r, ld(r, S, r->t, SW, q));
   switch (c->op) {
   case OP_LSTM: {
     dh = let(r, dh);
     KExpr *i = s[0], *f = s[1], *g = s[2], *o = s[3], *tc = let(r, tnh(r, s[4]));
-    KExpr *cp = unless(r, r->last, ld(r, S, r->prev, SW, 4));
-    KExpr *carry = unless(r, r->first, mul(r, ld(r, R, r->next, RW, 4), ld(r, S, r->next, SW, 1)));
+    KExpr *cp = unless_last(r, ld(r, S, r->prev, SW, 4));
+    KExpr *carry = later(r, mul(r, ld(r, R, r->next, RW, 4), ld(r, S, r->next, SW, 1)));
     KExpr *dc = let(r, add(r, add(r, ds[4], mul(r, mul(r, dh, o), sub(r, fc(r, 1), mul(r, tc, tc)))), carry));
     KExpr *v[6] = {
         mul(r, add(r, mul(r, dc, g), ds[0]), mul(r, i, sub(r, fc(r, 1), i))),
@@ -192,8 +194,8 @@ static void backward_cell(Rec *r, int R, int dS, int S) {
   }
   case OP_GRU: {
     KExpr *rr = s[0], *z = s[1], *nn = s[2], *hn = s[3];
-    KExpr *hp = unless(r, r->last, ld(r, S, r->prev, SW, 4));
-    dh = let(r, add(r, dh, unless(r, r->first, mul(r, ld(r, R, r->next, RW, 4),
+    KExpr *hp = unless_last(r, ld(r, S, r->prev, SW, 4));
+    dh = let(r, add(r, dh, later(r, mul(r, ld(r, R, r->next, RW, 4),
                                                       ld(r, S, r->next, SW, 1)))));
     KExpr *dn = let(r, mul(r, add(r, mul(r, dh, sub(r, fc(r, 1), z)), ds[2]),
                            sub(r, fc(r, 1), mul(r, nn, nn))));
@@ -214,31 +216,49 @@ static void backward_cell(Rec *r, int R, int dS, int S) {
   }
 }
 
+/* One step of the run: its product (not at the first) and its cell. */
+static void lower_step(Rec *r, int node, bool grad) {
+  Program *p = r->p;
+  const Node *nd = &p->g->node[node];
+  const Cell *c = r->c;
+  int64_t H = r->H;
+  if (!grad) {
+    if (!r->start)
+      step_gemm(r, node, nd->in[1], c->state * H, r->prev, c->h * H, r->t, 0, H, c->gates * H,
+                false);
+    cell_kernel(r, node);
+    forward_cell(r, kir_buf(p, r->k, node, true), kir_buf(p, r->k, nd->in[0], false));
+    return;
+  }
+  if (!r->start)
+    step_gemm(r, node, nd->in[2], c->grad * H, r->next, 0, r->t, (c->grad - 1) * H,
+              c->gates * H, H, true);
+  cell_kernel(r, node);
+  backward_cell(r, kir_buf(p, r->k, node, true), kir_buf(p, r->k, nd->in[0], false),
+                kir_buf(p, r->k, nd->in[1], false));
+}
+
+/* The first step of the run on its own, then a KRepeat of the other
+ * T - 1. The backward run goes against time: its steps "before" and
+ * "after" are swapped back to time order for the cell, which reads the
+ * step after in time (the gradient flowing back) and the one before (the
+ * forward cell state). */
 void cg_lower_recur(Program *p, int node, bool grad) {
   const Node *nd = &p->g->node[node];
   const Cell *c = ir_cell(nd->op);
-  int w = nd->in[grad ? 2 : 1];
-  Rec r = {.p = p, .c = c, .H = p->g->node[w].shape.d[0], .T = nd->shape.d[1],
-           .rev = nd->a.ints[0]};
-  int first = p->nk;
-  int64_t H = r.H;
-  if (!grad) {
-    steps(&r, !r.rev);
-    step_gemm(&r, node, w, c->state * H, r.prev, c->h * H, r.t, 0, H, c->gates * H, false);
-    cell_kernel(&r, node);
-    forward_cell(&r, kir_buf(p, r.k, node, true), kir_buf(p, r.k, nd->in[0], false));
-  } else {
-    steps(&r, r.rev); /* the backward loop runs against time */
-    /* "prev" is then the step after t in time, "next" the one before;
-     * swap them back to time order for the cell */
-    step_gemm(&r, node, w, c->grad * H, r.prev, 0, r.t, (c->grad - 1) * H, c->gates * H, H,
-              true);
-    KExpr *before = r.next;
-    r.next = r.prev;
-    r.prev = before;
-    cell_kernel(&r, node);
-    backward_cell(&r, kir_buf(p, r.k, node, true), kir_buf(p, r.k, nd->in[0], false),
-                  kir_buf(p, r.k, nd->in[1], false));
+  Rec r = {.p = p, .c = c, .H = p->g->node[nd->in[grad ? 2 : 1]].shape.d[0],
+           .T = nd->shape.d[1], .rev = nd->a.ints[0]};
+  bool fwd = grad ? r.rev : !r.rev;
+  for (int start = 1; start >= 0; start--) {
+    if (!start && r.T == 1) break;
+    int first = p->nk;
+    steps(&r, fwd, start);
+    if (grad) { /* run order to time order */
+      KExpr *after = r.next;
+      r.next = r.prev;
+      r.prev = after;
+    }
+    lower_step(&r, node, grad);
+    if (!start) kir_repeat(p, first, r.T - 1);
   }
-  kir_repeat(p, first, r.T);
 }

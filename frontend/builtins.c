@@ -1051,11 +1051,10 @@ static const char *layer_name(Lower *L, const Builtin *b, const Sig *s,
  * (ops.def), then h of every step [N, T, H], or of the step the layer
  * ends on [N, H] when last. Parameters are initialised as PyTorch's are,
  * uniform in +-1/sqrt(H). */
-static Value recur_direction(Lower *L, Op op, const char *layer, int x, int64_t H, bool rev,
-                             bool last, Loc loc) {
+static Value recur_direction(Lower *L, Op op, const char *layer, const char *sfx, int x,
+                             int64_t H, bool rev, bool last, Loc loc) {
   const Cell *c = ir_cell(op);
   int64_t I = L->g->node[x].shape.d[2], G = c->gates * H;
-  const char *sfx = rev ? "_reverse" : "";
   double a = 1 / sqrt((double)H);
   Init u = {.kind = INIT_UNIFORM, .a = -a, .b = a};
   int wih = fe_new_param(L, arena_printf(L->a, "%s.Wih%s", layer, sfx),
@@ -1107,9 +1106,9 @@ static Value build_recurrent(Lower *L, const Builtin *b, const Expr *call,
              b->name);
     return fe_poison(call->loc);
   }
-  Value f = recur_direction(L, b->op, layer, x, H, rev, last, call->loc);
+  Value f = recur_direction(L, b->op, layer, "", x, H, rev, last, call->loc);
   if (!bi || f.kind == V_POISON) return f;
-  Value r = recur_direction(L, b->op, layer, x, H, true, last, call->loc);
+  Value r = recur_direction(L, b->op, layer, "_reverse", x, H, true, last, call->loc);
   if (r.kind == V_POISON) return r;
   Attrs ca = {.ints = {last ? 1 : 2}, .nints = 1};
   return add_node(L, OP_CONCAT, (int[]){f.node, r.node}, 2, &ca, call->loc);
