@@ -1097,8 +1097,8 @@ static Value build_recurrent(Lower *L, const Builtin *b, const Expr *call,
       n->shape.d[2] < 0) {
     if (fe_error(L, call->loc, "%s: the input must be a sequence f32[N, T, features] "
                  "with fixed T and features, got %s", b->name, fe_type_str(L, x)) &&
-        n->shape.rank == 2)
-      diag_hint("one feature per step: reshape(x, [N, T, 1])");
+        n->shape.rank == 2 && n->shape.d[1] > 0)
+      diag_hint("one feature per step: reshape(x, [N, %lld, 1])", (long long)n->shape.d[1]);
     return fe_poison(call->loc);
   }
   if (bi && rev) {
