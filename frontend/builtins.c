@@ -117,15 +117,15 @@ static const Builtin builtins[] = {
   /* recurrent layers over a sequence [N, T, features] */
   {"lstm", OP_LSTM, true,
    "x: tensor, units: count, last: bool = false, reverse: bool = false, "
-   "bidirectional: bool = false, name: string = none",
+   "bidirectional: bool = false, lengths: tensor = none, name: string = none",
    build_recurrent},
   {"gru", OP_GRU, true,
    "x: tensor, units: count, last: bool = false, reverse: bool = false, "
-   "bidirectional: bool = false, name: string = none",
+   "bidirectional: bool = false, lengths: tensor = none, name: string = none",
    build_recurrent},
   {"rnn", OP_RNN, true,
    "x: tensor, units: count, last: bool = false, reverse: bool = false, "
-   "bidirectional: bool = false, name: string = none",
+   "bidirectional: bool = false, lengths: tensor = none, name: string = none",
    build_recurrent},
 };
 enum { NBUILTIN = sizeof builtins / sizeof builtins[0] };
@@ -1083,8 +1083,45 @@ static Value recur_direction(Lower *L, Op op, const char *layer, const char *sfx
   return reshape_to(L, h.node, s, loc);
 }
 
-/* lstm / gru / rnn (x, units, last, reverse, bidirectional): h of every
- * step, or the last; bidirectional: both directions' h side by side,
+/* A constant [T+1, T] matrix: 1 where step t counts for a sequence of
+ * length s, that is t < s (last: t == s - 1). */
+static int length_matrix(Lower *L, int64_t T, bool last, Loc loc) {
+  double *m = arena_alloc(L->a, sizeof(double) * (size_t)((T + 1) * T));
+  for (int64_t s = 0; s <= T; s++)
+    for (int64_t t = 0; t < T; t++) m[s * T + t] = last ? t == s - 1 : t < s;
+  return ir_const(L->g, DT_F32, (Shape){.rank = 2, .d = {T + 1, T}}, 0, m, loc);
+}
+
+/* Sequences of lengths len (i32[N], each 0..T) in h[N, T, H] of a
+ * forward layer: h at each one's last step, [N, H] (zeros for length 0),
+ * or h with the steps past the end zeroed. The recurrence is causal, so
+ * the padding after a sequence never reaches its own steps. The masks are
+ * one_hot(len) [N, T+1] times a constant matrix. */
+static Value apply_lengths(Lower *L, const char *fname, Value h, const ArgVal *len,
+                           int64_t T, bool last, Loc loc) {
+  const Node *n = &L->g->node[len->v.node], *hn = &L->g->node[h.node];
+  if (n->dtype != DT_I32 || n->shape.rank != 1 || n->shape.d[0] != hn->shape.d[0]) {
+    fe_error(L, len->loc, "%s: lengths must be i32[%s], one per sequence, got %s", fname,
+             hn->shape.d[0] == -1 ? "N" : "batch", fe_type_str(L, len->v.node));
+    return fe_poison(loc);
+  }
+  Attrs oh = {.ints = {T + 1}, .nints = 1};
+  Value m = add_node(L, OP_ONE_HOT, &len->v.node, 1, &oh, loc);
+  if (m.kind == V_POISON) return m;
+  m = add_node(L, OP_MATMUL, (int[]){m.node, length_matrix(L, T, last, loc)}, 2, NULL, loc);
+  if (m.kind == V_POISON) return m;
+  Shape ms = {.rank = 3, .d = {hn->shape.d[0], T, 1}};
+  m = reshape_to(L, m.node, ms, loc);
+  if (m.kind == V_POISON) return m;
+  Value y = add_node(L, OP_MUL, (int[]){h.node, m.node}, 2, NULL, loc);
+  if (!last || y.kind == V_POISON) return y;
+  Attrs sa = {.ints = {0, 1}, .nints = 2};
+  return add_node(L, OP_SUM, &y.node, 1, &sa, loc);
+}
+
+/* lstm / gru / rnn (x, units, last, reverse, bidirectional, lengths): h of
+ * every step, or the last; lengths: sequences padded at the end;
+ * bidirectional: both directions' h side by side,
  * [N, T, 2H] (or [N, 2H]: the forward pass's last step beside the
  * reverse pass's, which ends at step 0). */
 static Value build_recurrent(Lower *L, const Builtin *b, const Expr *call,
@@ -1105,6 +1142,16 @@ static Value build_recurrent(Lower *L, const Builtin *b, const Expr *call,
     fe_error(L, arg[3].loc, "%s: a bidirectional layer runs both ways; leave out reverse",
              b->name);
     return fe_poison(call->loc);
+  }
+  if (arg[5].given && (rev || bi)) {
+    fe_error(L, arg[5].loc, "%s: lengths work with a forward layer only, not a %s one",
+             b->name, bi ? "bidirectional" : "reverse");
+    return fe_poison(call->loc);
+  }
+  if (arg[5].given) {
+    Value h = recur_direction(L, b->op, layer, "", x, H, false, false, call->loc);
+    if (h.kind == V_POISON) return h;
+    return apply_lengths(L, b->name, h, &arg[5], L->g->node[x].shape.d[1], last, call->loc);
   }
   Value f = recur_direction(L, b->op, layer, "", x, H, rev, last, call->loc);
   if (!bi || f.kind == V_POISON) return f;
