@@ -1,9 +1,9 @@
 /* recur.c — lowering of the recurrent layers (lstm, gru, rnn) and of
  * their gradients to kernel IR.
  *
- * The one idea: a layer over T steps is two kernels in a KRepeat of T
- * iterations, not T copies of the cell, so its code does not grow with T.
- * Per iteration (step t, K_ITER counting in the order the loop runs):
+ * The one idea: a layer over T steps is its first step, then two kernels
+ * in a KRepeat of T - 1 iterations, not T copies of the cell, so its code
+ * does not grow with T. Per step t (K_ITER + 1 counting in run order):
  *
  *   forward   hp  = S[:, t-1, h] x Whh        KGemm, M = N rows
  *             S[:, t] = cell(xp[:, t], hp, S[:, t-1])   per sample, per j < H
@@ -14,9 +14,11 @@
  * product is written into its gate columns of step t and the cell kernel
  * replaces it there by the gates' activations. R is the gradient op's
  * result: the product writes its dh column, which the cell kernel reads
- * and replaces by the step's whole dh. At the first iteration there is no
- * earlier step: the product's extent is 0 and the cell reads zeros. "t-1"
- * and "t+1" are earlier and later in time; reverse layers swap them.
+ * and replaces by the step's whole dh. The first step, which has no step
+ * before it, is peeled off the loop: it has no product and its cell reads
+ * zeros, and inside the loop the step before is always t -+ 1, a fixed
+ * distance from the step written, which lets LLVM vectorise the cell.
+ * "t-1" and "t+1" are earlier and later in time; reverse layers swap them.
  */
 #include "codegen.h"
 
