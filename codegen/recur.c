@@ -174,7 +174,10 @@ static void backward_cell(Rec *r, int R, int dS, int S) {
   const Cell *c = r->c;
   int64_t SW = c->state * r->H, RW = c->grad * r->H;
   KExpr *ds[6];
-  for (int q = 0; q < c->state; q++) ds[q] = ld(r, dS, r->t, SW, q);
+  const Node *dsn = &r->p->g->node[r->p->g->node[r->k->node].in[0]];
+  bool h_only = dsn->shape.d[2] == r->H; /* the gradient of h alone */
+  for (int q = 0; q < c->state; q++)
+    ds[q] = !h_only ? ld(r, dS, r->t, SW, q) : q == c->h ? ld(r, dS, r->t, r->H, 0) : fc(r, 0);
   KExpr *dh = add(r, later(r, ld(r, R, r->t, RW, c->grad - 1)), ds[c->h]);
   KExpr *s[6];
   for (int q = 0; q < c->state; q++) s[q] = let(r, ld(r, S, r->t, SW, q));

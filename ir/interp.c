@@ -626,7 +626,15 @@ static void ref_recur_grad(const Node *n, Tensor *out, const Tensor *in) {
   int64_t N = out->shape.d[0], T = out->shape.d[1], H = in[2].shape.d[0];
   int64_t GH = c->gates * H, SW = c->state * H, RW = c->grad * H;
   bool rev = n->a.ints[0];
-  const double *w = in[2].v;
+  const double *w = in[2].v, *dS = in[0].v;
+  double *full = NULL;
+  if (in[0].shape.d[2] != SW) { /* the gradient of h alone: 0 for the rest */
+    full = calloc((size_t)(N * T * SW), sizeof *full);
+    if (!full) die("out of memory");
+    for (int64_t r = 0; r < N * T; r++)
+      for (int64_t j = 0; j < H; j++) full[r * SW + c->h * H + j] = in[0].v[r * H + j];
+    dS = full;
+  }
   for (int64_t b = 0; b < N; b++)
     for (int64_t k = T - 1; k >= 0; k--) {
       int64_t t = rev ? T - 1 - k : k, tp = rev ? t + 1 : t - 1, tn = rev ? t - 1 : t + 1;
@@ -637,10 +645,11 @@ static void ref_recur_grad(const Node *n, Tensor *out, const Tensor *in) {
         for (int64_t j = 0; rnext && j < GH; j++) acc += rnext[j] * w[q * GH + j];
         dh[q] = acc;
       }
-      cell_grad(n->op, H, r, in[0].v + (b * T + t) * SW, in[1].v + (b * T + t) * SW,
+      cell_grad(n->op, H, r, dS + (b * T + t) * SW, in[1].v + (b * T + t) * SW,
                 k > 0 ? in[1].v + (b * T + tp) * SW : NULL,
                 rnext ? in[1].v + (b * T + tn) * SW : NULL, rnext);
     }
+  free(full);
 }
 
 typedef void RefFn(const Node *n, Tensor *out, const Tensor *in);

@@ -705,7 +705,8 @@ static bool shape_recur(const Graph *g, Node *n, char *why) {
   return true;
 }
 
-/* dS, S [N, T, state*H], Whh[H, G*H] -> [N, T, grad*H] */
+/* dS [N, T, state*H] (or [N, T, H]: the gradient of h alone), S [N, T,
+ * state*H], Whh[H, G*H] -> [N, T, grad*H] */
 static bool shape_recur_grad(const Graph *g, Node *n, char *why) {
   char b[128], b2[128];
   const Cell *c = ir_cell(n->op);
@@ -715,11 +716,11 @@ static bool shape_recur_grad(const Graph *g, Node *n, char *why) {
   if (w->dtype != DT_F32 || H <= 0 || w->shape.d[1] != c->gates * H)
     return WHY("%s: the recurrent weights must be f32[H, %d*H], got %s", op, c->gates,
                tstr(b, w));
-  if (!check_seq(op, "the result's gradient", arg(g, n, 0), c->state * H, why) ||
-      !check_seq(op, "the forward result", arg(g, n, 1), c->state * H, why))
-    return false;
-  if (!shape_equal(&arg(g, n, 0)->shape, &arg(g, n, 1)->shape))
-    return WHY("%s: the gradient %s does not fit the forward result %s", op,
+  if (!check_seq(op, "the forward result", arg(g, n, 1), c->state * H, why)) return false;
+  Shape ds = arg(g, n, 0)->shape, want = arg(g, n, 1)->shape;
+  if (ds.rank == 3 && ds.d[2] == H) want.d[2] = H; /* the gradient of h alone */
+  if (arg(g, n, 0)->dtype != DT_F32 || !shape_equal(&ds, &want))
+    return WHY("%s: the gradient %s fits neither the forward result %s nor its h", op,
                tstr(b, arg(g, n, 0)), tstr(b2, arg(g, n, 1)));
   n->dtype = DT_F32;
   n->shape = arg(g, n, 1)->shape;

@@ -437,6 +437,19 @@ static int shifted_h(Graph *g, int s, const Cell *c, int64_t H, bool rev) {
   return add_node(g, OP_CONCAT, parts, 2, (Attrs){.ints = {1}, .nints = 1});
 }
 
+/* dy itself, or, when it is the gradient of the h columns alone placed
+ * in zeros (a slice's gradient), that gradient [N, T, H]: the _grad op
+ * then need not read a tensor of zeros. */
+static int h_gradient(const Graph *g, int dy, const Cell *c, int64_t H) {
+  const Node *d = &g->node[dy];
+  if (c->state == 1 || c->h != c->state - 1 || d->op != OP_CONCAT || d->nin != 2 ||
+      d->a.ints[0] != 2)
+    return dy;
+  const Node *z = &g->node[d->in[0]], *x = &g->node[d->in[1]];
+  bool zeros = z->op == OP_CONST && !z->data && z->a.f[0] == 0;
+  return zeros && x->shape.d[2] == H ? d->in[1] : dy;
+}
+
 static void grad_recur(AD *ad, int dy) {
   Graph *g = ad->g;
   const Node *n = N_(ad);
@@ -444,6 +457,7 @@ static void grad_recur(AD *ad, int dy) {
   int s = ad->node, xp = IN(ad, 0), w = IN(ad, 1);
   int64_t H = g->node[w].shape.d[0], T = n->shape.d[1];
   bool rev = n->a.ints[0];
+  dy = h_gradient(g, dy, c, H);
   int r = add_node(g, c->grad_op, (int[]){dy, s, w}, 3, n->a); /* n moves */
   int dhp = cols(g, r, 0, c->gates * H);
   if (ad->needs[xp]) {

@@ -1,6 +1,7 @@
 # A recurrent layer is one op over the whole sequence: the input
 # projection of every step is one matmul before it, the training graph has
-# its _grad op (a second loop, backwards) and the gradient of Whh is one
+# its _grad op (a second loop, backwards), given the gradient of h alone
+# [N, T, H] rather than of every column, and the gradient of Whh is one
 # matmul over all N*T rows of h shifted by a step. The kernels are the
 # first step, then a repeat of T-1 iterations of the step's product (a
 # gemm with offsets that depend on the iteration) and the cell.
@@ -22,7 +23,8 @@ train {
 # CHECK-NEXT: = slice [[S]] axis=2 start=20 end=24 : f32[N,6,4]
 
 # TRAIN:      [[S:%[0-9]+]] = lstm {{%[0-9]+}}, [[WHH:%[0-9]+]] reverse=0 : f32[N,6,24]
-# TRAIN:      [[R:%[0-9]+]] = lstm_grad {{%[0-9]+}}, [[S]], [[WHH]] reverse=0 : f32[N,6,24]
+# TRAIN:      [[DH:%[0-9]+]] = concat {{%[0-9]+}}, {{%[0-9]+}} axis=1 : f32[N,6,4]
+# TRAIN-NEXT: [[R:%[0-9]+]] = lstm_grad [[DH]], [[S]], [[WHH]] reverse=0 : f32[N,6,24]
 # TRAIN:      [[DHP:%[0-9]+]] = slice [[R]] axis=2 start=0 end=16 : f32[N,6,16]
 # TRAIN:      = concat {{%[0-9]+}}, {{%[0-9]+}} axis=1 : f32[N,6,4]
 # TRAIN:      = matmul {{%[0-9]+}}, {{%[0-9]+}} : f32[4,16]

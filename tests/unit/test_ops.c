@@ -424,7 +424,7 @@ static void bn_dense(Graph *g, Op op) {
 /* Recurrent layers over 5 steps of H = 5, forwards and reversed: the
  * forward op from an input projection xp, and the _grad op from a dS and
  * the forward result of the same layer. */
-static void recur_case(Graph *g, Op op, bool rev) {
+static void recur_case(Graph *g, Op op, bool rev, bool h_only) {
   const Cell *c = ir_cell(op);
   int64_t H = 5, T = 5;
   Attrs a = {.ints = {rev}, .nints = 1};
@@ -436,11 +436,13 @@ static void recur_case(Graph *g, Op op, bool rev) {
     out(g, s);
     return;
   }
-  int ds = input(g, "ds", 3, (int64_t[]){-1, T, c->state * H});
+  int ds = input(g, "ds", 3, (int64_t[]){-1, T, (h_only ? 1 : c->state) * H});
   out(g, add(g, op, (int[]){ds, s, w}, 3, a));
 }
-static void recur(Graph *g, Op op) { recur_case(g, op, false); }
-static void recur_reverse(Graph *g, Op op) { recur_case(g, op, true); }
+static void recur(Graph *g, Op op) { recur_case(g, op, false, false); }
+static void recur_reverse(Graph *g, Op op) { recur_case(g, op, true, false); }
+/* the _grad op given the gradient of h alone */
+static void recur_h(Graph *g, Op op) { recur_case(g, op, false, true); }
 
 static const Case cases[] = {
     {OP_NEG, "neg", unary, false},
@@ -529,10 +531,12 @@ static const Case cases[] = {
     {OP_LSTM, "lstm_reverse", recur_reverse, false},
     {OP_LSTM_GRAD, "lstm_grad", recur, false},
     {OP_LSTM_GRAD, "lstm_grad_reverse", recur_reverse, false},
+    {OP_LSTM_GRAD, "lstm_grad_h", recur_h, false},
     {OP_GRU, "gru", recur, false},
     {OP_GRU, "gru_reverse", recur_reverse, false},
     {OP_GRU_GRAD, "gru_grad", recur, false},
     {OP_GRU_GRAD, "gru_grad_reverse", recur_reverse, false},
+    {OP_GRU_GRAD, "gru_grad_h", recur_h, false},
     {OP_RNN, "rnn", recur, false},
     {OP_RNN_GRAD, "rnn_grad", recur, false},
     {OP_RNN_GRAD, "rnn_grad_reverse", recur_reverse, false},
