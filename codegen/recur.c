@@ -30,8 +30,7 @@ typedef struct Rec {
   int64_t H, T;
   bool rev;
   KExpr *t, *prev, *next; /* steps: this one, the one before and after in
-                             run order (clamped to t where they do not
-                             exist) */
+                             run order (see steps()) */
   bool start;             /* the first step, peeled off the loop */
   KExpr *last;            /* bool: the last step */
   KExpr *n, *j;           /* sample and column */
