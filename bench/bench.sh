@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# make bench: dlc against PyTorch 1.13 on the MLP of models/mlp.dlm and on
-# LeNet-5 (models/lenet5.dlm), same machine, same batch, same thread count,
+# make bench: dlc against PyTorch 1.13 on the MLP of models/mlp.dlm, on
+# LeNet-5 (models/lenet5.dlm) and on an LSTM over image rows
+# (models/lstm_rows.dlm against bench/torch_lstm.py), same machine, same batch, same thread count,
 # in one run. Prints Markdown tables (also written to bench/results.md) of
 # training samples/s (batch 64, one epoch of Fashion-MNIST), inference
 # latency at batch 1 and throughput at batch 256, compile time, executable
@@ -95,6 +96,15 @@ if have_torch; then
   fi
 fi
 
+# ---- LSTM over image rows (models/lstm_rows.dlm): one epoch each
+"$BUILD/dlc" build models/lstm_rows.dlm -o "$D/lstm_rows" 2>/dev/null || exit 1
+"$D/lstm_rows" train --epochs 1 --threads "$T" >"$D/rtrain.log" 2>&1
+r_train=$(grep -o '[0-9]* samples/s' "$D/rtrain.log" | tail -1 | cut -d' ' -f1)
+r_acc=$(grep -o 'test accuracy [0-9.]*' "$D/rtrain.log" | awk '{print $3}')
+r_pt=0
+if have_torch && OPENBLAS_NUM_THREADS=1 /usr/bin/python3 bench/torch_lstm.py "$T" >"$D/rtorch" 2>&1; then r_pt=1; fi
+rget() { awk -v k="$1" '$1 == k {print $2}' "$D/rtorch"; }
+
 # ---- one convolution, forward and forward + backward
 "$BUILD/dlc" build bench/conv_layer.dlm -o "$D/conv" 2>/dev/null || exit 1
 "$BUILD/dlc" build bench/conv_layer.dlm -o "$D/conv_direct" --disable-pass convgemm 2>/dev/null || exit 1
@@ -148,6 +158,17 @@ cget() { awk -v k="$1" '$1 == k {print $2}' "$D/ctorch"; }
   fi
   echo "| compile time, dlc build (s) | $(printf %.2f "$l_compile") | | |"
   echo "| executable size (KB) | $l_size | | |"
+  echo
+  echo "LSTM(128) over 28 rows of 28 pixels, last step, fc 10 (models/lstm_rows.dlm), $T threads"
+  echo
+  echo "| | dlc | PyTorch 1.13 nn.LSTM | dlc / PyTorch |"
+  echo "|---|---|---|---|"
+  if [ $r_pt = 1 ]; then
+    echo "| training, batch 64, 1 epoch (samples/s) | $r_train | $(rget train_samples_per_s) | $(ratio "$r_train" "$(rget train_samples_per_s)") |"
+    echo "| test accuracy after 1 epoch | $r_acc% | $(awk -v a="$(rget test_accuracy)" 'BEGIN {printf "%.2f", 100 * a}')% | |"
+  else
+    echo "| training, batch 64, 1 epoch (samples/s) | $r_train | (PyTorch unavailable) | |"
+  fi
   echo
   echo "conv2d batch 64, 32 -> 64 channels, 3x3, pad 1, 28x28 (bench/conv_layer.dlm), $T threads;"
   echo "nominal peak $peak GFLOP/s ($T cores x $ghz GHz x 32 flops/cycle)"

@@ -25,6 +25,7 @@ typedef enum KOp {
   K_LOAD,             /* buf[a] */
   K_ADD, K_SUB, K_MUL, K_DIV, K_MAX, K_MIN, K_REM,   /* binary, same type */
   K_NEG, K_EXP, K_LOG, K_SQRT, K_ABS, K_TANH,        /* unary f32 */
+  K_SIGMOID,          /* 1 / (1 + e^-a) */
   K_LT, K_LE, K_EQ,   /* comparisons -> KT_BOOL */
   K_SELECT,           /* a ? b : c */
   K_CAST,             /* a converted to type */
@@ -32,6 +33,7 @@ typedef enum KOp {
   K_XOR, K_SHR,       /* i64 bit operations (logical shift right) */
   K_HYPER,            /* f32 runtime scalar of slot i (HyperSlot) */
   K_STEP, K_SEED,     /* i64: training step and seed of this call */
+  K_ITER,             /* i64: iteration of the enclosing KRepeat (0 outside) */
   K_COUNT
 } KOp;
 
@@ -93,6 +95,9 @@ typedef struct KGemm {
   KExpr *b_ns;                    /* B's column stride: 1 (row-major), or
                                      any with ldb = 1 (column-major) */
   KExpr *batch, *sa, *sb, *sc;    /* batch count and strides */
+  KExpr *a_off, *b_off, *c_off;   /* where A, B, C start in their buffers
+                                     (elements; NULL: 0), e.g. one step of
+                                     a sequence (K_ITER) */
   int nr;                         /* panel width (columns per parallel unit) */
 } KGemm;
 
@@ -118,11 +123,22 @@ typedef struct Kernel {
   KGemm *gemm;          /* a matrix-product kernel, or NULL */
 } Kernel;
 
+/* Kernels first..last-1 of a program run count times in order, K_ITER
+ * reading 0, 1, ..., count - 1: the steps of a recurrent layer, whose
+ * code is then the same for T = 28 or T = 512. Loops do not nest or
+ * overlap. */
+typedef struct KRepeat {
+  int first, last;
+  int64_t count;
+} KRepeat;
+
 typedef struct Program {
   Arena *arena;         /* owns kernels and expressions */
   const Graph *g;
   Kernel **k;
   int nk, capk;
+  KRepeat *loop;          /* in kernel order */
+  int nloop, caploop;
 } Program;
 
 /* Builders. Expressions and statements are allocated from p->arena. */
@@ -151,6 +167,10 @@ void kir_store(Program *p, Kernel *k, KStmt *parent, int buf, KExpr *idx,
                KExpr *val);
 void kir_set(Program *p, Kernel *k, KStmt *parent, int var, KExpr *val);
 
+/* Make the kernels added since kernel first (up to p->nk) one loop of
+ * count iterations. */
+void kir_repeat(Program *p, int first, int64_t count);
+
 /* Print the program as text (dlc dump --emit kir). */
 void kir_print(FILE *f, const Program *p);
 
@@ -160,6 +180,12 @@ void kir_print(FILE *f, const Program *p);
  * kernels in node order. Reports unsupported ops with diag_error. */
 Program *cg_lower(const Graph *g);
 void cg_free_program(Program *p);
+
+/* ---- recur.c: recurrent layers ------------------------------------------ */
+
+/* Lower recurrent node (lstm, gru, rnn) or, with grad, its _grad node to
+ * a KRepeat of two kernels per step (lower.c's table calls it). */
+void cg_lower_recur(Program *p, int node, bool grad);
 
 /* ---- manifest.c: the model description embedded in programs -------------- */
 

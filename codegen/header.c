@@ -273,6 +273,11 @@ static void put_expr(H *h, Str *b, const KExpr *e) {
   case K_SQRT: put_call(h, b, "sqrtf", e->a, NULL); return;
   case K_ABS: put_call(h, b, "fabsf", e->a, NULL); return;
   case K_TANH: put_call(h, b, "tanhf", e->a, NULL); return;
+  case K_SIGMOID:
+    str_printf(b, "(1.0f / (1.0f + expf(-");
+    put_expr(h, b, e->a);
+    str_printf(b, ")))");
+    return;
   case K_SELECT:
     str_putc(b, '(');
     put_expr(h, b, e->a);
@@ -296,7 +301,7 @@ static void put_expr(H *h, Str *b, const KExpr *e) {
     put_expr(h, b, e->c);
     str_putc(b, ')');
     return;
-  case K_STEP: case K_SEED: case K_XOR: case K_SHR:
+  case K_STEP: case K_SEED: case K_ITER: case K_XOR: case K_SHR:
     /* dropout's mask: the inference pipeline removes dropout */
     die("dlc header: training-only kir op %d in an inference kernel", (int)e->op);
   default: put_binary(h, b, e); return;
@@ -958,6 +963,11 @@ bool cg_header(const char *path, const Entry *e, const HeaderOptions *o, HeaderS
   const Graph *g = e->g;
   H h = {.g = g, .p = e->p, .o = o, .B = o->batch > 0 ? o->batch : 1};
   if (h.B > DLRT_MAX_BATCH) return fail("--batch %lld is too large", (long long)h.B);
+  if (e->p->nloop) { /* a loop of kernels over K_ITER: not printed yet */
+    const Kernel *k = e->p->k[e->p->loop[0].first];
+    diag_error(k->loc, "the C header backend does not support recurrent layers yet");
+    return false;
+  }
   if (!fill_prefix(&h, g->name)) return false;
   char *wblock = load_weights(e, o);
   if (!wblock) return false;

@@ -207,12 +207,19 @@ void kir_set(Program *p, Kernel *k, KStmt *parent, int var, KExpr *val) {
   push(p, k, parent, s);
 }
 
+void kir_repeat(Program *p, int first, int64_t count) {
+  ASSERT(first < p->nk && count > 0);
+  ASSERT(p->nloop == 0 || p->loop[p->nloop - 1].last <= first);
+  arena_grow(p->arena, (void **)&p->loop, &p->caploop, p->nloop + 1, sizeof *p->loop);
+  p->loop[p->nloop++] = (KRepeat){first, p->nk, count};
+}
+
 /* ---- printing ---- */
 
 static const char *const kop_name[K_COUNT] = {
     [K_ADD] = "+", [K_SUB] = "-", [K_MUL] = "*", [K_DIV] = "/", [K_REM] = "%",
     [K_MAX] = "max", [K_MIN] = "min", [K_NEG] = "-", [K_EXP] = "exp",
-    [K_LOG] = "log", [K_SQRT] = "sqrt", [K_ABS] = "abs", [K_TANH] = "tanh",
+    [K_LOG] = "log", [K_SQRT] = "sqrt", [K_ABS] = "abs", [K_TANH] = "tanh", [K_SIGMOID] = "sigmoid",
     [K_LT] = "<", [K_LE] = "<=", [K_EQ] = "==", [K_XOR] = "^", [K_SHR] = ">>",
 };
 
@@ -227,6 +234,7 @@ static void print_expr(FILE *f, const Kernel *k, const KExpr *e) {
   case K_HYPER: fprintf(f, "hyper[%lld]", (long long)e->i); break;
   case K_STEP: fprintf(f, "step"); break;
   case K_SEED: fprintf(f, "seed"); break;
+  case K_ITER: fprintf(f, "iter"); break;
   case K_LOAD:
     fprintf(f, "b%d[", e->buf);
     print_expr(f, k, e->a);
@@ -247,7 +255,7 @@ static void print_expr(FILE *f, const Kernel *k, const KExpr *e) {
     print_expr(f, k, e->b);
     fprintf(f, ")");
     break;
-  case K_NEG: case K_EXP: case K_LOG: case K_SQRT: case K_ABS: case K_TANH:
+  case K_NEG: case K_EXP: case K_LOG: case K_SQRT: case K_ABS: case K_TANH: case K_SIGMOID:
     fprintf(f, "%s(", kop_name[e->op]);
     print_expr(f, k, e->a);
     fprintf(f, ")");
@@ -309,9 +317,24 @@ static void print_stmt(FILE *f, const Kernel *k, const KStmt *s, int depth) {
 static const char *const region_name[R_COUNT] = {"const", "weight", "act", "actN",
                                                  "state"};
 
+static void print_offsets(FILE *f, const Kernel *k, const KGemm *gm) {
+  KExpr *off[3] = {gm->a_off, gm->b_off, gm->c_off};
+  for (int i = 0; i < 3; i++) {
+    if (!off[i]) continue;
+    fprintf(f, " %c_off=", "abc"[i]);
+    print_expr(f, k, off[i]);
+  }
+}
+
 void kir_print(FILE *f, const Program *p) {
-  for (int i = 0; i < p->nk; i++) {
+  for (int i = 0, l = 0; i < p->nk; i++) {
     const Kernel *k = p->k[i];
+    if (l < p->nloop && p->loop[l].last == i) {
+      fprintf(f, "}  # repeat\n\n");
+      l++;
+    }
+    if (l < p->nloop && p->loop[l].first == i)
+      fprintf(f, "repeat iter in [0, %lld) {\n\n", (long long)p->loop[l].count);
     fprintf(f, "kernel %s  # %%%d", k->name, k->node);
     if (k->loc.line) fprintf(f, " @\"%s\":%d:%d", k->loc.file, k->loc.line, k->loc.col);
     fprintf(f, "\n");
@@ -340,6 +363,7 @@ void kir_print(FILE *f, const Program *p) {
       print_expr(f, k, gm->b_ns);
       fprintf(f, ") batch=");
       print_expr(f, k, gm->batch);
+      print_offsets(f, k, gm);
       fprintf(f, "\n  panels of %d columns: ", gm->nr);
       print_expr(f, k, k->extent);
       fprintf(f, "\n");
@@ -358,4 +382,5 @@ void kir_print(FILE *f, const Program *p) {
     for (int s = 0; s < k->nbody; s++) print_stmt(f, k, k->body[s], 2);
     fprintf(f, "  }\n\n");
   }
+  if (p->nloop && p->loop[p->nloop - 1].last == p->nk) fprintf(f, "}  # repeat\n\n");
 }

@@ -73,19 +73,60 @@ static LLVMValueRef intrinsic(Gen *g, const char *name, LLVMTypeRef t,
   return LLVMBuildCall2(g->b, fty, fn, args, nargs, "");
 }
 
-static LLVMValueRef libm_f32(Gen *g, const char *name, LLVMValueRef x) {
-  LLVMTypeRef fty = LLVMFunctionType(g->t_f32, &g->t_f32, 1, 0);
-  LLVMValueRef fn = LLVMGetNamedFunction(g->mod, name);
-  if (!fn) {
-    fn = LLVMAddFunction(g->mod, name, fty);
-    LLVMAddAttributeAtIndex(
-        fn, LLVMAttributeFunctionIndex,
-        LLVMCreateEnumAttribute(g->ctx, LLVMGetEnumAttributeKindForName("nounwind", 8), 0));
-  }
-  return LLVMBuildCall2(g->b, fty, fn, &x, 1, "");
+static LLVMValueRef gen_expr(Gen *g, const KExpr *e);
+
+static LLVMValueRef cf(Gen *g, double v) { return LLVMConstReal(g->t_f32, v); }
+
+static LLVMValueRef fma_f(Gen *g, LLVMValueRef a, LLVMValueRef b, LLVMValueRef c) {
+  LLVMValueRef args[3] = {a, b, c};
+  return intrinsic(g, "llvm.fmuladd", g->t_f32, args, 3);
 }
 
-static LLVMValueRef gen_expr(Gen *g, const KExpr *e);
+/* e^x in plain instructions that the loop vectorizer widens (a libm call
+ * keeps a loop scalar): x = n ln2 + r with |r| <= ln2/2, e^r by its Taylor
+ * polynomial to r^7 (truncation below 1e-8), 2^n built in the exponent
+ * bits. x is clamped to [-87, 88], where e^x is a normal float. */
+static LLVMValueRef fast_exp(Gen *g, LLVMValueRef x) {
+  LLVMValueRef lo = cf(g, -87.0), hi = cf(g, 88.0);
+  x = LLVMBuildSelect(g->b, LLVMBuildFCmp(g->b, LLVMRealOLT, x, lo, ""), lo, x, "");
+  x = LLVMBuildSelect(g->b, LLVMBuildFCmp(g->b, LLVMRealOGT, x, hi, ""), hi, x, "");
+  LLVMValueRef t = fma_f(g, x, cf(g, 1.44269504088896341), cf(g, 0.5));
+  LLVMValueRef n = intrinsic(g, "llvm.floor", g->t_f32, &t, 1);
+  LLVMValueRef r = fma_f(g, n, cf(g, -0.693359375), x);
+  r = fma_f(g, n, cf(g, 2.12194440054690583e-4), r);
+  static const double taylor[8] = {1.0 / 5040, 1.0 / 720, 1.0 / 120, 1.0 / 24,
+                                   1.0 / 6, 0.5, 1, 1};
+  LLVMValueRef p = cf(g, taylor[0]);
+  for (int i = 1; i < 8; i++) p = fma_f(g, p, r, cf(g, taylor[i]));
+  LLVMValueRef e = LLVMBuildFPToSI(g->b, n, g->t_i32, "");
+  e = LLVMBuildShl(g->b, LLVMBuildAdd(g->b, e, LLVMConstInt(g->t_i32, 127, 0), ""),
+                   LLVMConstInt(g->t_i32, 23, 0), "");
+  return LLVMBuildFMul(g->b, p, LLVMBuildBitCast(g->b, e, g->t_f32, ""), "");
+}
+
+/* 1 / (1 + e^-x) */
+static LLVMValueRef fast_sigmoid(Gen *g, LLVMValueRef x) {
+  LLVMValueRef d = LLVMBuildFAdd(g->b, cf(g, 1), fast_exp(g, LLVMBuildFNeg(g->b, x, "")), "");
+  return LLVMBuildFDiv(g->b, cf(g, 1), d, "");
+}
+
+/* tanh x: for |x| < 0.4 its odd Taylor series to x^15 (truncation below
+ * 1e-9, and no cancellation near 0); beyond, sign(x) (1 - 2 / (e^2|x| + 1)),
+ * within a few float ulps. */
+static LLVMValueRef fast_tanh(Gen *g, LLVMValueRef x) {
+  static const double odd[8] = {-929569.0 / 638512875, 21844.0 / 6081075, -1382.0 / 155925,
+                                62.0 / 2835, -17.0 / 315, 2.0 / 15, -1.0 / 3, 1};
+  LLVMValueRef x2 = LLVMBuildFMul(g->b, x, x, ""), p = cf(g, odd[0]);
+  for (int i = 1; i < 8; i++) p = fma_f(g, p, x2, cf(g, odd[i]));
+  LLVMValueRef small = LLVMBuildFMul(g->b, p, x, "");
+  LLVMValueRef ax = intrinsic(g, "llvm.fabs", g->t_f32, &x, 1);
+  LLVMValueRef e = fast_exp(g, LLVMBuildFMul(g->b, ax, cf(g, 2), ""));
+  LLVMValueRef big = LLVMBuildFSub(g->b, cf(g, 1),
+                                   LLVMBuildFDiv(g->b, cf(g, 2), LLVMBuildFAdd(g->b, e, cf(g, 1), ""), ""), "");
+  LLVMValueRef args[2] = {big, x};
+  big = intrinsic(g, "llvm.copysign", g->t_f32, args, 2);
+  return LLVMBuildSelect(g->b, LLVMBuildFCmp(g->b, LLVMRealOLT, ax, cf(g, 0.4), ""), small, big, "");
+}
 
 static LLVMValueRef gen_max_min(Gen *g, const KExpr *e, LLVMValueRef a, LLVMValueRef b) {
   bool mx = e->op == K_MAX;
@@ -136,9 +177,9 @@ static LLVMValueRef gen_expr(Gen *g, const KExpr *e) {
     return LLVMConstInt(ktype(g, e->type), (unsigned long long)e->i, 1);
   case K_VAR: return LLVMBuildLoad2(g->b, ktype(g, e->type), g->var[e->var], "");
   case K_N: return g->N;
-  case K_HYPER: case K_STEP: case K_SEED: {
-    LLVMValueRef idx[3] = {LLVMConstInt(g->t_i32, 0, 0),
-                           LLVMConstInt(g->t_i32, e->op == K_HYPER ? 2 : e->op == K_STEP ? 3 : 4, 0),
+  case K_HYPER: case K_STEP: case K_SEED: case K_ITER: {
+    unsigned field = e->op == K_HYPER ? 2 : e->op == K_STEP ? 3 : e->op == K_SEED ? 4 : 5;
+    LLVMValueRef idx[3] = {LLVMConstInt(g->t_i32, 0, 0), LLVMConstInt(g->t_i32, field, 0),
                            LLVMConstInt(g->t_i32, (unsigned long long)e->i, 0)};
     LLVMValueRef slot = LLVMBuildInBoundsGEP2(g->b, g->t_frame, g->frame, idx,
                                               e->op == K_HYPER ? 3 : 2, "");
@@ -158,7 +199,8 @@ static LLVMValueRef gen_expr(Gen *g, const KExpr *e) {
     a = gen_expr(g, e->a);
     return intrinsic(g, e->op == K_EXP ? "llvm.exp" : e->op == K_LOG ? "llvm.log"
                         : e->op == K_SQRT ? "llvm.sqrt" : "llvm.fabs", g->t_f32, &a, 1);
-  case K_TANH: return libm_f32(g, "tanhf", gen_expr(g, e->a));
+  case K_TANH: return fast_tanh(g, gen_expr(g, e->a));
+  case K_SIGMOID: return fast_sigmoid(g, gen_expr(g, e->a));
   case K_SELECT:
     return LLVMBuildSelect(g->b, gen_expr(g, e->a), gen_expr(g, e->b), gen_expr(g, e->c), "");
   case K_CAST: return gen_cast(g, e);
@@ -457,6 +499,7 @@ typedef struct Panel {
   LLVMValueRef Ncols, panels, kblocks, sa, sb, sc;
   LLVMValueRef k0, kc;       /* current K block */
   LLVMValueRef mask[2];
+  LLVMValueRef base[3];      /* A, B, C with their offsets applied */
 } Panel;
 
 static void pack_row(Gen *g, LLVMValueRef k, void *ctx) {
@@ -588,10 +631,10 @@ static void panel(Gen *g, LLVMValueRef t, void *ctx) {
   pn->nc = LLVMBuildSelect(g->b, LLVMBuildICmp(g->b, LLVMIntSLT, nleft, ci(g, nr), ""), nleft, ci(g, nr), "");
   pn->mask[0] = lane_mask(g, pn->nc, 0);
   pn->mask[1] = lane_mask(g, pn->nc, vector_width);
-  pn->C = gep_f(g, g->buf[pn->gm->c], LLVMBuildAdd(g->b, LLVMBuildMul(g->b, bt, pn->sc, ""), j0, ""));
-  pn->A = gep_f(g, g->buf[pn->gm->a], LLVMBuildMul(g->b, bt, pn->sa, ""));
-  pn->B = gep_f(g, g->buf[pn->gm->b], LLVMBuildAdd(g->b, LLVMBuildMul(g->b, bt, pn->sb, ""),
-                                                   LLVMBuildMul(g->b, j0, pn->bns, ""), ""));
+  pn->C = gep_f(g, pn->base[2], LLVMBuildAdd(g->b, LLVMBuildMul(g->b, bt, pn->sc, ""), j0, ""));
+  pn->A = gep_f(g, pn->base[0], LLVMBuildMul(g->b, bt, pn->sa, ""));
+  pn->B = gep_f(g, pn->base[1], LLVMBuildAdd(g->b, LLVMBuildMul(g->b, bt, pn->sb, ""),
+                                             LLVMBuildMul(g->b, j0, pn->bns, ""), ""));
   counted_loop(g, pn->kblocks, k_block, pn);
   if (g->k->nbody) { /* the epilogue of this panel, while it is in cache */
     LLVMBuildStore(g->b, t, g->var[0]);
@@ -609,6 +652,10 @@ static void gen_gemm_panels(Gen *g, const KGemm *gm, LLVMValueRef lo, LLVMValueR
               .ldb = gen_expr(g, gm->ldb), .bns = gen_expr(g, gm->b_ns),
               .ldc = gen_expr(g, gm->ldc), .Ncols = gen_expr(g, gm->N),
               .sa = gen_expr(g, gm->sa), .sb = gen_expr(g, gm->sb), .sc = gen_expr(g, gm->sc)};
+  int bufs[3] = {gm->a, gm->b, gm->c};
+  KExpr *offs[3] = {gm->a_off, gm->b_off, gm->c_off};
+  for (int i = 0; i < 3; i++)
+    pn.base[i] = offs[i] ? gep_f(g, g->buf[bufs[i]], gen_expr(g, offs[i])) : g->buf[bufs[i]];
   LLVMValueRef buf = LLVMBuildAlloca(g->b, LLVMArrayType(g->t_f32, (unsigned)(kcmax * nr)), "Bp");
   LLVMSetAlignment(buf, 64);
   pn.Bp = LLVMBuildBitCast(g->b, buf, LLVMPointerType(g->t_f32, 0), "");
@@ -757,42 +804,83 @@ static void gen_check(Gen *g, const Kernel *k, LLVMValueRef frame, LLVMValueRef 
   LLVMPositionBuilderAtEnd(g->b, done);
 }
 
-/* An entry (dlrt_forward, ...): each kernel in order, shared across
- * threads when its work (flops per extent unit times extent) is large
- * enough. */
+/* The frame's iter field. */
+static LLVMValueRef iter_slot(Gen *g, LLVMValueRef frame) {
+  LLVMValueRef idx[2] = {LLVMConstInt(g->t_i32, 0, 0), LLVMConstInt(g->t_i32, 5, 0)};
+  return LLVMBuildInBoundsGEP2(g->b, g->t_frame, frame, idx, 2, "");
+}
+
+/* Kernel k, on the pool when its work (flops per extent unit times
+ * extent) is large enough, else on this thread. */
+static void call_kernel(Gen *g, const Kernel *k, LLVMValueRef kfn, LLVMValueRef frame,
+                        LLVMValueRef N) {
+  LLVMTypeRef kfn_p = LLVMPointerType(g->t_kfn, 0);
+  LLVMTypeRef par_ty = LLVMFunctionType(g->t_void, (LLVMTypeRef[]){kfn_p, g->t_framep, g->t_i64}, 3, 0);
+  LLVMValueRef ext = gen_extent(g, k->extent, N);
+  LLVMValueRef zero = LLVMConstInt(g->t_i64, 0, 0);
+  /* work * extent >= PARALLEL_MIN_WORK  <=>  extent >= ceil(min / work) */
+  double w = k->work > 0 ? k->work : 1;
+  int64_t min_ext = (int64_t)(PARALLEL_MIN_WORK / w) + 1;
+  if (min_ext < 2) min_ext = 2;
+  LLVMValueRef big = LLVMBuildICmp(g->b, LLVMIntSGE, ext, LLVMConstInt(g->t_i64, (unsigned long long)min_ext, 0), "");
+  LLVMBasicBlockRef par = LLVMAppendBasicBlockInContext(g->ctx, g->fn, "par");
+  LLVMBasicBlockRef ser = LLVMAppendBasicBlockInContext(g->ctx, g->fn, "ser");
+  LLVMBasicBlockRef next = LLVMAppendBasicBlockInContext(g->ctx, g->fn, "next");
+  LLVMBuildCondBr(g->b, big, par, ser);
+  LLVMPositionBuilderAtEnd(g->b, par);
+  LLVMBuildCall2(g->b, par_ty, g->parallel, (LLVMValueRef[]){kfn, frame, ext}, 3, "");
+  LLVMBuildBr(g->b, next);
+  LLVMPositionBuilderAtEnd(g->b, ser);
+  LLVMBuildCall2(g->b, g->t_kfn, kfn, (LLVMValueRef[]){frame, zero, ext}, 3, "");
+  LLVMBuildBr(g->b, next);
+  LLVMPositionBuilderAtEnd(g->b, next);
+}
+
+/* An entry (dlrt_forward, ...): each kernel in order, the kernels of a
+ * KRepeat inside a counted loop that writes the iteration into the frame.
+ * The runtime's frame is read-only here: a program with loops works on
+ * its own copy. */
 static void gen_entry(Gen *g, const char *symbol, LLVMValueRef *kfns) {
   LLVMTypeRef fty = LLVMFunctionType(g->t_void, &g->t_framep, 1, 0);
   LLVMValueRef fn = LLVMAddFunction(g->mod, symbol, fty);
   add_attr(g, fn, LLVMAttributeFunctionIndex, "nounwind");
   g->fn = fn;
   LLVMPositionBuilderAtEnd(g->b, LLVMAppendBasicBlockInContext(g->ctx, fn, "entry"));
-  LLVMValueRef frame = LLVMGetParam(fn, 0);
+  LLVMValueRef frame = LLVMGetParam(fn, 0), ctr = NULL;
+  if (g->p->nloop) {
+    LLVMValueRef copy = LLVMBuildAlloca(g->b, g->t_frame, "frame");
+    LLVMBuildStore(g->b, LLVMBuildLoad2(g->b, g->t_frame, frame, ""), copy);
+    frame = copy;
+    LLVMBuildStore(g->b, ci(g, 0), iter_slot(g, frame));
+    ctr = LLVMBuildAlloca(g->b, g->t_i64, "iter");
+  }
+  g->frame = frame;
   LLVMValueRef N = load_n(g, frame);
-  LLVMTypeRef pty[3] = {g->t_framep, g->t_i64, g->t_i64};
-  LLVMTypeRef kfn_p = LLVMPointerType(g->t_kfn, 0);
-  LLVMTypeRef par_ty = LLVMFunctionType(g->t_void, (LLVMTypeRef[]){kfn_p, g->t_framep, g->t_i64}, 3, 0);
-  for (int i = 0; i < g->p->nk; i++) {
-    const Kernel *k = g->p->k[i];
-    LLVMValueRef ext = gen_extent(g, k->extent, N);
-    LLVMValueRef zero = LLVMConstInt(g->t_i64, 0, 0);
-    /* work * extent >= PARALLEL_MIN_WORK  <=>  extent >= ceil(min / work) */
-    double w = k->work > 0 ? k->work : 1;
-    int64_t min_ext = (int64_t)(PARALLEL_MIN_WORK / w) + 1;
-    if (min_ext < 2) min_ext = 2;
-    LLVMValueRef big = LLVMBuildICmp(g->b, LLVMIntSGE, ext, LLVMConstInt(g->t_i64, (unsigned long long)min_ext, 0), "");
-    LLVMBasicBlockRef par = LLVMAppendBasicBlockInContext(g->ctx, fn, "par");
-    LLVMBasicBlockRef ser = LLVMAppendBasicBlockInContext(g->ctx, fn, "ser");
-    LLVMBasicBlockRef next = LLVMAppendBasicBlockInContext(g->ctx, fn, "next");
-    LLVMBuildCondBr(g->b, big, par, ser);
-    LLVMPositionBuilderAtEnd(g->b, par);
-    LLVMBuildCall2(g->b, par_ty, g->parallel, (LLVMValueRef[]){kfns[i], frame, ext}, 3, "");
-    LLVMBuildBr(g->b, next);
-    LLVMPositionBuilderAtEnd(g->b, ser);
-    LLVMBuildCall2(g->b, g->t_kfn, kfns[i], (LLVMValueRef[]){frame, zero, ext}, 3, "");
-    LLVMBuildBr(g->b, next);
-    LLVMPositionBuilderAtEnd(g->b, next);
-    gen_check(g, k, frame, N);
-    (void)pty;
+  LLVMBasicBlockRef head = NULL, exit = NULL;
+  for (int i = 0, l = 0; i < g->p->nk; i++) {
+    const KRepeat *lp = l < g->p->nloop ? &g->p->loop[l] : NULL;
+    if (lp && lp->first == i) {
+      head = LLVMAppendBasicBlockInContext(g->ctx, fn, "repeat");
+      LLVMBasicBlockRef body = LLVMAppendBasicBlockInContext(g->ctx, fn, "repeat_body");
+      exit = LLVMAppendBasicBlockInContext(g->ctx, fn, "repeat_end");
+      LLVMBuildStore(g->b, ci(g, 0), ctr);
+      LLVMBuildBr(g->b, head);
+      LLVMPositionBuilderAtEnd(g->b, head);
+      LLVMValueRef it = LLVMBuildLoad2(g->b, g->t_i64, ctr, "");
+      LLVMBuildCondBr(g->b, LLVMBuildICmp(g->b, LLVMIntSLT, it, ci(g, lp->count), ""), body, exit);
+      LLVMPositionBuilderAtEnd(g->b, body);
+      LLVMBuildStore(g->b, it, iter_slot(g, frame));
+    }
+    call_kernel(g, g->p->k[i], kfns[i], frame, N);
+    gen_check(g, g->p->k[i], frame, N);
+    if (lp && lp->last == i + 1) {
+      LLVMValueRef it = LLVMBuildLoad2(g->b, g->t_i64, ctr, "");
+      LLVMBuildStore(g->b, LLVMBuildAdd(g->b, it, ci(g, 1), ""), ctr);
+      LLVMBuildBr(g->b, head);
+      LLVMPositionBuilderAtEnd(g->b, exit);
+      LLVMBuildStore(g->b, ci(g, 0), iter_slot(g, frame));
+      l++;
+    }
   }
   LLVMBuildRetVoid(g->b);
 }
@@ -812,10 +900,10 @@ static void gen_types(Gen *g) {
   g->t_f32 = LLVMFloatTypeInContext(g->ctx);
   g->t_i8p = LLVMPointerType(LLVMInt8TypeInContext(g->ctx), 0);
   /* struct dlrt_frame of runtime/dlrt.h, field for field */
-  LLVMTypeRef fields[5] = {LLVMArrayType(g->t_i8p, R_COUNT), g->t_i64,
-                           LLVMArrayType(g->t_f32, DLRT_HYPERS), g->t_i64, g->t_i64};
+  LLVMTypeRef fields[6] = {LLVMArrayType(g->t_i8p, R_COUNT), g->t_i64,
+                           LLVMArrayType(g->t_f32, DLRT_HYPERS), g->t_i64, g->t_i64, g->t_i64};
   g->t_frame = LLVMStructCreateNamed(g->ctx, "dlrt_frame");
-  LLVMStructSetBody(g->t_frame, fields, 5, 0);
+  LLVMStructSetBody(g->t_frame, fields, 6, 0);
   g->t_framep = LLVMPointerType(g->t_frame, 0);
   LLVMTypeRef kp[3] = {g->t_framep, g->t_i64, g->t_i64};
   g->t_kfn = LLVMFunctionType(g->t_void, kp, 3, 0);

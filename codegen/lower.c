@@ -264,7 +264,57 @@ static void lower_broadcast(Program *p, int node) { lower_elemwise(p, node); }
  * over the reduced ones accumulating into locals. */
 enum { RED_LANES = 8 };
 
+static KExpr *numel_of(Program *p, const Shape *s) {
+  Size z = shape_numel(s);
+  return kir_imul(p, kir_const_i(p, z.k), z.sym ? kir_n(p) : kir_const_i(p, 1));
+}
+
+/* A sum over the leading axes that keeps the trailing ones, P contiguous
+ * columns (the gradient of a bias over every row of a batch, or of every
+ * step of a sequence): reading a column at a time strides through memory a
+ * row apart for every element. Instead each unit of work owns a block of
+ * RED_COLS columns of the output and adds the rows into it in memory
+ * order, a unit-stride loop the vectorizer widens. The order of the sum
+ * is fixed (row by row), so the result is as deterministic as the loop
+ * above. Returns false (nothing built) for any other reduction. */
+enum { RED_COLS = 64 };
+
+static bool lower_sum_rows(Program *p, int node) {
+  const Node *nd = &p->g->node[node];
+  const Node *x = &p->g->node[nd->in[0]];
+  int r = x->shape.rank, m = 0;
+  if (nd->op != OP_SUM || nd->a.nints <= 1) return false;
+  bool red[MAX_RANK] = {0};
+  for (int j = 1; j < nd->a.nints; j++) red[nd->a.ints[j]] = true;
+  while (m < r && red[m]) m++;
+  int64_t P = 1;
+  for (int i = m; i < r; i++) {
+    if (red[i] || x->shape.d[i] < 0) return false;
+    P *= x->shape.d[i];
+  }
+  if (m == 0 || m == r || P < 16) return false;
+  Shape lead = {.rank = m};
+  for (int i = 0; i < m; i++) lead.d[i] = x->shape.d[i];
+  Kernel *k = kir_kernel(p, "sum_rows", node, nd->loc);
+  int out = kir_buf(p, k, node, true), in = kir_buf(p, k, nd->in[0], false);
+  k->extent = ic(p, (P + RED_COLS - 1) / RED_COLS);
+  Size rows = shape_numel(&lead);
+  k->work = (double)RED_COLS * (double)rows.k * (rows.sym ? 64 : 1);
+  KExpr *c0 = kir_imul(p, ivar(p, k, 0), ic(p, RED_COLS));
+  KExpr *width = kir_bin(p, K_MIN, ic(p, RED_COLS), kir_bin(p, K_SUB, ic(p, P), c0));
+  int j, row, j2;
+  KStmt *l = loop_to(p, k, NULL, &j, width);
+  kir_store(p, k, l, out, kir_iadd(p, c0, ivar(p, k, j)), kir_const_f(p, 0));
+  KStmt *lr = loop_to(p, k, NULL, &row, numel_of(p, &lead));
+  l = loop_to(p, k, lr, &j2, width);
+  KExpr *c = kir_iadd(p, c0, ivar(p, k, j2));
+  KExpr *v = kir_load(p, k, in, kir_iadd(p, kir_imul(p, ivar(p, k, row), ic(p, P)), c));
+  kir_store(p, k, l, out, c, kir_bin(p, K_ADD, kir_load(p, k, out, c), v));
+  return true;
+}
+
 static void lower_reduce(Program *p, int node) {
+  if (lower_sum_rows(p, node)) return;
   const Node *nd = &p->g->node[node];
   const Node *x = &p->g->node[nd->in[0]];
   Kernel *k = kir_kernel(p, op_info[nd->op].name, node, nd->loc);
@@ -423,11 +473,6 @@ static void lower_concat(Program *p, int node) {
     start += x->shape.d[axis];
     k->work = (double)numel_eval(&x->shape, 1) / (double)(x->shape.rank ? llabs(x->shape.d[0]) : 1);
   }
-}
-
-static KExpr *numel_of(Program *p, const Shape *s) {
-  Size z = shape_numel(s);
-  return kir_imul(p, kir_const_i(p, z.k), z.sym ? kir_n(p) : kir_const_i(p, 1));
 }
 
 /* matmul as a KGemm: a[..., M, K] x b[K, P] (rows of a flattened),
@@ -1164,6 +1209,9 @@ static void lower_assign(Program *p, int node) { lower_elemwise(p, node); }
 
 static void lower_source(Program *p, int node) { (void)p, (void)node; }
 static void lower_reshape(Program *p, int node) { (void)p, (void)node; }
+
+static void lower_recur(Program *p, int node) { cg_lower_recur(p, node, false); }
+static void lower_recur_grad(Program *p, int node) { cg_lower_recur(p, node, true); }
 
 static LowerFn *const lower_fn[] = {
 #define OP(id, nm, nin, fc, fl, ints, floats, shape, grad, ref, lower) [OP_##id] = lower,

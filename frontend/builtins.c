@@ -39,7 +39,7 @@ static BuildFn build_unary, build_leaky_relu, build_binary, build_axis,
     build_conv2d_op, build_conv2d, build_pool, build_global_avg_pool,
     build_dropout2d, build_batchnorm, build_gather, build_gelu,
     build_attention, build_sinusoidal, build_embedding, build_layernorm,
-    build_mha, build_learned_positions;
+    build_mha, build_learned_positions, build_recurrent;
 
 static const Builtin builtins[] = {
   /* elementwise; on a number they fold at compile time */
@@ -134,6 +134,19 @@ static const Builtin builtins[] = {
   {"learned_positions", OP_ADD, true,
    "x: tensor, init: init = none, name: string = none",
    build_learned_positions},
+  /* recurrent layers over a sequence [N, T, features] */
+  {"lstm", OP_LSTM, true,
+   "x: tensor, units: count, last: bool = false, reverse: bool = false, "
+   "bidirectional: bool = false, lengths: tensor = none, name: string = none",
+   build_recurrent},
+  {"gru", OP_GRU, true,
+   "x: tensor, units: count, last: bool = false, reverse: bool = false, "
+   "bidirectional: bool = false, lengths: tensor = none, name: string = none",
+   build_recurrent},
+  {"rnn", OP_RNN, true,
+   "x: tensor, units: count, last: bool = false, reverse: bool = false, "
+   "bidirectional: bool = false, lengths: tensor = none, name: string = none",
+   build_recurrent},
 };
 enum { NBUILTIN = sizeof builtins / sizeof builtins[0] };
 
@@ -1289,6 +1302,121 @@ static const char *layer_name(Lower *L, const Builtin *b, const Sig *s,
   }
   (void)call;
   return arena_printf(L->a, "%s%d", b->name, k);
+}
+
+/* One direction of a recurrent layer over x[N, T, I]: the input
+ * projection of every step as one product, x Wih + b, then the loop
+ * (ops.def), then h of every step [N, T, H], or of the step the layer
+ * ends on [N, H] when last. Parameters are initialised as PyTorch's are,
+ * uniform in +-1/sqrt(H). */
+static Value recur_direction(Lower *L, Op op, const char *layer, const char *sfx, int x,
+                             int64_t H, bool rev, bool last, Loc loc) {
+  const Cell *c = ir_cell(op);
+  int64_t I = L->g->node[x].shape.d[2], G = c->gates * H;
+  double a = 1 / sqrt((double)H);
+  Init u = {.kind = INIT_UNIFORM, .a = -a, .b = a};
+  int wih = fe_new_param(L, arena_printf(L->a, "%s.Wih%s", layer, sfx),
+                         (Shape){.rank = 2, .d = {I, G}}, u, loc);
+  int whh = fe_new_param(L, arena_printf(L->a, "%s.Whh%s", layer, sfx),
+                         (Shape){.rank = 2, .d = {H, G}}, u, loc);
+  int bias = fe_new_param(L, arena_printf(L->a, "%s.b%s", layer, sfx),
+                          (Shape){.rank = 1, .d = {G}}, u, loc);
+  if (wih < 0 || whh < 0 || bias < 0)
+    return fe_poison(loc);
+  Value xp = add_node(L, OP_MATMUL, (int[]){x, wih}, 2, NULL, loc);
+  if (xp.kind == V_POISON) return xp;
+  xp = add_node(L, OP_ADD, (int[]){xp.node, bias}, 2, NULL, loc);
+  if (xp.kind == V_POISON) return xp;
+  Attrs ra = {.ints = {rev}, .nints = 1};
+  Value seq = add_node(L, op, (int[]){xp.node, whh}, 2, &ra, loc);
+  if (seq.kind == V_POISON) return seq;
+  Attrs hs = {.ints = {2, c->h * H, (c->h + 1) * H}, .nints = 3};
+  Value h = add_node(L, OP_SLICE, &seq.node, 1, &hs, loc);
+  if (!last || h.kind == V_POISON) return h;
+  int64_t T = L->g->node[x].shape.d[1], end = rev ? 0 : T - 1;
+  Attrs ls = {.ints = {1, end, end + 1}, .nints = 3};
+  h = add_node(L, OP_SLICE, &h.node, 1, &ls, loc);
+  if (h.kind == V_POISON) return h;
+  Shape s = {.rank = 2, .d = {L->g->node[x].shape.d[0], H}};
+  return reshape_to(L, h.node, s, loc);
+}
+
+/* A constant [T+1, T] matrix: 1 where step t counts for a sequence of
+ * length s, that is t < s (last: t == s - 1). */
+static int length_matrix(Lower *L, int64_t T, bool last, Loc loc) {
+  double *m = arena_alloc(L->a, sizeof(double) * (size_t)((T + 1) * T));
+  for (int64_t s = 0; s <= T; s++)
+    for (int64_t t = 0; t < T; t++) m[s * T + t] = last ? t == s - 1 : t < s;
+  return ir_const(L->g, DT_F32, (Shape){.rank = 2, .d = {T + 1, T}}, 0, m, loc);
+}
+
+/* Sequences of lengths len (i32[N], each 0..T) in h[N, T, H] of a
+ * forward layer: h at each one's last step, [N, H] (zeros for length 0),
+ * or h with the steps past the end zeroed. The recurrence is causal, so
+ * the padding after a sequence never reaches its own steps. The masks are
+ * one_hot(len) [N, T+1] times a constant matrix. */
+static Value apply_lengths(Lower *L, const char *fname, Value h, const ArgVal *len,
+                           int64_t T, bool last, Loc loc) {
+  const Node *n = &L->g->node[len->v.node], *hn = &L->g->node[h.node];
+  if (n->dtype != DT_I32 || n->shape.rank != 1 || n->shape.d[0] != hn->shape.d[0]) {
+    fe_error(L, len->loc, "%s: lengths must be i32[%s], one per sequence, got %s", fname,
+             hn->shape.d[0] == -1 ? "N" : "batch", fe_type_str(L, len->v.node));
+    return fe_poison(loc);
+  }
+  Attrs oh = {.ints = {T + 1}, .nints = 1};
+  Value m = add_node(L, OP_ONE_HOT, &len->v.node, 1, &oh, loc);
+  if (m.kind == V_POISON) return m;
+  m = add_node(L, OP_MATMUL, (int[]){m.node, length_matrix(L, T, last, loc)}, 2, NULL, loc);
+  if (m.kind == V_POISON) return m;
+  Shape ms = {.rank = 3, .d = {hn->shape.d[0], T, 1}};
+  m = reshape_to(L, m.node, ms, loc);
+  if (m.kind == V_POISON) return m;
+  Value y = add_node(L, OP_MUL, (int[]){h.node, m.node}, 2, NULL, loc);
+  if (!last || y.kind == V_POISON) return y;
+  Attrs sa = {.ints = {0, 1}, .nints = 2};
+  return add_node(L, OP_SUM, &y.node, 1, &sa, loc);
+}
+
+/* lstm / gru / rnn (x, units, last, reverse, bidirectional, lengths): h of
+ * every step, or the last; lengths: sequences padded at the end;
+ * bidirectional: both directions' h side by side,
+ * [N, T, 2H] (or [N, 2H]: the forward pass's last step beside the
+ * reverse pass's, which ends at step 0). */
+static Value build_recurrent(Lower *L, const Builtin *b, const Expr *call,
+                             ArgVal *arg, const char *layer) {
+  int x = arg[0].v.node;
+  const Node *n = &L->g->node[x];
+  int64_t H = (int64_t)arg[1].v.num;
+  bool last = arg[2].v.num, rev = arg[3].v.num, bi = arg[4].v.num;
+  if (n->dtype != DT_F32 || n->shape.rank != 3 || n->shape.d[1] < 0 ||
+      n->shape.d[2] < 0) {
+    if (fe_error(L, call->loc, "%s: the input must be a sequence f32[N, T, features] "
+                 "with fixed T and features, got %s", b->name, fe_type_str(L, x)) &&
+        n->shape.rank == 2 && n->shape.d[1] > 0)
+      diag_hint("one feature per step: reshape(x, [N, %lld, 1])", (long long)n->shape.d[1]);
+    return fe_poison(call->loc);
+  }
+  if (bi && rev) {
+    fe_error(L, arg[3].loc, "%s: a bidirectional layer runs both ways; leave out reverse",
+             b->name);
+    return fe_poison(call->loc);
+  }
+  if (arg[5].given && (rev || bi)) {
+    fe_error(L, arg[5].loc, "%s: lengths work with a forward layer only, not a %s one",
+             b->name, bi ? "bidirectional" : "reverse");
+    return fe_poison(call->loc);
+  }
+  if (arg[5].given) {
+    Value h = recur_direction(L, b->op, layer, "", x, H, false, false, call->loc);
+    if (h.kind == V_POISON) return h;
+    return apply_lengths(L, b->name, h, &arg[5], L->g->node[x].shape.d[1], last, call->loc);
+  }
+  Value f = recur_direction(L, b->op, layer, "", x, H, rev, last, call->loc);
+  if (!bi || f.kind == V_POISON) return f;
+  Value r = recur_direction(L, b->op, layer, "_reverse", x, H, true, last, call->loc);
+  if (r.kind == V_POISON) return r;
+  Attrs ca = {.ints = {last ? 1 : 2}, .nints = 1};
+  return add_node(L, OP_CONCAT, (int[]){f.node, r.node}, 2, &ca, call->loc);
 }
 
 /* ---- calls --------------------------------------------------------------- */

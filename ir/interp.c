@@ -554,6 +554,138 @@ static void ref_scatter_update(const Node *n, Tensor *out, const Tensor *in) {
   }
 }
 
+/* ---- recurrent layers ----
+ * One sample at a time, steps in the order the layer runs them (reverse:
+ * from the last); the columns of each step are those of ir_cell (ir.h)
+ * and doc/ir.txt. */
+
+static double sigm(double x) { return 1 / (1 + exp(-x)); }
+
+/* One forward step of sample row s (state*H values) from its input
+ * projection x (G*H), the hidden projection hp = h[t-1] Whh (G*H) and the
+ * previous step's row prev (NULL at the first step). */
+static void cell_step(Op op, int64_t H, double *s, const double *x, const double *hp,
+                      const double *prev) {
+  for (int64_t j = 0; j < H; j++) {
+    switch (op) {
+    case OP_LSTM: {
+      double i = sigm(x[j] + hp[j]), f = sigm(x[H + j] + hp[H + j]);
+      double gg = tanh(x[2 * H + j] + hp[2 * H + j]), o = sigm(x[3 * H + j] + hp[3 * H + j]);
+      double c = f * (prev ? prev[4 * H + j] : 0) + i * gg;
+      s[j] = i, s[H + j] = f, s[2 * H + j] = gg, s[3 * H + j] = o;
+      s[4 * H + j] = c, s[5 * H + j] = o * tanh(c);
+      break;
+    }
+    case OP_GRU: {
+      double r = sigm(x[j] + hp[j]), z = sigm(x[H + j] + hp[H + j]);
+      double nn = tanh(x[2 * H + j] + r * hp[2 * H + j]);
+      s[j] = r, s[H + j] = z, s[2 * H + j] = nn, s[3 * H + j] = hp[2 * H + j];
+      s[4 * H + j] = (1 - z) * nn + z * (prev ? prev[4 * H + j] : 0);
+      break;
+    }
+    case OP_RNN: s[j] = tanh(x[j] + hp[j]); break;
+    default: die("%s is not recurrent", op_info[op].name);
+    }
+  }
+}
+
+/* hp[G*H] = h[H] x W[H, G*H]; zero when h is NULL. */
+static void hidden_product(double *hp, const double *h, const double *w, int64_t H, int64_t GH) {
+  for (int64_t j = 0; j < GH; j++) hp[j] = 0;
+  for (int64_t k = 0; h && k < H; k++)
+    for (int64_t j = 0; j < GH; j++) hp[j] += h[k] * w[k * GH + j];
+}
+
+static void ref_recur(const Node *n, Tensor *out, const Tensor *in) {
+  const Cell *c = ir_cell(n->op);
+  int64_t N = out->shape.d[0], T = out->shape.d[1], H = in[1].shape.d[0];
+  int64_t GH = c->gates * H, SW = c->state * H;
+  bool rev = n->a.ints[0];
+  double *hp = calloc((size_t)GH, sizeof *hp);
+  if (!hp) die("out of memory");
+  for (int64_t b = 0; b < N; b++)
+    for (int64_t k = 0; k < T; k++) {
+      int64_t t = rev ? T - 1 - k : k, tp = rev ? t + 1 : t - 1;
+      const double *prev = k > 0 ? out->v + (b * T + tp) * SW : NULL;
+      hidden_product(hp, prev ? prev + c->h * H : NULL, in[1].v, H, GH);
+      cell_step(n->op, H, out->v + (b * T + t) * SW, in[0].v + (b * T + t) * GH, hp, prev);
+    }
+  free(hp);
+}
+
+/* One backward step: the gradient row r (grad*H) of step row s from the
+ * external gradient ds of s, dh = the external dh plus the next step's
+ * hidden gradient times Whh^T (already in r's dh column), the previous
+ * step's row prev and the next step's rows snext, rnext (NULL at the
+ * ends). */
+static void cell_grad(Op op, int64_t H, double *r, const double *ds, const double *s,
+                      const double *prev, const double *snext, const double *rnext) {
+  const Cell *c = ir_cell(op);
+  double *dhv = r + (c->grad - 1) * H;
+  for (int64_t j = 0; j < H; j++) {
+    double dh = dhv[j] + ds[c->h * H + j];
+    switch (op) {
+    case OP_LSTM_GRAD: {
+      double i = s[j], f = s[H + j], gg = s[2 * H + j], o = s[3 * H + j];
+      double tc = tanh(s[4 * H + j]), cp = prev ? prev[4 * H + j] : 0;
+      double dc = ds[4 * H + j] + dh * o * (1 - tc * tc) +
+                  (rnext ? rnext[4 * H + j] * snext[H + j] : 0);
+      r[j] = (dc * gg + ds[j]) * i * (1 - i);
+      r[H + j] = (dc * cp + ds[H + j]) * f * (1 - f);
+      r[2 * H + j] = (dc * i + ds[2 * H + j]) * (1 - gg * gg);
+      r[3 * H + j] = (dh * tc + ds[3 * H + j]) * o * (1 - o);
+      r[4 * H + j] = dc;
+      break;
+    }
+    case OP_GRU_GRAD: {
+      double rr = s[j], z = s[H + j], nn = s[2 * H + j], hn = s[3 * H + j];
+      double hprev = prev ? prev[4 * H + j] : 0;
+      if (rnext) dh += rnext[4 * H + j] * snext[H + j];
+      double dn = (dh * (1 - z) + ds[2 * H + j]) * (1 - nn * nn);
+      r[j] = (dn * hn + ds[j]) * rr * (1 - rr);
+      r[H + j] = (dh * (hprev - nn) + ds[H + j]) * z * (1 - z);
+      r[2 * H + j] = dn * rr + ds[3 * H + j];
+      r[3 * H + j] = dn;
+      break;
+    }
+    case OP_RNN_GRAD: r[j] = dh * (1 - s[j] * s[j]); break;
+    default: die("%s is not a recurrent gradient", op_info[op].name);
+    }
+    dhv[j] = dh;
+  }
+}
+
+static void ref_recur_grad(const Node *n, Tensor *out, const Tensor *in) {
+  const Cell *c = ir_cell(n->op);
+  int64_t N = out->shape.d[0], T = out->shape.d[1], H = in[2].shape.d[0];
+  int64_t GH = c->gates * H, SW = c->state * H, RW = c->grad * H;
+  bool rev = n->a.ints[0];
+  const double *w = in[2].v, *dS = in[0].v;
+  double *full = NULL;
+  if (in[0].shape.d[2] != SW) { /* the gradient of h alone: 0 for the rest */
+    full = calloc((size_t)(N * T * SW), sizeof *full);
+    if (!full) die("out of memory");
+    for (int64_t r = 0; r < N * T; r++)
+      for (int64_t j = 0; j < H; j++) full[r * SW + c->h * H + j] = in[0].v[r * H + j];
+    dS = full;
+  }
+  for (int64_t b = 0; b < N; b++)
+    for (int64_t k = T - 1; k >= 0; k--) {
+      int64_t t = rev ? T - 1 - k : k, tp = rev ? t + 1 : t - 1, tn = rev ? t - 1 : t + 1;
+      double *r = out->v + (b * T + t) * RW, *dh = r + RW - H;
+      const double *rnext = k < T - 1 ? out->v + (b * T + tn) * RW : NULL;
+      for (int64_t q = 0; q < H; q++) { /* dh = dhp[t+1] Whh^T */
+        double acc = 0;
+        for (int64_t j = 0; rnext && j < GH; j++) acc += rnext[j] * w[q * GH + j];
+        dh[q] = acc;
+      }
+      cell_grad(n->op, H, r, dS + (b * T + t) * SW, in[1].v + (b * T + t) * SW,
+                k > 0 ? in[1].v + (b * T + tp) * SW : NULL,
+                rnext ? in[1].v + (b * T + tn) * SW : NULL, rnext);
+    }
+  free(full);
+}
+
 typedef void RefFn(const Node *n, Tensor *out, const Tensor *in);
 static RefFn *const ref_fn[] = {
 #define OP(id, nm, nin, fc, fl, ints, floats, shape, grad, ref, lower) [OP_##id] = ref,

@@ -711,6 +711,73 @@ static bool shape_scatter_update(const Graph *g, Node *n, char *why) {
   return true;
 }
 
+/* ---- recurrent layers ---- */
+
+static const Cell cells[] = {
+  {OP_LSTM, OP_LSTM_GRAD, 4, 6, 5, 6},  /* i f g o, c, h | d(i f g o), dc, dh */
+  {OP_GRU, OP_GRU_GRAD, 3, 5, 4, 5},    /* r z n, hn, h | d(r z), dhn, dn, dh */
+  {OP_RNN, OP_RNN_GRAD, 1, 1, 0, 2},    /* h | dpre, dh */
+};
+
+const Cell *ir_cell(Op op) {
+  for (size_t i = 0; i < sizeof cells / sizeof cells[0]; i++)
+    if (cells[i].op == op || cells[i].grad_op == op) return &cells[i];
+  return NULL;
+}
+
+/* A sequence [N, T, k*H] with a fixed T and k*H. */
+static bool check_seq(const char *op, const char *what, const Node *x, int64_t width,
+                      char *why) {
+  char b[128];
+  const Shape *s = &x->shape;
+  if (x->dtype != DT_F32 || s->rank != 3 || s->d[1] < 0 || s->d[2] != width)
+    return WHY("%s: %s must be f32[N, T, %lld] with a fixed T, got %s", op, what,
+               (long long)width, tstr(b, x));
+  return true;
+}
+
+/* xp[N, T, G*H], Whh[H, G*H] -> [N, T, state*H] */
+static bool shape_recur(const Graph *g, Node *n, char *why) {
+  char b[128];
+  const Cell *c = ir_cell(n->op);
+  const char *op = op_info[n->op].name;
+  const Node *w = arg(g, n, 1);
+  int64_t H = w->shape.rank == 2 ? w->shape.d[0] : 0;
+  if (w->dtype != DT_F32 || H <= 0 || w->shape.d[1] != c->gates * H)
+    return WHY("%s: the recurrent weights must be f32[H, %d*H], got %s", op, c->gates,
+               tstr(b, w));
+  if (!check_seq(op, "the input projection", arg(g, n, 0), c->gates * H, why)) return false;
+  if (n->a.ints[0] != 0 && n->a.ints[0] != 1)
+    return WHY("%s: reverse must be 0 or 1, not %lld", op, (long long)n->a.ints[0]);
+  n->dtype = DT_F32;
+  n->shape = arg(g, n, 0)->shape;
+  n->shape.d[2] = c->state * H;
+  return true;
+}
+
+/* dS [N, T, state*H] (or [N, T, H]: the gradient of h alone), S [N, T,
+ * state*H], Whh[H, G*H] -> [N, T, grad*H] */
+static bool shape_recur_grad(const Graph *g, Node *n, char *why) {
+  char b[128], b2[128];
+  const Cell *c = ir_cell(n->op);
+  const char *op = op_info[n->op].name;
+  const Node *w = arg(g, n, 2);
+  int64_t H = w->shape.rank == 2 ? w->shape.d[0] : 0;
+  if (w->dtype != DT_F32 || H <= 0 || w->shape.d[1] != c->gates * H)
+    return WHY("%s: the recurrent weights must be f32[H, %d*H], got %s", op, c->gates,
+               tstr(b, w));
+  if (!check_seq(op, "the forward result", arg(g, n, 1), c->state * H, why)) return false;
+  Shape ds = arg(g, n, 0)->shape, want = arg(g, n, 1)->shape;
+  if (ds.rank == 3 && ds.d[2] == H) want.d[2] = H; /* the gradient of h alone */
+  if (arg(g, n, 0)->dtype != DT_F32 || !shape_equal(&ds, &want))
+    return WHY("%s: the gradient %s fits neither the forward result %s nor its h", op,
+               tstr(b, arg(g, n, 0)), tstr(b2, arg(g, n, 1)));
+  n->dtype = DT_F32;
+  n->shape = arg(g, n, 1)->shape;
+  n->shape.d[2] = c->grad * H;
+  return true;
+}
+
 typedef bool ShapeRule(const Graph *, Node *, char *);
 static ShapeRule *const shape_rule[] = {
 #define OP(id, nm, nin, fc, fl, ints, floats, shape, ...) [OP_##id] = shape,

@@ -352,6 +352,20 @@ uint64_t ir_signature(const Graph *g);
 /* Parameter count and bytes of the weights. */
 int64_t ir_param_count(const Graph *g);
 
+/* The per-step layout of a recurrent layer (lstm, gru, rnn; ops.def), in
+ * units of the hidden size H. The input projection xp is [N, T, gates*H]
+ * and Whh [H, gates*H]. The forward result is [N, T, state*H], h at
+ * columns [h*H, (h+1)*H) of each step. The _grad op's result is [N, T,
+ * grad*H]: columns [0, gates*H) the gradient of the step's hidden
+ * projection h[t-1] Whh, the last H columns dh. doc/ir.txt gives every
+ * column. */
+typedef struct Cell {
+  Op op, grad_op;
+  int gates, state, h, grad;
+} Cell;
+/* The layout of recurrent op (or its _grad op) op; NULL for other ops. */
+const Cell *ir_cell(Op op);
+
 /* ---- verify.c: invariants ------------------------------------------------ */
 
 /* Check the graph's invariants (topological order, operand counts, shapes

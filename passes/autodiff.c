@@ -423,6 +423,69 @@ static void grad_scatter_add(AD *ad, int dy) {
   acc(ad, 0, add_node(ad->g, OP_GATHER, (int[]){dy, IN(ad, 1)}, 2, (Attrs){0}));
 }
 
+/* A recurrent layer S = rec(xp, Whh): one backward loop (the _grad op)
+ * gives, per step, the gradient of the hidden projection h[t-1] Whh
+ * (dhp) and of the input projection (dxp: the same columns but for the
+ * GRU, whose candidate gate sees r * (h Whh) rather than h Whh). Then
+ * dWhh = sum over samples and steps of h[t-1]^T dhp, one matrix product
+ * over the [N*T, H] rows of h shifted by one step (zero before the
+ * first). */
+static int cols(Graph *g, int x, int64_t lo, int64_t hi) {
+  if (lo == 0 && hi == g->node[x].shape.d[2]) return x;
+  return add_node(g, OP_SLICE, &x, 1, (Attrs){.ints = {2, lo, hi}, .nints = 3});
+}
+
+static int shifted_h(Graph *g, int s, const Cell *c, int64_t H, bool rev) {
+  Shape hs = g->node[s].shape;
+  int64_t T = hs.d[1];
+  int h = cols(g, s, c->h * H, (c->h + 1) * H);
+  hs.d[1] = 1;
+  hs.d[2] = H;
+  int zero = ir_const(g, DT_F32, hs, 0, NULL, here);
+  if (T == 1) return zero;
+  int body = add_node(g, OP_SLICE, &h, 1,
+                      (Attrs){.ints = {1, rev ? 1 : 0, rev ? T : T - 1}, .nints = 3});
+  int parts[2] = {rev ? body : zero, rev ? zero : body};
+  return add_node(g, OP_CONCAT, parts, 2, (Attrs){.ints = {1}, .nints = 1});
+}
+
+/* dy itself, or, when it is the gradient of the h columns alone placed
+ * in zeros (a slice's gradient), that gradient [N, T, H]: the _grad op
+ * then need not read a tensor of zeros. */
+static int h_gradient(const Graph *g, int dy, const Cell *c, int64_t H) {
+  const Node *d = &g->node[dy];
+  if (c->state == 1 || c->h != c->state - 1 || d->op != OP_CONCAT || d->nin != 2 ||
+      d->a.ints[0] != 2)
+    return dy;
+  const Node *z = &g->node[d->in[0]], *x = &g->node[d->in[1]];
+  bool zeros = z->op == OP_CONST && !z->data && z->a.f[0] == 0;
+  return zeros && x->shape.d[2] == H ? d->in[1] : dy;
+}
+
+static void grad_recur(AD *ad, int dy) {
+  Graph *g = ad->g;
+  const Node *n = N_(ad);
+  const Cell *c = ir_cell(n->op);
+  int s = ad->node, xp = IN(ad, 0), w = IN(ad, 1);
+  int64_t H = g->node[w].shape.d[0], T = n->shape.d[1];
+  bool rev = n->a.ints[0];
+  dy = h_gradient(g, dy, c, H);
+  int r = add_node(g, c->grad_op, (int[]){dy, s, w}, 3, n->a); /* n moves */
+  int dhp = cols(g, r, 0, c->gates * H);
+  if (ad->needs[xp]) {
+    int dxp = dhp;
+    if (c->op == OP_GRU)
+      dxp = add_node(g, OP_CONCAT, (int[]){cols(g, r, 0, 2 * H), cols(g, r, 3 * H, 4 * H)}, 2,
+                     (Attrs){.ints = {2}, .nints = 1});
+    acc(ad, 0, dxp);
+  }
+  if (!ad->needs[w]) return;
+  int64_t rows = g->node[s].shape.d[0] * T; /* N*T rows: -T means T*N */
+  int hprev = reshape_to(g, shifted_h(g, s, c, H, rev), (Shape){.rank = 2, .d = {rows, H}});
+  int d2 = reshape_to(g, dhp, (Shape){.rank = 2, .d = {rows, c->gates * H}});
+  acc(ad, 1, bin(g, OP_MATMUL, swap_last(g, hprev), d2));
+}
+
 typedef void GradFn(AD *ad, int dy);
 static GradFn *const grad_rule[] = {
 #define OP(id, nm, nin, fc, fl, ints, floats, shape, grad, ...) [OP_##id] = grad,

@@ -61,6 +61,8 @@ typedef struct dlrt_frame {
   float hyper[DLRT_HYPERS];  /* learning rate etc. for this step */
   int64_t step;              /* training steps done before this one */
   uint64_t seed;             /* run seed (dropout masks) */
+  int64_t iter;              /* step of a recurrent loop: set by generated
+                                code in its own copy of the frame */
 } dlrt_frame;
 
 /* A kernel body over the half-open range [lo, hi) of its outermost loop. */

@@ -282,6 +282,18 @@ static void scatter_add(Graph *g, Op op) {
   loss_of(g, add(g, op, (int[]){x, ids(g)}, 2, (Attrs){.ints = {5}, .nints = 1}));
 }
 
+/* A recurrent layer over 4 steps, H = 3, 2 sequences: the loss weighs
+ * every column of its result (gates, cell state, h), so the _grad op's
+ * handling of each is checked, and the gradient reaches both operands. */
+static void recur_case(Graph *g, Op op, bool rev) {
+  const Cell *c = ir_cell(op);
+  int xp = param(g, "xp", 3, (int64_t[]){2, 4, c->gates * 3});
+  int w = param(g, "Whh", 2, (int64_t[]){3, c->gates * 3});
+  loss_of(g, add(g, op, (int[]){xp, w}, 2, (Attrs){.ints = {rev}, .nints = 1}));
+}
+static void recur(Graph *g, Op op) { recur_case(g, op, false); }
+static void recur_reverse(Graph *g, Op op) { recur_case(g, op, true); }
+
 static const Case cases[] = {
     {OP_NEG, "neg", unary, false},           {OP_EXP, "exp", unary, false},
     {OP_LOG, "log", unary, true},            {OP_SQRT, "sqrt", unary, true},
@@ -317,6 +329,9 @@ static const Case cases[] = {
     {OP_RUNNING_STAT, "batchnorm", batchnorm, false},
     {OP_GATHER, "gather", gather, false},
     {OP_SCATTER_ADD, "scatter_add", scatter_add, false},
+    {OP_LSTM, "lstm", recur, false},         {OP_LSTM, "lstm_reverse", recur_reverse, false},
+    {OP_GRU, "gru", recur, false},           {OP_GRU, "gru_reverse", recur_reverse, false},
+    {OP_RNN, "rnn", recur, false},           {OP_RNN, "rnn_reverse", recur_reverse, false},
 };
 
 /* Param values: in [-1, 1) away from the kinks at 0, or in [0.5, 1.5). */
@@ -364,6 +379,9 @@ int main(void) {
   covered[OP_CONV2D_GRAD_INPUT] = covered[OP_CONV2D_GRAD_WEIGHT] = covered[OP_CONV2D];
   covered[OP_MAX_POOL2D_GRAD] = covered[OP_MAX_POOL2D];
   covered[OP_AVG_POOL2D_GRAD] = covered[OP_AVG_POOL2D];
+  covered[OP_LSTM_GRAD] = covered[OP_LSTM];
+  covered[OP_GRU_GRAD] = covered[OP_GRU];
+  covered[OP_RNN_GRAD] = covered[OP_RNN];
   for (int op = 0; op < OP_COUNT; op++) {
     unsigned fl = op_info[op].flags;
     if (!(fl & (F_SOURCE | F_NOGRAD | F_EFFECT)) && !covered[op]) {

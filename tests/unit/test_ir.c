@@ -282,6 +282,20 @@ static Graph *build_all(void) {
   add(g, OP_MAX_POOL2D_GRAD, img, mp, ints(6, 2, 1, 1, 1, 1, 0));
   int ap = add(g, OP_AVG_POOL2D, img, -1, ints(6, 2, 1, 1, 1, 1, 0));
   add(g, OP_AVG_POOL2D_GRAD, ap, -1, ints(8, 2, 1, 1, 1, 1, 0, 2, 2));
+  /* recurrent layers over 3 steps, H = 2, and their gradients */
+  static const Op recurrent[3] = {OP_LSTM, OP_GRU, OP_RNN};
+  for (int ri = 0; ri < 3; ri++) {
+    Op op = recurrent[ri];
+    const Cell *cl = ir_cell(op);
+    int xp = ir_param(g, op_info[op].name, DT_F32, shape_make(3, (int64_t[]){2, 3, 2 * cl->gates}),
+                      (Init){.kind = INIT_ZEROS}, at(16));
+    int wh = ir_param(g, arena_printf(g->arena, "%s.Whh", op_info[op].name), DT_F32,
+                      shape_make(2, (int64_t[]){2, 2 * cl->gates}), (Init){.kind = INIT_ZEROS}, at(16));
+    int sq = add(g, op, xp, wh, ints(1, op == OP_GRU));
+    if (ir_add(g, cl->grad_op, (int[]){sq, sq, wh}, 3, &(Attrs){.ints = {op == OP_GRU}, .nints = 1},
+               at(17), why) < 0)
+      die("test graph: %s", why);
+  }
   /* training: a loss, runtime scalars, optimiser state and the update */
   int bs = ir_add(g, OP_BATCH, NULL, 0, NULL, at(11), why);
   int ce = add(g, OP_CROSS_ENTROPY, m, 1, (Attrs){.nints = 0});

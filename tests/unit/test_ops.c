@@ -96,6 +96,13 @@ static void reduce_channels(Graph *g, Op op) {
   out(g, add(g, op, &x, 1, (Attrs){.ints = {0, 0, 2, 3}, .nints = 4}));
 }
 
+/* over the batch and the next axis, keeping 70 contiguous columns (more
+ * than one block of codegen's sum over rows, the last one partial) */
+static void reduce_rows(Graph *g, Op op) {
+  int x = input(g, "x", 4, (int64_t[]){-1, 3, 7, 10});
+  out(g, add(g, op, &x, 1, (Attrs){.ints = {0, 0, 1}, .nints = 3}));
+}
+
 static void axis_last(Graph *g, Op op) {
   int x = input(g, "x", 2, (int64_t[]){-1, 10});
   out(g, add(g, op, &x, 1, (Attrs){.ints = {1}, .nints = 1}));
@@ -431,6 +438,29 @@ static void bn_dense(Graph *g, Op op) {
   out(g, bias_batchnorm(g, add(g, OP_MATMUL, (int[]){x, w}, 2, (Attrs){0}), 19));
 }
 
+/* Recurrent layers over 5 steps of H = 5, forwards and reversed: the
+ * forward op from an input projection xp, and the _grad op from a dS and
+ * the forward result of the same layer. */
+static void recur_case(Graph *g, Op op, bool rev, bool h_only) {
+  const Cell *c = ir_cell(op);
+  int64_t H = 5, T = 5;
+  Attrs a = {.ints = {rev}, .nints = 1};
+  int xp = input(g, "xp", 3, (int64_t[]){-1, T, c->gates * H});
+  int w = ir_param(g, "Whh", DT_F32, shape_make(2, (int64_t[]){H, c->gates * H}),
+                   (Init){.kind = INIT_UNIFORM, .a = -0.6, .b = 0.6}, L0);
+  int s = add(g, c->op, (int[]){xp, w}, 2, a);
+  if (op == c->op) {
+    out(g, s);
+    return;
+  }
+  int ds = input(g, "ds", 3, (int64_t[]){-1, T, (h_only ? 1 : c->state) * H});
+  out(g, add(g, op, (int[]){ds, s, w}, 3, a));
+}
+static void recur(Graph *g, Op op) { recur_case(g, op, false, false); }
+static void recur_reverse(Graph *g, Op op) { recur_case(g, op, true, false); }
+/* the _grad op given the gradient of h alone */
+static void recur_h(Graph *g, Op op) { recur_case(g, op, false, true); }
+
 static const Case cases[] = {
     {OP_NEG, "neg", unary, false},
     {OP_EXP, "exp", unary, false},
@@ -467,6 +497,8 @@ static const Case cases[] = {
     {OP_MAX, "max_all", reduce_all, false},
     {OP_SUM, "sum_run", reduce_run, false},
     {OP_SUM, "sum_channels", reduce_channels, false},
+    {OP_SUM, "sum_rows", reduce_rows, false},
+    {OP_MEAN, "mean_rows", reduce_rows, false},
     {OP_MEAN, "mean_run", reduce_run, false},
     {OP_MAX, "max_run", reduce_run, false},
     {OP_MAX, "max_channels", reduce_channels, false},
@@ -514,6 +546,19 @@ static const Case cases[] = {
     {OP_RUNNING_STAT, "bnfold_dense", bn_dense, false},
     {OP_GATHER, "gather", gather, false},
     {OP_SCATTER_ADD, "scatter_add", scatter_add, false},
+    {OP_LSTM, "lstm", recur, false},
+    {OP_LSTM, "lstm_reverse", recur_reverse, false},
+    {OP_LSTM_GRAD, "lstm_grad", recur, false},
+    {OP_LSTM_GRAD, "lstm_grad_reverse", recur_reverse, false},
+    {OP_LSTM_GRAD, "lstm_grad_h", recur_h, false},
+    {OP_GRU, "gru", recur, false},
+    {OP_GRU, "gru_reverse", recur_reverse, false},
+    {OP_GRU_GRAD, "gru_grad", recur, false},
+    {OP_GRU_GRAD, "gru_grad_reverse", recur_reverse, false},
+    {OP_GRU_GRAD, "gru_grad_h", recur_h, false},
+    {OP_RNN, "rnn", recur, false},
+    {OP_RNN_GRAD, "rnn_grad", recur, false},
+    {OP_RNN_GRAD, "rnn_grad_reverse", recur_reverse, false},
 };
 
 /* Random inputs for every input of g, N samples, written as x_<name>.npy. */
