@@ -301,7 +301,8 @@ static void put_expr(H *h, Str *b, const KExpr *e) {
     put_expr(h, b, e->c);
     str_putc(b, ')');
     return;
-  case K_STEP: case K_SEED: case K_ITER: case K_XOR: case K_SHR:
+  case K_ITER: str_printf(b, "iter"); return; /* the kernel's parameter (in_loop) */
+  case K_STEP: case K_SEED: case K_XOR: case K_SHR:
     /* dropout's mask: the inference pipeline removes dropout */
     die("dlc header: training-only kir op %d in an inference kernel", (int)e->op);
   default: put_binary(h, b, e); return;
@@ -430,13 +431,22 @@ static void put_const(H *h, Str *b, const KBuf *kb) {
 
 /* The kernel's parameters: one restrict pointer per buffer, const unless
  * the kernel writes it. */
-static void put_params(H *h, Str *b, const Kernel *k) {
+/* The KRepeat kernel i of the program runs in, or NULL. */
+static const KRepeat *loop_of(const H *h, int i) {
+  for (int l = 0; l < h->p->nloop; l++)
+    if (i >= h->p->loop[l].first && i < h->p->loop[l].last) return &h->p->loop[l];
+  return NULL;
+}
+
+/* The buffers, and the iteration (K_ITER) for a kernel of a loop. */
+static void put_params(H *h, Str *b, const Kernel *k, bool iter) {
   for (int i = 0; i < k->nbuf; i++) {
     const KBuf *kb = &k->buf[i];
     bool q = h->quant[root_of(h->g, kb->node)];
     str_printf(b, "%s%s%s *%s_R b%d", i ? ", " : "", kb->written ? "" : "const ",
                q ? "int8_t" : ctype_of(kb->type), h->PFX, i);
   }
+  if (iter) str_printf(b, "%sint64_t iter", k->nbuf ? ", " : "");
 }
 
 /* The value of an integer expression of the batch size (gemm dimensions
@@ -534,8 +544,18 @@ static void put_gemm(H *h, Str *b, const Kernel *k) {
              (long long)g.M, (long long)g.N, (long long)g.K, (long long)g.ars, (long long)g.aks,
              (long long)g.ldb, (long long)g.bns,
              q ? ",\n     B int8, times a scale per column at the end" : "");
-  str_printf(b, "  const float *A = b%d;\n  const %s *B = b%d;\n  float *C = b%d;\n"
-                "  int64_t i, j, k;\n", gm->a, q ? "int8_t" : "float", gm->b, gm->c);
+  const KExpr *off[3] = {gm->a_off, gm->b_off, gm->c_off};
+  int buf[3] = {gm->a, gm->b, gm->c};
+  const char *decl[3] = {"const float *A", q ? "const int8_t *B" : "const float *B", "float *C"};
+  for (int i = 0; i < 3; i++) { /* where each starts: an offset of the iteration */
+    str_printf(b, "  %s = b%d", decl[i], buf[i]);
+    if (off[i]) {
+      str_printf(b, " + ");
+      put_expr(h, b, off[i]);
+    }
+    str_printf(b, ";\n");
+  }
+  str_printf(b, "  int64_t i, j, k;\n");
   if (batch > 1) { /* one product after another; each starts where the last ended */
     str_printf(b, "  int64_t t;\n  for (t = 0; t < %lld; t++, A += %lld, B += %lld, C += %lld) {\n",
                (long long)batch, (long long)ival(h, gm->sa), (long long)ival(h, gm->sb),
@@ -552,13 +572,13 @@ static void put_gemm(H *h, Str *b, const Kernel *k) {
   if (batch > 1) str_printf(b, "  }\n");
 }
 
-static void put_kernel(H *h, Str *b, const Kernel *k) {
+static void put_kernel(H *h, Str *b, const Kernel *k, bool iter) {
   for (int i = 0; i < k->nbuf; i++)
     if (k->buf[i].region == R_NONE) put_const(h, b, &k->buf[i]);
   str_printf(b, "/* %s: %%%d", k->name, k->node);
   if (k->loc.line) str_printf(b, ", %s:%d:%d", k->loc.file, k->loc.line, k->loc.col);
   str_printf(b, " */\nstatic void %s_%s_(", h->pfx, k->name);
-  put_params(h, b, k);
+  put_params(h, b, k, iter);
   str_printf(b, ") {\n");
   if (k->gemm) put_gemm(h, b, k);
   /* the body: a kernel's loops, or a product's epilogue, run for each of
@@ -906,14 +926,19 @@ static void put_predict(H *h, Str *b) {
   for (int j = 0; j < h->nin; j++) str_printf(b, " || !%s", h->in[j].name);
   for (int j = 0; j < h->nout; j++) str_printf(b, " || !%s", h->out[j].name);
   str_printf(b, ")\n    return -1;\n  m = ctx->mem;\n  (void)m;\n");
+  if (h->p->nloop) str_printf(b, "  int64_t iter;\n");
   for (int i = 0; i < h->p->nk; i++) {
     const Kernel *k = h->p->k[i];
-    str_printf(b, "  %s_%s_(", h->pfx, k->name);
+    const KRepeat *l = loop_of(h, i);
+    if (l && l->first == i) /* the steps of a recurrent layer */
+      str_printf(b, "  for (iter = 0; iter < %lld; iter++) {\n", (long long)l->count);
+    str_printf(b, l ? "    %s_%s_(" : "  %s_%s_(", h->pfx, k->name);
     for (int j = 0; j < k->nbuf; j++) {
       if (j) str_printf(b, ", ");
       put_addr(h, b, k->buf[j].node, k->buf[j].type);
     }
-    str_printf(b, ");\n");
+    str_printf(b, l ? "%siter);\n" : ");\n", k->nbuf ? ", " : "");
+    if (l && l->last == i + 1) str_printf(b, "  }\n");
   }
   for (int j = 0; j < h->nout; j++) {
     const Node *n = arg_node(h, &h->out[j]);
@@ -948,7 +973,7 @@ static void put_header(H *h, Str *out) {
   uint64_t sig = ir_signature(h->g);
   fill_quant(h);
   put_weights(h, &weights);
-  for (int i = 0; i < h->p->nk; i++) put_kernel(h, &code, h->p->k[i]);
+  for (int i = 0; i < h->p->nk; i++) put_kernel(h, &code, h->p->k[i], loop_of(h, i) != NULL);
   put_doc(h, out, sig, scale);
   put_api(h, out, sig, scale);
   str_printf(out, "%s", weights.s ? weights.s : "");
@@ -963,11 +988,6 @@ bool cg_header(const char *path, const Entry *e, const HeaderOptions *o, HeaderS
   const Graph *g = e->g;
   H h = {.g = g, .p = e->p, .o = o, .B = o->batch > 0 ? o->batch : 1};
   if (h.B > DLRT_MAX_BATCH) return fail("--batch %lld is too large", (long long)h.B);
-  if (e->p->nloop) { /* a loop of kernels over K_ITER: not printed yet */
-    const Kernel *k = e->p->k[e->p->loop[0].first];
-    diag_error(k->loc, "the C header backend does not support recurrent layers yet");
-    return false;
-  }
   if (!fill_prefix(&h, g->name)) return false;
   char *wblock = load_weights(e, o);
   if (!wblock) return false;

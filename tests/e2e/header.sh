@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# header.sh — `dlc header` end to end, for models/mlp.dlm (trained briefly)
-# and models/lenet5.dlm (seeded initial weights): the header compiles
+# header.sh — `dlc header` end to end, for models/mlp.dlm (trained briefly),
+# models/lenet5.dlm and models/lstm_rows.dlm (seeded initial weights; the
+# LSTM's steps are a loop in the header too): the header compiles
 # warning-free as C99 with gcc and clang (-pedantic) and as C++17, and
 # tests/e2e/header_test.c, which includes it, agrees with `./m predict` on
 # 300 Fashion-MNIST test images within 1e-5; two contexts taking turns and
@@ -48,7 +49,7 @@ agree() {
   else fail "$1" "$(head -12 cmp.txt)"; fi
 }
 
-for m in mlp lenet5; do
+for m in mlp lenet5 lstm_rows; do
   if ! "$DLC" build "$ROOT/models/$m.dlm" -o "$m" >build.txt 2>&1; then
     fail "${m}_build" "$(head -20 build.txt)"; continue
   fi
