@@ -15,8 +15,6 @@
 #                           size for 512 steps within 1.5x of 28 steps
 #   lengths/padding-ignored  with lengths, what lies past each sequence's
 #                           end does not change the outputs
-#   header/recurrent-refused  dlc header reports that it cannot print a
-#                           recurrent layer yet
 set -u
 cd "$(dirname "$0")/../.."
 D=$(mktemp -d "${TMPROOT:-/tmp}/recurrent.XXXXXX")
@@ -140,16 +138,6 @@ if "$DLC" build "$D/len.dlm" -o "$D/len" >"$D/log" 2>&1 && "$D/len" init --seed 
     { echo "FAIL lengths/padding-ignored"; "$TOOLS/npycmp" "$D/ga.npy" "$D/gb.npy" | head -5; }
 else
   echo "FAIL compiled/recurrent-lengths (build or run)"; tail -5 "$D/log"
-fi
-
-# The C header backend has no loops of kernels yet: it says so, at the layer.
-if out=$("$DLC" header models/lstm_rows.dlm --seed 1 -o "$D/lstm.h" 2>&1); then
-  echo "FAIL header/recurrent-refused (exit 0)"
-elif printf '%s\n' "$out" | grep -q 'lstm_rows.dlm:12:5: error: the C header backend does not support recurrent layers yet' &&
-     [ ! -e "$D/lstm.h" ]; then
-  echo "PASS header/recurrent-refused"
-else
-  echo "FAIL header/recurrent-refused"; printf '%s\n' "$out" | head -3
 fi
 
 # Recurrence as a loop: the same layer over 28 and over 512 steps.
