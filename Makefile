@@ -115,8 +115,13 @@ $(BUILD)/libdlrt.a: $(RUNTIME_OBJ)
 
 # ---- test tools --------------------------------------------------------------
 
-TOOLS := $(BUILD)/tools/npycmp $(BUILD)/tools/ckptcmp $(BUILD)/tools/ckptdump
+TOOLS := $(BUILD)/tools/npycmp $(BUILD)/tools/ckptcmp $(BUILD)/tools/ckptdump \
+         $(BUILD)/cudaemu/libcuda.so.1
 $(BUILD)/tools: $(TOOLS)
+# A stand-in CUDA driver that runs kernels on the CPU (tests/e2e/cuda_emu.sh).
+$(BUILD)/cudaemu/libcuda.so.1: tests/tools/cudaemu.c runtime/dlrt.h
+	@mkdir -p $(dir $@)
+	$(CC) $(BASEFLAGS) $(WARN) -fPIC -shared -Iruntime -o $@ $< -lpthread
 $(BUILD)/tools/%: tests/tools/%.c $(BUILD)/libdlrt.a
 	@mkdir -p $(dir $@)
 	$(CC) $(BASEFLAGS) $(WARN) -Iruntime -o $@ $< $(BUILD)/libdlrt.a -lz -lm -lpthread

@@ -507,8 +507,8 @@ static void put_gemm_kernel(Str *b, const Program *p, const Kernel *k, const cha
   }
   str_printf(b, "  for (long long bt = blockIdx.z; bt < batch; bt += gridDim.z)\n"
                 "    dlc_gemm_tile(b%d + bt * sc, b%d + bt * sa, b%d + bt * sb, M, N, K, ars, aks, "
-                "ldb, bns, ldc);\n}\n\n",
-             gm->c, gm->a, gm->b);
+                "ldb, bns, ldc);\n}\nDLC_BLOCK_SYNC(%s)\n\n",
+             gm->c, gm->a, gm->b, sym);
 }
 
 /* What every module starts with: the frame, max and min, the gemm tile. */
@@ -578,7 +578,11 @@ static const char prelude[] =
     "      if (i < M && j < N) C[i * ldc + j] = acc[r][c];\n"
     "    }\n"
     "}\n"
-    "#undef TM\n#undef TN\n#undef TK\n\n";
+    "#undef TM\n#undef TN\n#undef TK\n\n"
+    "/* Names each kernel that synchronises its blocks (__syncthreads): a CPU\n"
+    "   emulation of this code (tests/tools/cudaemu.h) must run their threads\n"
+    "   at once. */\n"
+    "#ifndef DLC_BLOCK_SYNC\n#define DLC_BLOCK_SYNC(kernel)\n#endif\n\n";
 
 /* prelude with @R, @H, @TM, @TN, @TK replaced. */
 static void put_prelude(Str *b) {
