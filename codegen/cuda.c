@@ -296,7 +296,7 @@ static void put_stmts(Cu *c, KStmt *const *s, int n, int depth) {
 
 /* ---- launch rules ---- */
 
-typedef enum LaunchKind { L_PLAIN, L_GEMM, L_ROWS, L_COUNT } LaunchKind;
+typedef enum LaunchKind { L_PLAIN, L_GEMM, L_ROWS, L_FLAT, L_COUNT } LaunchKind;
 
 /* How one __global__ function is launched: grid[3] and THREADS threads
  * per block, expressions of N. */
@@ -314,6 +314,38 @@ static bool rows_epilogue(const Kernel *k) {
   for (int i = 0; i + 1 < k->nbody; i++)
     if (k->body[i]->kind != KS_SET) return false;
   return true;
+}
+
+static bool same_var(const KExpr *e, int var) { return e->op == K_VAR && e->var == var; }
+
+/* Whether every load in e of a buffer in written[] is at index [v]. */
+static bool loads_own(const KExpr *e, const bool *written, int v) {
+  if (!e) return true;
+  if (e->op == K_LOAD && written[e->buf] && !same_var(e->a, v)) return false;
+  return loads_own(e->a, written, v) && loads_own(e->b, written, v) && loads_own(e->c, written, v);
+}
+
+/* The block size C of a flat elementwise kernel (lower.c's FLAT_BLOCK):
+ *
+ *   parallel v0 { for v in [v0 * C, min(...)) { b[v] = ...; ... } }
+ *
+ * where every statement stores at [v] and reads what the kernel writes
+ * only at [v]: its iterations touch disjoint elements, so each can be a
+ * thread of its own. 0 for any other kernel. */
+static int64_t flat_block(const Kernel *k) {
+  if (k->gemm || k->nbody != 1 || k->body[0]->kind != KS_LOOP) return 0;
+  const KStmt *l = k->body[0];
+  const KExpr *lo = l->lo;
+  if (lo->op != K_MUL || !same_var(lo->a, 0) || lo->b->op != K_CONST || lo->b->i < 1) return 0;
+  bool *written = calloc((size_t)k->nbuf + 1, 1);
+  for (int i = 0; i < k->nbuf; i++) written[i] = k->buf[i].written;
+  bool ok = true;
+  for (int i = 0; i < l->nbody && ok; i++) {
+    const KStmt *st = l->body[i];
+    ok = st->kind == KS_STORE && same_var(st->idx, l->var) && loads_own(st->val, written, l->var);
+  }
+  free(written);
+  return ok ? lo->b->i : 0;
 }
 
 static KExpr *ceil_div(Program *p, KExpr *a, int64_t d) {
@@ -336,7 +368,10 @@ static Launch launch_of(const Program *cp, const Kernel *k, int part) {
     return l;
   }
   l.threads = k->extent;
-  if (k->gemm && rows_epilogue(k)) {
+  if (flat_block(k)) {
+    l.kind = L_FLAT;
+    l.threads = kir_imul(p, k->extent, kir_const_i(p, flat_block(k)));
+  } else if (k->gemm && rows_epilogue(k)) {
     l.kind = L_ROWS;
     l.threads = kir_imul(p, k->extent, k->gemm->M);
   }
@@ -454,7 +489,16 @@ static void put_body_kernel(Str *b, const Program *p, const Kernel *k, const cha
   str_printf(b, ") return;\n");
   put_buffers(b, k, sym, use);
   put_locals(b, k, read);
-  if (l.kind == L_ROWS) { /* t = panel * M + row; rows step by M */
+  if (l.kind == L_FLAT) { /* t = v0 * C + the element's place in the block */
+    const KStmt *loop = k->body[0];
+    int64_t C = flat_block(k);
+    str_printf(b, "  const long long v0 = t / %lldLL;\n  (void)v0;\n", (long long)C);
+    str_printf(b, "  v%d = t;\n  if (v%d < ", loop->var, loop->var);
+    put_expr(&c, loop->hi);
+    str_printf(b, ") {\n");
+    put_stmts(&c, loop->body, loop->nbody, 2);
+    str_printf(b, "  }\n");
+  } else if (l.kind == L_ROWS) { /* t = panel * M + row; rows step by M */
     const KGemm *gm = k->gemm;
     str_printf(b, "  const long long rows = ");
     put_expr(&c, gm->M);

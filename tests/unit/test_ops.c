@@ -549,12 +549,13 @@ static bool prepare_gpu(const char *name, int64_t N, const char *dlc, const char
                         bool has_params, const char *inputs) {
   const char *dir = getenv("DLC_OPS_PREPARE");
   Str cmd = {0}, flags = {0};
-  str_printf(&cmd, "%s build --target cuda %s -o %s/%s.cuda 2>&1 && cp want.npy %s/%s.%lld.want.npy",
-             dlc, ir, dir, name, dir, name, (long long)N);
+  str_printf(&cmd, "%s build --target cuda %s -o %s/%s.cuda --emit-cuda %s/%s.cu 2>&1 && "
+             "cp want.npy %s/%s.%lld.want.npy", dlc, ir, dir, name, dir, name, dir, name,
+             (long long)N);
   if (has_params) str_printf(&cmd, " && cp w.ckpt %s/%s.%lld.ckpt", dir, name, (long long)N);
   /* inputs: " --input NAME=x_NAME.npy" each */
   for (const char *p = strstr(inputs, "--input "); p; p = strstr(p + 1, "--input ")) {
-    const char *eq = strchr(p, '='), *end = strchr(p + 1, ' ');
+    const char *eq = strchr(p, '='), *end = strchr(eq, ' ');
     if (!end) end = p + strlen(p);
     str_printf(&cmd, " && cp %.*s %s/%s.%lld.%.*s", (int)(end - eq - 1), eq + 1, dir, name,
                (long long)N, (int)(end - eq - 1), eq + 1);
