@@ -364,9 +364,9 @@ static double seconds(void) {
 }
 
 static void print_stats(const Entry *e, int n, const BuildStats *st, double t_front,
-                        double t_passes) {
+                        double t_passes, bool cuda) {
   const Graph *g = e[0].g;
-  fprintf(stderr, "dlc: %s: %d kernels, object %lld bytes\n", g->name, st->nkernels,
+  fprintf(stderr, "dlc: %s: %d kernels, %s %lld bytes\n", g->name, st->nkernels, cuda ? "PTX" : "object",
           (long long)st->code_bytes);
   fprintf(stderr, "dlc: weights %lld bytes (%lld parameters)\n",
           (long long)g->region_k[R_WEIGHT], (long long)ir_param_count(g));
@@ -378,9 +378,10 @@ static void print_stats(const Entry *e, int n, const BuildStats *st, double t_fr
   if (n == ENT_COUNT)
     fprintf(stderr, "dlc: optimizer state %lld bytes\n", (long long)e[ENT_TRAIN].g->region_k[R_STATE]);
   fprintf(stderr,
-          "dlc: time: frontend %.3fs, passes %.3fs, codegen %.3fs, llvm opt %.3fs, "
+          "dlc: time: frontend %.3fs, passes %.3fs, codegen %.3fs, %s %.3fs, "
           "emit %.3fs, link %.3fs\n",
-          t_front, t_passes, st->t_codegen, st->t_opt, st->t_emit, st->t_link);
+          t_front, t_passes, st->t_codegen, cuda ? "nvrtc" : "llvm opt", st->t_opt, st->t_emit,
+          st->t_link);
 }
 
 
@@ -460,7 +461,7 @@ static int cmd_build(const Opts *o) {
   char *manifest = cg_manifest(e, n);
   BuildStats st = {0};
   bool ok = t->build(o, e, n, manifest, &st);
-  if (ok && o->stats) print_stats(e, n, &st, t1 - t0, t2 - t1);
+  if (ok && o->stats) print_stats(e, n, &st, t1 - t0, t2 - t1, t->build == build_cuda);
   free(manifest);
   free_entries(e, n);
   ir_free_graph(g);

@@ -15,7 +15,7 @@
 # GPU_EMULATE=DIR (a dry run of this script where there is no GPU): run
 # every executable on the CPU stand-in driver DIR/libcuda.so.1
 # (tests/tools/cudaemu.c), its kernels compiled as C++ from the bundle's
-# .cu files; training then uses 512 samples and is not compared.
+# .cu files; training then uses 128 samples and is not compared.
 set -u
 cd "$(dirname "$0")"
 log=$(mktemp /tmp/dlc-gpu.XXXXXX)
@@ -59,7 +59,7 @@ fi
 # ---- training: one epoch, the GPU's accuracy against the CPU's
 DATA="--data-images data/train-images-idx3-ubyte.gz --data-labels data/train-labels-idx1-ubyte.gz"
 TEST="--test-images data/t10k-images-idx3-ubyte.gz --test-labels data/t10k-labels-idx1-ubyte.gz"
-LIMIT=""; [ -n "$EMU" ] && LIMIT="--limit 512"
+LIMIT=""; [ -n "$EMU" ] && LIMIT="--limit 128"
 for m in mlp lenet5; do
   cpu=$(awk -v m=$m '$1 == m {print $2}' cpu_accuracy.txt)
   [ -n "$EMU" ] && cpu="(not compared)"
@@ -85,7 +85,7 @@ done
 } >bench.md
 for m in mlp lenet5; do
   for b in 64 256; do
-    iters=200; [ -n "$EMU" ] && iters=2
+    iters=200; [ -n "$EMU" ] && iters=1
     d=$(run $m.cuda bench --train --batch $b --iters $iters 2>/dev/null | awk '/latency_us/ {print $2}')
     t=""; [ -z "$EMU" ] && t=$(python3 torch_step.py $m $b 2>/dev/null | awk '/step_us/ {print $2}')
     r=$(awk -v d="$d" -v t="$t" 'BEGIN {if (d > 0 && t > 0) printf "%.2f", d / t; else print "-"}')
