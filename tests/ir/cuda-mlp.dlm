@@ -44,8 +44,12 @@ train {
 # CHECK: expf(
 
 # The training step: momentum reads the learning rate from the frame, the
-# update writes the weights region (base[1]) in place.
+# update writes the weights region (base[1]) in place; a flat elementwise
+# kernel (blocks of 4096 elements on the CPU) takes a thread per element.
 # TRAIN-LABEL: ---- entry train:
+# TRAIN: const long long v0 = t / 4096LL;
+# TRAIN-NEXT: (void)v0;
+# TRAIN-NEXT: v{{[0-9]+}} = t;
 # TRAIN: __global__ void __launch_bounds__(256) train_k{{[0-9]+}}_
 # TRAIN: f.hyper[{{[0-9]+}}]
 # TRAIN: float *const b{{[0-9]}} = (float *)(f.base[1] +
