@@ -723,6 +723,7 @@ static bool nvrtc_open(Nvrtc *nv) {
     if (!*syms[i].fn) {
       fprintf(stderr, "dlc: error: the NVRTC library has no %s; is it NVRTC?\n", syms[i].name);
       dlclose(nv->lib);
+      nv->lib = NULL;
       return false;
     }
   }
@@ -762,15 +763,18 @@ static bool write_file(const char *path, const char *text) {
   do {                                                                                     \
     NvrtcResult r_ = (call);                                                               \
     if (r_ != 0) {                                                                         \
-      fprintf(stderr, "dlc: error: NVRTC: %s failed: %s\n", #call, nv.error(r_));          \
+      fprintf(stderr, "dlc: error: NVRTC: %s failed: %s\n", #call, nv->error(r_));         \
       goto done;                                                                           \
     }                                                                                      \
   } while (0)
 
 bool cg_cuda_compile(const char *src, int arch, const char *src_path, char **ptx_out) {
-  Nvrtc nv = {0};
+  /* The library stays loaded once loaded: unloading it would orphan what
+   * the C++ runtime it brings allocated (and LeakSanitizer says so). */
+  static Nvrtc lib;
+  Nvrtc *nv = &lib;
   *ptx_out = NULL;
-  if (!nvrtc_open(&nv)) return false;
+  if (!nv->lib && !nvrtc_open(nv)) return false;
   NvrtcProgram prog = NULL;
   bool ok = false;
   char opt_arch[48];
@@ -778,12 +782,12 @@ bool cg_cuda_compile(const char *src, int arch, const char *src_path, char **ptx
   const char *opts[] = {opt_arch, "--std=c++17", "--fmad=true"};
   char *log = NULL, *ptx = NULL;
   size_t n = 0;
-  NVRTC_CHECK(nv.create(&prog, src, "dlc_kernels.cu", 0, NULL, NULL));
-  NvrtcResult rc = nv.compile(prog, 3, opts);
-  NVRTC_CHECK(nv.log_size(prog, &n));
+  NVRTC_CHECK(nv->create(&prog, src, "dlc_kernels.cu", 0, NULL, NULL));
+  NvrtcResult rc = nv->compile(prog, 3, opts);
+  NVRTC_CHECK(nv->log_size(prog, &n));
   log = calloc(1, n + 1);
   if (!log) die("out of memory");
-  NVRTC_CHECK(nv.log(prog, log));
+  NVRTC_CHECK(nv->log(prog, log));
   if (rc != 0 || log_says(log)) {
     bool saved = src_path && write_file(src_path, src);
     fprintf(stderr, "dlc: %s: NVRTC (compute_%d) %s the generated CUDA C%s%s:\n%s\n",
@@ -791,18 +795,17 @@ bool cg_cuda_compile(const char *src, int arch, const char *src_path, char **ptx
             saved ? ", written to " : "", saved ? src_path : "", log);
     if (rc != 0) goto done;
   }
-  NVRTC_CHECK(nv.ptx_size(prog, &n));
+  NVRTC_CHECK(nv->ptx_size(prog, &n));
   ptx = calloc(1, n + 1);
   if (!ptx) die("out of memory");
-  NVRTC_CHECK(nv.ptx(prog, ptx));
+  NVRTC_CHECK(nv->ptx(prog, ptx));
   *ptx_out = ptx;
   ptx = NULL;
   ok = true;
 done:
   free(ptx);
   free(log);
-  if (prog) nv.destroy(&prog);
-  dlclose(nv.lib);
+  if (prog) nv->destroy(&prog);
   return ok;
 }
 
