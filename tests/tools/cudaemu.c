@@ -227,6 +227,9 @@ static void run_block(const Block *blk) {
     return;
   }
   if (pool.n != n) {
+    static bool registered;
+    if (!registered) /* threads left waiting at exit upset LeakSanitizer */
+      registered = atexit(pool_stop) == 0;
     pool_stop();
     pool_start(n);
   }
