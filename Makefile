@@ -4,6 +4,9 @@
 #   make test       build everything and run every test
 #   make demo       compile models/mlp.dlm and run it on Fashion-MNIST
 #   make SAN=1      the same, built with AddressSanitizer + UBSan (build-san/)
+#   make gpu-bundle build what make test-gpu runs into $(BUILD)/gpu/ (here)
+#   make test-gpu   on a machine with an NVIDIA GPU: ops, training and speed
+#                   from $(BUILD)/gpu/ (tests/gpu/run.sh); SKIP without one
 #
 # Missing Debian packages (flex, bison, dataset-fashion-mnist; valgrind for
 # the tests) are installed with apt-get when absent.
@@ -113,8 +116,13 @@ $(BUILD)/libdlrt.a: $(RUNTIME_OBJ)
 # ---- test tools --------------------------------------------------------------
 
 TOOLS := $(BUILD)/tools/npycmp $(BUILD)/tools/ckptcmp $(BUILD)/tools/ckptdump \
-         $(BUILD)/tools/seqdata
+         $(BUILD)/tools/seqdata \
+         $(BUILD)/cudaemu/libcuda.so.1
 $(BUILD)/tools: $(TOOLS)
+# A stand-in CUDA driver that runs kernels on the CPU (tests/e2e/cuda_emu.sh).
+$(BUILD)/cudaemu/libcuda.so.1: tests/tools/cudaemu.c runtime/dlrt.h
+	@mkdir -p $(dir $@)
+	$(CC) $(BASEFLAGS) $(WARN) -fPIC -shared -Iruntime -o $@ $< -lpthread
 $(BUILD)/tools/%: tests/tools/%.c $(BUILD)/libdlrt.a
 	@mkdir -p $(dir $@)
 	$(CC) $(BASEFLAGS) $(WARN) -Iruntime -o $@ $< $(BUILD)/libdlrt.a -lz -lm -lpthread
@@ -215,11 +223,19 @@ test: all $(UNIT_BIN) $(RT_BIN) dataset $(BUILD)/.valgrind
 demo: all dataset
 	@BUILD=$(BUILD) bash tests/demo.sh
 
+# The GPU tests run from binaries built here: the GPU machine needs only its
+# driver (see tests/gpu/prepare.sh and doc/cuda.txt).
+gpu-bundle: all $(BUILD)/unit/test_ops dataset
+	@BUILD=$(BUILD) bash tests/gpu/prepare.sh
+
+test-gpu:
+	@if [ -f $(BUILD)/gpu/run.sh ]; then bash $(BUILD)/gpu/run.sh; else bash tests/gpu/run.sh; fi
+
 bench: all dataset
 	@BUILD=$(BUILD) bash bench/bench.sh
 
 clean:
 	rm -rf build build-san
 
-.PHONY: all test demo bench clean dataset fuzz
+.PHONY: all test demo bench clean dataset fuzz gpu-bundle test-gpu
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -4,6 +4,7 @@
  *   dlc dump   FILE [--after PASS|all] [--format text|dot] [--emit kir|llvm]
  *   dlc opt    --passes=a,b FILE.ir          run passes on IR text
  *   dlc build  FILE.dlm -o EXE [--stats]     compile to a native executable
+ *              [--target cpu|cuda]           (cuda: kernels as PTX, see doc/cuda.txt)
  *   dlc run    FILE --weights W --input X    the reference interpreter
  *   dlc header FILE.dlm --weights W -o M.h   the network as a C header
  *
@@ -43,6 +44,9 @@ typedef struct Opts {
   bool seeded;         /* --seed given */
   const char *quantize;/* header: none or int8 */
   int64_t max_memory;  /* build: refuse a plan above this many bytes; 0: no limit */
+  const char *target;  /* build: cpu (default) or cuda */
+  const char *gpu_arch;/* build --target cuda: sm_80 (default) ... */
+  const char *emit_cuda, *emit_ptx;
 } Opts;
 
 static void usage(FILE *f) {
@@ -52,12 +56,14 @@ static void usage(FILE *f) {
           "commands:\n"
           "  check FILE.dlm              parse and check a model; report every error\n"
           "  dump FILE [--after PASS|all] [--graph forward|eval|train] [--format text|dot]\n"
-          "            [--emit ir|kir|llvm] [-o OUT]\n"
+          "            [--emit ir|kir|llvm|cuda] [-o OUT]\n"
           "                              print the IR (after a pass), the kernels or LLVM IR\n"
           "  opt --passes=a,b FILE       run passes on a model or IR text, print the IR\n"
           "  build FILE.dlm -o EXE [--stats] [-O0..3] [--emit-llvm F] [--keep-obj F]\n"
           "        [--max-memory BYTES[k|M|G]]\n"
-          "                              compile to a native executable\n"
+          "        [--target cpu|cuda] [--gpu-arch sm_80] [--emit-cuda F] [--emit-ptx F]\n"
+          "                              compile to a native executable (cuda: the kernels\n"
+          "                              run on an NVIDIA GPU through the CUDA driver)\n"
           "  run FILE --weights W.ckpt --input [NAME=]X [-o OUT.npy] [--output NAME] [--limit K]\n"
           "      [--mode predict|train [--step S] [--seed K]]\n"
           "                              evaluate with the reference interpreter\n"
@@ -121,6 +127,10 @@ static bool parse_args(int argc, char **argv, Opts *o) {
     else if (strcmp(a, "--keep-obj") == 0) VALUE(o->keep_obj);
     else if (strcmp(a, "--prefix") == 0) VALUE(o->prefix);
     else if (strcmp(a, "--quantize") == 0) VALUE(o->quantize);
+    else if (strcmp(a, "--target") == 0) VALUE(o->target);
+    else if (strcmp(a, "--gpu-arch") == 0) VALUE(o->gpu_arch);
+    else if (strcmp(a, "--emit-cuda") == 0) VALUE(o->emit_cuda);
+    else if (strcmp(a, "--emit-ptx") == 0) VALUE(o->emit_ptx);
     else if (strcmp(a, "--input") == 0) {
       if (o->ninputs == 16) { fprintf(stderr, "dlc: error: too many --input\n"); return false; }
       VALUE(o->inputs[o->ninputs]);
@@ -342,7 +352,8 @@ static int cmd_dump(const Opts *o) {
     int n = compile_all(g, o, f, e);
     rc = n < 0;
     if (n > 0) free_entries(e, n);
-  } else if (strcmp(emit, "kir") == 0 || strcmp(emit, "llvm") == 0) {
+  } else if (strcmp(emit, "kir") == 0 || strcmp(emit, "llvm") == 0 ||
+             strcmp(emit, "cuda") == 0) {
     Opts q = *o;
     q.after = NULL;
     int n = compile_all(g, &q, f, e);
@@ -352,6 +363,10 @@ static int cmd_dump(const Opts *o) {
         fprintf(f, "# entry %s\n", entry_name[e[j].kind]);
         kir_print(f, e[j].p);
       }
+    } else if (strcmp(emit, "cuda") == 0) {
+      char *src = cg_cuda_source(e, n);
+      fputs(src, f);
+      free(src);
     } else {
       char *m = cg_manifest(e, n);
       rc = cg_llvm_print(f, e, n, m, o->opt_level) ? 0 : 1;
@@ -359,7 +374,7 @@ static int cmd_dump(const Opts *o) {
     }
     free_entries(e, n);
   } else {
-    fprintf(stderr, "dlc: error: --emit must be ir, kir or llvm, not '%s'\n", emit);
+    fprintf(stderr, "dlc: error: --emit must be ir, kir, llvm or cuda, not '%s'\n", emit);
     rc = 1;
   }
   rc |= close_out(f);
@@ -392,9 +407,9 @@ static double seconds(void) {
 }
 
 static void print_stats(const Entry *e, int n, const BuildStats *st, double t_front,
-                        double t_passes) {
+                        double t_passes, bool cuda) {
   const Graph *g = e[0].g;
-  fprintf(stderr, "dlc: %s: %d kernels, object %lld bytes\n", g->name, st->nkernels,
+  fprintf(stderr, "dlc: %s: %d kernels, %s %lld bytes\n", g->name, st->nkernels, cuda ? "PTX" : "object",
           (long long)st->code_bytes);
   fprintf(stderr, "dlc: weights %lld bytes (%lld parameters)\n",
           (long long)g->region_k[R_WEIGHT], (long long)ir_param_count(g));
@@ -406,9 +421,10 @@ static void print_stats(const Entry *e, int n, const BuildStats *st, double t_fr
   if (n == ENT_COUNT)
     fprintf(stderr, "dlc: optimizer state %lld bytes\n", (long long)e[ENT_TRAIN].g->region_k[R_STATE]);
   fprintf(stderr,
-          "dlc: time: frontend %.3fs, passes %.3fs, codegen %.3fs, llvm opt %.3fs, "
+          "dlc: time: frontend %.3fs, passes %.3fs, codegen %.3fs, %s %.3fs, "
           "emit %.3fs, link %.3fs\n",
-          t_front, t_passes, st->t_codegen, st->t_opt, st->t_emit, st->t_link);
+          t_front, t_passes, st->t_codegen, cuda ? "nvrtc" : "llvm opt", st->t_opt, st->t_emit,
+          st->t_link);
 }
 
 
@@ -454,11 +470,71 @@ static bool check_memory(const Graph *g, const Entry *e, int n, const Opts *o) {
   return false;
 }
 
+/* ---- dlc build: the targets ---- */
+
+/* Build the entries for the CPU: LLVM object, then the link. */
+static bool build_cpu(const Opts *o, const Entry *e, int n, const char *manifest, BuildStats *st) {
+  char obj[4096];
+  if (o->keep_obj)
+    snprintf(obj, sizeof obj, "%s", o->keep_obj);
+  else
+    snprintf(obj, sizeof obj, "%s.o.%ld", o->out, (long)getpid());
+  BuildOptions bo = {.output = o->out, .emit_llvm = o->emit_llvm, .opt_level = o->opt_level,
+                     .stats = o->stats};
+  bool ok = cg_llvm_emit(e, n, manifest, &bo, obj, st) && cg_link(obj, o->out, &st->t_link);
+  if (!o->keep_obj) unlink(obj);
+  return ok;
+}
+
+/* Build the entries for an NVIDIA GPU: CUDA C, PTX by NVRTC, the host
+ * program linked with the runtime (which loads the driver at run time). */
+static bool build_cuda(const Opts *o, const Entry *e, int n, const char *manifest,
+                       BuildStats *st) {
+  CudaOptions co = {.output = o->out, .arch = cg_cuda_arch(o->gpu_arch ? o->gpu_arch : "sm_80"),
+                    .emit_cuda = o->emit_cuda, .emit_ptx = o->emit_ptx, .keep_host = o->keep_obj};
+  return cg_cuda_build(e, n, manifest, &co, st);
+}
+
+/* The targets of dlc build: the one place that lists them. */
+typedef struct Target {
+  const char *name;
+  bool (*build)(const Opts *o, const Entry *e, int n, const char *manifest, BuildStats *st);
+} Target;
+
+static const Target targets[] = {{"cpu", build_cpu}, {"cuda", build_cuda}};
+
+/* The target o asks for, or NULL after a message. */
+static const Target *target_of(const Opts *o) {
+  const char *name = o->target ? o->target : "cpu";
+  const Target *t = NULL;
+  for (size_t i = 0; i < sizeof targets / sizeof *targets; i++)
+    if (strcmp(targets[i].name, name) == 0) t = &targets[i];
+  if (!t) {
+    fprintf(stderr, "dlc: error: --target must be cpu or cuda, not '%s'\n", name);
+    return NULL;
+  }
+  if (o->gpu_arch && (strcmp(name, "cuda") != 0 || !cg_cuda_arch(o->gpu_arch))) {
+    fprintf(stderr, strcmp(name, "cuda") != 0
+                        ? "dlc: error: --gpu-arch '%s' needs --target cuda\n"
+                        : "dlc: error: --gpu-arch must name a compute capability such as sm_80, "
+                          "not '%s'\n",
+            o->gpu_arch);
+    return NULL;
+  }
+  if ((o->emit_cuda || o->emit_ptx) && strcmp(name, "cuda") != 0) {
+    fprintf(stderr, "dlc: error: --emit-cuda and --emit-ptx need --target cuda\n");
+    return NULL;
+  }
+  return t;
+}
+
 static int cmd_build(const Opts *o) {
   if (!o->out) {
     fprintf(stderr, "dlc: error: build needs -o EXE\n");
     return 1;
   }
+  const Target *t = target_of(o);
+  if (!t) return 1;
   double t0 = seconds();
   Graph *g = load(o->file);
   if (!g) return 1;
@@ -473,17 +549,9 @@ static int cmd_build(const Opts *o) {
   }
   double t2 = seconds();
   char *manifest = cg_manifest(e, n);
-  char obj[4096];
-  if (o->keep_obj)
-    snprintf(obj, sizeof obj, "%s", o->keep_obj);
-  else
-    snprintf(obj, sizeof obj, "%s.o.%ld", o->out, (long)getpid());
-  BuildOptions bo = {.output = o->out, .emit_llvm = o->emit_llvm, .opt_level = o->opt_level,
-                     .stats = o->stats};
   BuildStats st = {0};
-  bool ok = cg_llvm_emit(e, n, manifest, &bo, obj, &st) && cg_link(obj, o->out, &st.t_link);
-  if (!o->keep_obj) unlink(obj);
-  if (ok && o->stats) print_stats(e, n, &st, t1 - t0, t2 - t1);
+  bool ok = t->build(o, e, n, manifest, &st);
+  if (ok && o->stats) print_stats(e, n, &st, t1 - t0, t2 - t1, t->build == build_cuda);
   free(manifest);
   free_entries(e, n);
   ir_free_graph(g);

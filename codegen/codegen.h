@@ -259,6 +259,46 @@ typedef struct HeaderStats {
  * error. */
 bool cg_header(const char *path, const Entry *e, const HeaderOptions *o, HeaderStats *st);
 
+/* ---- cuda.c: the GPU backend -------------------------------------------- */
+
+typedef struct CudaOptions {
+  const char *output;      /* executable path */
+  int arch;                /* compute capability, e.g. 80 for sm_80 */
+  const char *emit_cuda;   /* write the CUDA C here, or NULL */
+  const char *emit_ptx;    /* write the PTX here, or NULL */
+  const char *keep_host;   /* keep the host program's C here, or NULL */
+} CudaOptions;
+
+/* How one part of a kernel is launched for batch size N: grid x, y, z,
+ * threads per block, static shared memory per block (bytes), and the
+ * threads the kernel needs (the grid may have more; they return). */
+typedef struct CudaLaunch {
+  int64_t grid[3];
+  int64_t block, shared, threads;
+} CudaLaunch;
+
+/* The entries as CUDA C: one __global__ function per kernel, two for a
+ * matrix product with an epilogue. Heap string. */
+char *cg_cuda_source(const Entry *e, int n);
+/* The __global__ functions of kernel k: 1, or 2 (product, epilogue). */
+int cg_cuda_nparts(const Kernel *k);
+/* The launch of part `part` of kernel k of p at batch size N. */
+void cg_cuda_launch(const Program *p, const Kernel *k, int part, int64_t N, CudaLaunch *l);
+/* "sm_80", "compute_80" or "80" -> 80; 0 when s is none of these. */
+int cg_cuda_arch(const char *s);
+/* Compile src with NVRTC (loaded with dlopen: $DLC_NVRTC or libnvrtc.so)
+ * to PTX for compute capability arch. The log, if NVRTC says anything, is
+ * printed as a warning (an error when it rejects the source, which is
+ * then written to src_path when that is not NULL). *ptx: heap string. */
+bool cg_cuda_compile(const char *src, int arch, const char *src_path, char **ptx);
+/* The host program: the manifest, the PTX and the entries calling
+ * runtime/cuda.c. Heap string. */
+char *cg_cuda_host(const Entry *e, int n, const char *manifest, const char *ptx, int arch);
+/* The whole CUDA build: source, PTX, host program, link. False after a
+ * message. st: t_opt is NVRTC's time, code_bytes the PTX's size. */
+bool cg_cuda_build(const Entry *e, int n, const char *manifest, const CudaOptions *o,
+                   BuildStats *st);
+
 /* ---- link.c: the final link ---------------------------------------------- */
 
 /* Link obj with the runtime library (found beside the dlc executable, or at

@@ -54,9 +54,10 @@ bool cg_link(const char *obj, const char *exe, double *seconds) {
   const char *cc = getenv("CC");
   if (!cc || !*cc) cc = "cc";
   char flags[] = DLC_LINK_FLAGS;
-  static char o_flag[] = "-o", lz[] = "-lz", lm[] = "-lm", lpthread[] = "-lpthread";
-  char *argv[16] = {(char *)cc, o_flag, (char *)exe, (char *)obj, rt, lz, lm, lpthread};
-  int argc = 8;
+  static char o_flag[] = "-o", lz[] = "-lz", lm[] = "-lm", lpthread[] = "-lpthread",
+              ldl[] = "-ldl";
+  char *argv[16] = {(char *)cc, o_flag, (char *)exe, (char *)obj, rt, lz, lm, lpthread, ldl};
+  int argc = 9;
   for (char *t = strtok(flags, " "); t && argc < 15; t = strtok(NULL, " ")) argv[argc++] = t;
   argv[argc] = NULL;
   struct timespec t0, t1;

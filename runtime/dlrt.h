@@ -74,6 +74,22 @@ typedef void (*dlrt_kernel)(const dlrt_frame *f, int64_t lo, int64_t hi);
  * done. Called by generated code. */
 void dlrt_parallel(dlrt_kernel k, const dlrt_frame *f, int64_t n);
 
+/* ---- cuda.c: the CUDA driver, for programs built with --target cuda ------ */
+
+/* Called by a CUDA program's generated entries, in this order: enter
+ * (loads the driver and the PTX on first use, sizes the device arena for
+ * the entry at f->N), copies between the frame and the device arena
+ * (to_device 1: host to device; off and bytes already scaled by N), one
+ * launch per kernel (index: the kernel's number in the program, name: its
+ * symbol in the PTX), sync, copies back. Each exits with a message naming
+ * the driver call that failed, or saying that there is no driver or GPU. */
+void dlrt_cuda_enter(const dlrt_frame *f, const char *entry, const char *ptx, int functions,
+                     int64_t weight_bytes, int64_t state_bytes, int64_t act_k, int64_t act_n);
+void dlrt_cuda_copy(const dlrt_frame *f, int to_device, int region, int64_t off, int64_t bytes);
+void dlrt_cuda_launch(const dlrt_frame *f, int index, const char *name, int64_t gx, int64_t gy,
+                      int64_t gz, int threads);
+void dlrt_cuda_sync(const dlrt_frame *f);
+
 /* ---- pool.c: the thread pool --------------------------------------------- */
 
 /* Start nthreads workers (including the caller); 0 means one per core.

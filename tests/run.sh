@@ -13,6 +13,7 @@ cd "$(dirname "$0")/.."
 export BUILD=${BUILD:-build}
 export DLC="$PWD/$BUILD/dlc"
 export TOOLS="$PWD/$BUILD/tools"
+export DLC_ROOT="$PWD"
 export FILECHECK=${FILECHECK:-$(command -v FileCheck || echo /usr/lib/llvm-$(llvm-config --version | cut -d. -f1)/bin/FileCheck)}
 export TMPROOT=$(mktemp -d "${TMPDIR:-/tmp}/dlc-test.XXXXXX")
 trap 'rm -rf "$TMPROOT"' EXIT

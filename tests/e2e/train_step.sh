@@ -7,6 +7,10 @@
 # reference test of dropout and assign, which only exist in training, and
 # of batch norm's training mode (batch statistics, running averages
 # written by the step) and dropout2d's channel masks.
+#
+# With STEP_TARGET=cuda (tests/e2e/cuda_emu.sh) the programs are built with
+# --target cuda and run on the CPU emulation of the CUDA driver
+# (tests/tools/cudaemu.c), and the tests are named train_step/cuda/...
 set -u
 cd "$(dirname "$0")/../.."
 D=$(mktemp -d "${TMPROOT:-/tmp}/trainstep.XXXXXX")
@@ -51,14 +55,29 @@ output probs = softmax(logits)
 DLM
   train_section "sgd(lr = 0.1, momentum = 0.9)"; } >"$D/bn.dlm"
 
+# build SRC EXE: for the CPU, or for CUDA with the kernels' C++ build for
+# the emulated driver, which $RUN puts in the program's environment (only
+# there: NVRTC, inside dlc, would find the stand-in driver too).
+RUN=""
+build() {
+  if [ "${STEP_TARGET:-cpu}" = cuda ]; then
+    RUN="env DLC_CUDAEMU_MODULE=$2.emu.so LD_LIBRARY_PATH=$PWD/${BUILD:-build}/cudaemu"
+    "$DLC" build --target cuda "$1" -o "$2" --emit-cuda "$2.cu" &&
+      ${CXX:-c++} -O1 -shared -fPIC -include tests/tools/cudaemu.h -x c++ "$2.cu" -o "$2.emu.so"
+  else
+    "$DLC" build "$1" -o "$2"
+  fi
+}
+
 # step NAME PREFIX PARAM...: build NAME.dlm, run one step, compare each
 # PARAM; the test names are train_step/PREFIX<param>.
 step() {
   local m=$1 pre=$2 ok=1; shift 2
-  if ! "$DLC" build "$D/$m.dlm" -o "$D/$m" >"$D/log" 2>&1 ||
-     ! "$D/$m" init --seed 7 -o "$D/w0.ckpt" >>"$D/log" 2>&1 ||
-     ! "$D/$m" train --save "$D/w1.ckpt" --threads 1 --quiet >>"$D/log" 2>&1; then
-    echo "FAIL train_step/$m (build or train)"; tail -5 "$D/log"; ok=0
+  [ "${STEP_TARGET:-cpu}" = cuda ] && pre=cuda/$pre
+  if ! build "$D/$m.dlm" "$D/$m" >"$D/log" 2>&1 ||
+     ! $RUN "$D/$m" init --seed 7 -o "$D/w0.ckpt" >>"$D/log" 2>&1 ||
+     ! $RUN "$D/$m" train --save "$D/w1.ckpt" --threads 1 --quiet >>"$D/log" 2>&1; then
+    echo "FAIL train_step/$pre$m (build or train)"; tail -5 "$D/log"; ok=0
   fi
   for p in "$@"; do
     [ $ok = 1 ] || break

@@ -8,6 +8,14 @@
  * here fails the test, so a new op cannot go untested (dropout, assign and
  * scatter_update, which only training steps contain, are covered by
  * tests/e2e/train_step.sh).
+ *
+ * With DLC_OPS_PREPARE=DIR (an absolute path; tests/gpu/prepare.sh sets
+ * it) each case that passes is also built with --target cuda into DIR,
+ * beside its inputs, weights and the interpreter's output, and listed in
+ * DIR/ops.list, for tests/gpu/run.sh to compare on a machine with a GPU.
+ * With DLC_OPS_TARGET=cuda (tests/e2e/cuda_emu.sh) the cases are built with
+ * --target cuda instead and run on the CPU emulation of the CUDA driver
+ * (tests/tools/cudaemu.c, at $DLC_CUDAEMU_LIB), named op/cuda/NAME.
  */
 #include "ir.h"
 #include "dlrt.h"
@@ -598,6 +606,45 @@ static int sh(const char *cmd) {
   return rc == -1 ? -1 : WEXITSTATUS(rc);
 }
 
+/* Copy the case's files for N into $DLC_OPS_PREPARE as <name>.<N>.*, build
+ * its CUDA executable there, and add a line to ops.list:
+ *   name N exe weights|- want.npy input-flags... */
+static bool prepare_gpu(const char *name, int64_t N, const char *dlc, const char *ir,
+                        bool has_params, const char *inputs) {
+  const char *dir = getenv("DLC_OPS_PREPARE");
+  Str cmd = {0}, flags = {0};
+  str_printf(&cmd, "%s build --target cuda %s -o %s/%s.cuda --emit-cuda %s/%s.cu 2>&1 && "
+             "cp want.npy %s/%s.%lld.want.npy", dlc, ir, dir, name, dir, name, dir, name,
+             (long long)N);
+  if (has_params) str_printf(&cmd, " && cp w.ckpt %s/%s.%lld.ckpt", dir, name, (long long)N);
+  /* inputs: " --input NAME=x_NAME.npy" each */
+  for (const char *p = strstr(inputs, "--input "); p; p = strstr(p + 1, "--input ")) {
+    const char *eq = strchr(p, '='), *end = strchr(eq, ' ');
+    if (!end) end = p + strlen(p);
+    str_printf(&cmd, " && cp %.*s %s/%s.%lld.%.*s", (int)(end - eq - 1), eq + 1, dir, name,
+               (long long)N, (int)(end - eq - 1), eq + 1);
+    str_printf(&flags, " --input %.*s%s.%lld.%.*s", (int)(eq + 1 - (p + 8)), p + 8, name,
+               (long long)N, (int)(end - eq - 1), eq + 1);
+  }
+  bool ok = sh(cmd.s) == 0;
+  if (ok) {
+    char list[4096];
+    snprintf(list, sizeof list, "%s/ops.list", dir);
+    FILE *f = fopen(list, "a");
+    ok = f != NULL;
+    if (f) {
+      char w[256] = "-";
+      if (has_params) snprintf(w, sizeof w, "%s.%lld.ckpt", name, (long long)N);
+      fprintf(f, "%s %lld %s.cuda %s %s.%lld.want.npy%s\n", name, (long long)N, name, w, name,
+              (long long)N, flags.s ? flags.s : "");
+      fclose(f);
+    }
+  }
+  str_free(&cmd);
+  str_free(&flags);
+  return ok;
+}
+
 /* Compile and compare one case; prints its result line. */
 static bool run_case(const Case *c, const char *dlc, const char *tools) {
   Graph *g = ir_new_graph(c->name);
@@ -612,22 +659,37 @@ static bool run_case(const Case *c, const char *dlc, const char *tools) {
   Str in = {0}, cmd = {0};
   str_printf(&in, "%s", "");
   bool ok = true;
+  const char *target = getenv("DLC_OPS_TARGET");
+  bool emulated = target && strcmp(target, "cuda") == 0;
   for (int64_t N = 1; ok && N <= 70; N += 69) { /* N = 1 and 70 */
     str_free(&in);
     str_printf(&in, "%s", "");
     ok = write_inputs(g, N, c->positive, 7u + (unsigned)N, &in);
     const char *w = has_params ? " --weights w.ckpt" : "";
     str_free(&cmd);
-    str_printf(&cmd, "%s build %s -o %s.bin 2>&1", dlc, ir, c->name);
-    if (has_params) str_printf(&cmd, " && ./%s.bin init --seed 5 -o w.ckpt >/dev/null", c->name);
-    str_printf(&cmd, " && ./%s.bin predict%s%s -o got.npy >/dev/null && %s run %s%s%s -o want.npy"
+    if (emulated) { /* the stand-in driver only in the program's environment */
+      str_printf(&cmd, "%s build --target cuda %s -o %s.bin --emit-cuda %s.cu 2>&1 && "
+                 "${CXX:-c++} -O1 -shared -fPIC -include %s/tests/tools/cudaemu.h -x c++ %s.cu "
+                 "-o %s.so && R='env LD_LIBRARY_PATH=%s DLC_CUDAEMU_MODULE=./%s.so'", dlc, ir,
+                 c->name, c->name, getenv("DLC_ROOT") ? getenv("DLC_ROOT") : ".", c->name,
+                 c->name, getenv("DLC_CUDAEMU_LIB"), c->name);
+    } else {
+      str_printf(&cmd, "%s build %s -o %s.bin 2>&1 && R=", dlc, ir, c->name);
+    }
+    if (has_params) str_printf(&cmd, " && $R ./%s.bin init --seed 5 -o w.ckpt >/dev/null", c->name);
+    str_printf(&cmd, " && $R ./%s.bin predict%s%s -o got.npy >/dev/null && %s run %s%s%s -o want.npy"
                " && %s/npycmp got.npy want.npy >/dev/null", c->name, w, in.s, dlc, ir, w, in.s, tools);
     if (ok && sh(cmd.s) != 0) {
-      printf("FAIL op/%s (N=%lld)\n  %s\n", c->name, (long long)N, cmd.s);
+      printf("FAIL op/%s%s (N=%lld)\n  %s\n", emulated ? "cuda/" : "", c->name, (long long)N,
+             cmd.s);
+      ok = false;
+    }
+    if (ok && getenv("DLC_OPS_PREPARE") && !prepare_gpu(c->name, N, dlc, ir, has_params, in.s)) {
+      printf("FAIL op/%s (N=%lld: cannot prepare its CUDA case)\n", c->name, (long long)N);
       ok = false;
     }
   }
-  if (ok) printf("PASS op/%s\n", c->name);
+  if (ok) printf("PASS op/%s%s\n", emulated ? "cuda/" : "", c->name);
   str_free(&in);
   str_free(&cmd);
   ir_free_graph(g);
