@@ -147,6 +147,12 @@ static void put_expr(Cu *c, const KExpr *e) {
   case K_HYPER: str_printf(b, "f.hyper[%lld]", (long long)e->i); return;
   case K_STEP: str_printf(b, "f.step"); return;
   case K_SEED: str_printf(b, "((long long)f.seed)"); return;
+  case K_ITER: str_printf(b, "f.iter"); return;
+  case K_SIGMOID: /* as llvm.c: 1 / (1 + e^-a) */
+    str_printf(b, "(1.0f / (1.0f + expf(-");
+    put_expr(c, e->a);
+    str_printf(b, ")))");
+    return;
   case K_LOAD:
     str_printf(b, "b%d[", e->buf);
     put_expr(c, e->a);
@@ -549,9 +555,19 @@ static void put_gemm_kernel(Str *b, const Program *p, const Kernel *k, const cha
     put_expr(&c, vals[i]);
     str_printf(b, ";\n");
   }
+  /* where A, B and C start: 0, or an offset of the iteration (one step
+     of a recurrent layer) */
+  const KExpr *offs[3] = {gm->c_off, gm->a_off, gm->b_off};
+  static const char *const off_names[] = {"oc", "oa", "ob"};
+  for (int i = 0; i < 3; i++) {
+    str_printf(b, "  const long long %s = ", off_names[i]);
+    if (offs[i]) put_expr(&c, offs[i]);
+    else str_printf(b, "0");
+    str_printf(b, ";\n");
+  }
   str_printf(b, "  for (long long bt = blockIdx.z; bt < batch; bt += gridDim.z)\n"
-                "    dlc_gemm_tile(b%d + bt * sc, b%d + bt * sa, b%d + bt * sb, M, N, K, ars, aks, "
-                "ldb, bns, ldc);\n}\nDLC_BLOCK_SYNC(%s)\n\n",
+                "    dlc_gemm_tile(b%d + oc + bt * sc, b%d + oa + bt * sa, b%d + ob + bt * sb, M, N, K, "
+                "ars, aks, ldb, bns, ldc);\n}\nDLC_BLOCK_SYNC(%s)\n\n",
              gm->c, gm->a, gm->b, sym);
 }
 
@@ -565,6 +581,7 @@ static const char prelude[] =
     "  float hyper[@H];\n"
     "  long long step;\n"
     "  unsigned long long seed;\n"
+    "  long long iter;\n"
     "} dlc_frame;\n"
     "\n"
     "/* As llvm.c builds them (select of ogt/olt), so NaN handling matches. */\n"
@@ -881,18 +898,30 @@ static void put_host_entry(Str *b, const Entry *e, int64_t weights, int64_t stat
              R_WEIGHT, (long long)weights, R_STATE, (long long)state);
   for (int i = 0; i < g->nnode; i++)
     if (g->node[i].op == OP_INPUT) put_copy(b, &g->node[i], true);
-  for (int i = 0; i < p->nk; i++) {
+  /* the kernels of a KRepeat run count times, the frame's iter counting
+     (in a copy: the runtime's frame is read-only) */
+  if (p->nloop) str_printf(b, "  dlrt_frame fl = *f;\n  int64_t it;\n");
+  for (int i = 0, li = 0; i < p->nk; i++) {
     const Kernel *k = p->k[i];
+    const KRepeat *lp = li < p->nloop ? &p->loop[li] : NULL;
+    bool in = lp && i >= lp->first && i < lp->last;
+    if (lp && lp->first == i)
+      str_printf(b, "  for (it = 0; it < %lldLL; it++) {\n    fl.iter = it;\n", (long long)lp->count);
     for (int part = 0; part < cg_cuda_nparts(k); part++) {
       char sym[256];
       kernel_symbol(sym, sizeof sym, entry, k, part);
       Launch l = launch_of(p, k, part);
-      str_printf(b, "  dlrt_cuda_launch(f, %d, \"%s\", ", (*fn)++, sym);
+      str_printf(b, in ? "    dlrt_cuda_launch(&fl, %d, \"%s\", " : "  dlrt_cuda_launch(f, %d, \"%s\", ",
+                 (*fn)++, sym);
       for (int d = 0; d < 3; d++) {
         put_host_int(b, l.grid[d]);
         str_printf(b, ", ");
       }
       str_printf(b, "%d);\n", THREADS);
+    }
+    if (lp && lp->last == i + 1) {
+      str_printf(b, "  }\n");
+      li++;
     }
   }
   str_printf(b, "  dlrt_cuda_sync(f);\n");
@@ -913,6 +942,7 @@ static const char host_prelude[] =
     "  float hyper[%d];\n"
     "  int64_t step;\n"
     "  uint64_t seed;\n"
+    "  int64_t iter;\n"
     "} dlrt_frame;\n\n"
     "void dlrt_cuda_enter(const dlrt_frame *f, const char *entry, const char *ptx, int functions,\n"
     "                     int64_t weight_bytes, int64_t state_bytes, int64_t act_k, int64_t act_n);\n"
