@@ -127,12 +127,14 @@ static int rewrite(Graph *g, const Node *c) {
   }
   case OP_CONV2D_GRAD_WEIGHT: { /* (x, dy) */
     int col = columns(g, c, a0, c->a.ints[7], c->a.ints[8]);
-    int per_image = matmul(g, dy_flat(g, a1), transpose(g, col, 3, T3));
+    int colt = transpose(g, col, 3, T3), dy = dy_flat(g, a1); /* in this order */
+    int per_image = matmul(g, dy, colt);
     Attrs over_n = {.ints = {0, 0}, .nints = 2}; /* keepdims 0, axis 0 */
     return reshape(g, unary(g, OP_SUM, per_image, over_n), c->shape);
   }
   case OP_CONV2D_GRAD_INPUT: { /* (dy, w) */
-    int dcol = matmul(g, transpose(g, w_rows(g, a1), 2, T2), dy_flat(g, a0));
+    int dy = dy_flat(g, a0), wt = transpose(g, w_rows(g, a1), 2, T2); /* in this order */
+    int dcol = matmul(g, wt, dy);
     Attrs a = {.nints = 10};
     memcpy(a.ints, c->a.ints, sizeof(int64_t) * 6);
     a.ints[6] = s1->d[2], a.ints[7] = s1->d[3];
