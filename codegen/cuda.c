@@ -555,20 +555,22 @@ static void put_gemm_kernel(Str *b, const Program *p, const Kernel *k, const cha
     put_expr(&c, vals[i]);
     str_printf(b, ";\n");
   }
-  /* where A, B and C start: 0, or an offset of the iteration (one step
-     of a recurrent layer) */
+  /* where C, A and B start: an offset of the iteration (one step of a
+     recurrent layer) when the product has one */
   const KExpr *offs[3] = {gm->c_off, gm->a_off, gm->b_off};
-  static const char *const off_names[] = {"oc", "oa", "ob"};
-  for (int i = 0; i < 3; i++) {
-    str_printf(b, "  const long long %s = ", off_names[i]);
-    if (offs[i]) put_expr(&c, offs[i]);
-    else str_printf(b, "0");
-    str_printf(b, ";\n");
-  }
-  str_printf(b, "  for (long long bt = blockIdx.z; bt < batch; bt += gridDim.z)\n"
-                "    dlc_gemm_tile(b%d + oc + bt * sc, b%d + oa + bt * sa, b%d + ob + bt * sb, M, N, K, "
-                "ars, aks, ldb, bns, ldc);\n}\nDLC_BLOCK_SYNC(%s)\n\n",
-             gm->c, gm->a, gm->b, sym);
+  int bufs[3] = {gm->c, gm->a, gm->b};
+  static const char *const off_names[] = {"oc", "oa", "ob"}, *const strides[] = {"sc", "sa", "sb"};
+  for (int i = 0; i < 3; i++)
+    if (offs[i]) {
+      str_printf(b, "  const long long %s = ", off_names[i]);
+      put_expr(&c, offs[i]);
+      str_printf(b, ";\n");
+    }
+  str_printf(b, "  for (long long bt = blockIdx.z; bt < batch; bt += gridDim.z)\n    dlc_gemm_tile(");
+  for (int i = 0; i < 3; i++)
+    str_printf(b, "b%d%s%s + bt * %s, ", bufs[i], offs[i] ? " + " : "", offs[i] ? off_names[i] : "",
+               strides[i]);
+  str_printf(b, "M, N, K, ars, aks, ldb, bns, ldc);\n}\nDLC_BLOCK_SYNC(%s)\n\n", sym);
 }
 
 /* What every module starts with: the frame, max and min, the gemm tile. */

@@ -4,11 +4,13 @@
 # [N, T, H] rather than of every column, and the gradient of Whh is one
 # matmul over all N*T rows of h shifted by a step. The kernels are the
 # first step, then a repeat of T-1 iterations of the step's product (a
-# gemm with offsets that depend on the iteration) and the cell.
+# gemm with offsets that depend on the iteration) and the cell; in CUDA C
+# the iteration is the frame's iter.
 #
 # RUN: %dlc dump %s | %FileCheck %s
 # RUN: %dlc dump %s --after dce --graph train | %FileCheck %s --check-prefix=TRAIN
 # RUN: %dlc dump %s --emit kir | %FileCheck %s --check-prefix=KIR
+# RUN: %dlc dump %s --emit cuda | %FileCheck %s --check-prefix=CUDA
 input x: f32[N, 6, 3]
 label y: i32[N] classes 2
 logits = dense(lstm(x, 4, last = true), 2)
@@ -36,3 +38,10 @@ train {
 # KIR-SAME: a_off=((((iter + 1) + -1) * 24) + 20) c_off=((iter + 1) * 24)
 # KIR:      kernel k{{[0-9]+}}_lstm_cell
 # KIR:      }  # repeat
+
+# CUDA:      void __launch_bounds__(256) forward_k{{[0-9]+}}_lstm_product(const dlc_frame f) {
+# CUDA:        const long long oc = ((f.iter + 1LL) * 24LL);
+# CUDA-NEXT:   const long long oa = ((((f.iter + 1LL) + (-1LL)) * 24LL) + 20LL);
+# CUDA:        dlc_gemm_tile(b0 + oc + bt * sc, b0 + oa + bt * sa, b1 + bt * sb, M, N, K, ars, aks, ldb, bns, ldc);
+# CUDA:      forward_k{{[0-9]+}}_lstm_cell(const dlc_frame f) {
+# CUDA:      b1[((((v0 * 6LL) + (f.iter + 1LL)) * 24LL) + v1)]
