@@ -42,14 +42,14 @@ n=0
 inside() {
   local name=$1 wantrc=$2 want=$3; shift 3
   n=$((n + 1)); local d=$tmp/run$n
-  mkdir -p "$d/work" "$d/tmpdir"
-  cp "$tmp"/src/* "$d/work/"
-  [ -e "$tmp/m" ] && cp "$tmp/m" "$tmp/w.ckpt" "$d/work/" 2>/dev/null
-  (cd "$d/work" && find . -type f | sort) >"$d/before"
-  (cd "$d/work" && TMPDIR=$d/tmpdir timeout 120 "$@" >/dev/null 2>&1)
+  mkdir -p "$d/cwd" "$d/tmpdir"
+  cp "$tmp"/src/* "$d/cwd/"
+  [ -e "$tmp/m" ] && cp "$tmp/m" "$tmp/w.ckpt" "$d/cwd/" 2>/dev/null
+  (cd "$d/cwd" && find . -type f | sort) >"$d/before"
+  (cd "$d/cwd" && TMPDIR=$d/tmpdir timeout 120 "$@" >/dev/null 2>&1)
   local rc=$?
   local got
-  got=$( (cd "$d/work" && find . -type f | sort) | comm -13 "$d/before" - | sed 's|^\./||' | tr '\n' ' ' | sed 's/ $//')
+  got=$( (cd "$d/cwd" && find . -type f | sort) | comm -13 "$d/before" - | sed 's|^\./||' | tr '\n' ' ' | sed 's/ $//')
   local left
   left=$(find "$d/tmpdir" -mindepth 1 | wc -l)
   if [ $rc -eq "$wantrc" ] && [ "$got" == "$want" ] && [ "$left" -eq 0 ]; then echo "PASS writes_$name"
