@@ -796,9 +796,8 @@ static void gen_check(Gen *g, const Kernel *k, LLVMValueRef frame, LLVMValueRef 
     Size z = shape_numel(&nd->shape);
     LLVMValueRef n = LLVMConstInt(g->t_i64, (unsigned long long)z.k, 0);
     if (z.sym) n = LLVMBuildMul(g->b, n, N, "");
-    LLVMValueRef args[4] = {buf_ptr(g, k, b, frame, N), n,
-                            LLVMBuildGlobalStringPtr(g->b, what, ""), frame};
-    LLVMBuildCall2(g->b, LLVMGlobalGetValueType(g->check), g->check, args, 4, "");
+    LLVMValueRef args[3] = {buf_ptr(g, k, b, frame, N), n, LLVMBuildGlobalStringPtr(g->b, what, "")};
+    LLVMBuildCall2(g->b, LLVMGlobalGetValueType(g->check), g->check, args, 3, "");
   }
   LLVMBuildBr(g->b, done);
   LLVMPositionBuilderAtEnd(g->b, done);
@@ -910,8 +909,8 @@ static void gen_types(Gen *g) {
   LLVMTypeRef pp[3] = {LLVMPointerType(g->t_kfn, 0), g->t_framep, g->t_i64};
   g->parallel = LLVMAddFunction(g->mod, "dlrt_parallel", LLVMFunctionType(g->t_void, pp, 3, 0));
   g->checking = LLVMAddGlobal(g->mod, LLVMInt8TypeInContext(g->ctx), "dlrt_checking_numerics");
-  LLVMTypeRef cp[4] = {LLVMPointerType(g->t_f32, 0), g->t_i64, g->t_i8p, g->t_framep};
-  g->check = LLVMAddFunction(g->mod, "dlrt_check_numerics", LLVMFunctionType(g->t_void, cp, 4, 0));
+  LLVMTypeRef cp[3] = {LLVMPointerType(g->t_f32, 0), g->t_i64, g->t_i8p};
+  g->check = LLVMAddFunction(g->mod, "dlrt_check_numerics", LLVMFunctionType(g->t_void, cp, 3, 0));
 }
 
 /* Build the module for the entries. The caller disposes g->mod, g->b and

@@ -280,7 +280,7 @@ typedef struct dlrt_numerics_fault {
 extern dlrt_numerics_fault dlrt_fault;
 
 /* Called by generated code: scan the n values at p, written by what. */
-void dlrt_check_numerics(const float *p, int64_t n, const char *what, const dlrt_frame *f);
+void dlrt_check_numerics(const float *p, int64_t n, const char *what);
 
 /* ---- frame.c: the memory of a running model ----------------------------- */
 

@@ -14,8 +14,7 @@
 bool dlrt_checking_numerics;
 dlrt_numerics_fault dlrt_fault;
 
-void dlrt_check_numerics(const float *p, int64_t n, const char *what, const dlrt_frame *f) {
-  (void)f;
+void dlrt_check_numerics(const float *p, int64_t n, const char *what) {
   if (dlrt_fault.set)
     return;
   for (int64_t i = 0; i < n; i++)
