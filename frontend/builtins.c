@@ -1310,7 +1310,7 @@ static const char *layer_name(Lower *L, const Builtin *b, const Sig *s,
  * ends on [N, H] when last. Parameters are initialised as PyTorch's are,
  * uniform in +-1/sqrt(H). */
 static Value recur_direction(Lower *L, Op op, const char *layer, const char *sfx, int x,
-                             int64_t H, bool rev, bool last, Loc loc) {
+                             int64_t H, bool rev, bool last, int mask, Loc loc) {
   const Cell *c = ir_cell(op);
   int64_t I = L->g->node[x].shape.d[2], G = c->gates * H;
   double a = 1 / sqrt((double)H);
@@ -1327,6 +1327,10 @@ static Value recur_direction(Lower *L, Op op, const char *layer, const char *sfx
   if (xp.kind == V_POISON) return xp;
   xp = add_node(L, OP_ADD, (int[]){xp.node, bias}, 2, NULL, loc);
   if (xp.kind == V_POISON) return xp;
+  if (mask >= 0) {
+    xp = add_node(L, OP_MUL, (int[]){xp.node, mask}, 2, NULL, loc);
+    if (xp.kind == V_POISON) return xp;
+  }
   Attrs ra = {.ints = {rev}, .nints = 1};
   Value seq = add_node(L, op, (int[]){xp.node, whh}, 2, &ra, loc);
   if (seq.kind == V_POISON) return seq;
@@ -1350,28 +1354,36 @@ static int length_matrix(Lower *L, int64_t T, bool last, Loc loc) {
   return ir_const(L->g, DT_F32, (Shape){.rank = 2, .d = {T + 1, T}}, 0, m, loc);
 }
 
-/* Sequences of lengths len (i32[N], each 0..T) in h[N, T, H] of a
- * forward layer: h at each one's last step, [N, H] (zeros for length 0),
- * or h with the steps past the end zeroed. The recurrence is causal, so
- * the padding after a sequence never reaches its own steps. The masks are
- * one_hot(len) [N, T+1] times a constant matrix. */
-static Value apply_lengths(Lower *L, const char *fname, Value h, const ArgVal *len,
-                           int64_t T, bool last, Loc loc) {
-  const Node *n = &L->g->node[len->v.node], *hn = &L->g->node[h.node];
-  if (n->dtype != DT_I32 || n->shape.rank != 1 || n->shape.d[0] != hn->shape.d[0]) {
+/* The mask of sequences of lengths len (i32[N], each 0..T) padded at
+ * the end: f32[N, T, 1], 1 at a sequence's steps and 0 past its end (last:
+ * 1 only at its last step), one_hot(len) [N, T+1] times a constant
+ * matrix; -1 after an error (reported). */
+static int length_mask(Lower *L, const char *fname, const ArgVal *len, int64_t N, int64_t T,
+                       bool last, Loc loc) {
+  const Node *n = &L->g->node[len->v.node];
+  if (n->dtype != DT_I32 || n->shape.rank != 1 || n->shape.d[0] != N) {
     fe_error(L, len->loc, "%s: lengths must be i32[%s], one per sequence, got %s", fname,
-             hn->shape.d[0] == -1 ? "N" : "batch", fe_type_str(L, len->v.node));
-    return fe_poison(loc);
+             N == -1 ? "N" : "batch", fe_type_str(L, len->v.node));
+    return -1;
   }
   Attrs oh = {.ints = {T + 1}, .nints = 1};
   Value m = add_node(L, OP_ONE_HOT, &len->v.node, 1, &oh, loc);
-  if (m.kind == V_POISON) return m;
+  if (m.kind == V_POISON) return -1;
   m = add_node(L, OP_MATMUL, (int[]){m.node, length_matrix(L, T, last, loc)}, 2, NULL, loc);
-  if (m.kind == V_POISON) return m;
-  Shape ms = {.rank = 3, .d = {hn->shape.d[0], T, 1}};
-  m = reshape_to(L, m.node, ms, loc);
-  if (m.kind == V_POISON) return m;
-  Value y = add_node(L, OP_MUL, (int[]){h.node, m.node}, 2, NULL, loc);
+  if (m.kind == V_POISON) return -1;
+  m = reshape_to(L, m.node, (Shape){.rank = 3, .d = {N, T, 1}}, loc);
+  return m.kind == V_POISON ? -1 : m.node;
+}
+
+/* h[N, T, H] of a forward layer over sequences padded at the end: h at
+ * each one's last step, [N, H] (zeros for length 0), or h with the steps
+ * past the end zeroed. The recurrence is causal, so the padding after a
+ * sequence never reaches its own steps. */
+static Value apply_lengths(Lower *L, const char *fname, Value h, const ArgVal *len,
+                           int64_t T, bool last, Loc loc) {
+  int m = length_mask(L, fname, len, L->g->node[h.node].shape.d[0], T, last, loc);
+  if (m < 0) return fe_poison(loc);
+  Value y = add_node(L, OP_MUL, (int[]){h.node, m}, 2, NULL, loc);
   if (!last || y.kind == V_POISON) return y;
   Attrs sa = {.ints = {0, 1}, .nints = 2};
   return add_node(L, OP_SUM, &y.node, 1, &sa, loc);
@@ -1401,19 +1413,27 @@ static Value build_recurrent(Lower *L, const Builtin *b, const Expr *call,
              b->name);
     return fe_poison(call->loc);
   }
-  if (arg[5].given && (rev || bi)) {
-    fe_error(L, arg[5].loc, "%s: lengths work with a forward layer only, not a %s one",
-             b->name, bi ? "bidirectional" : "reverse");
+  /* With lengths, the forward direction masks its h past each end; the
+   * reverse direction zeroes its input projection (bias included) there
+   * instead: from a zero state, a step with a zero projection leaves the
+   * state at zero for every cell (the hidden side has no bias), so the
+   * reverse pass starts at each sequence's own last step and its h past
+   * the end is zero. */
+  int64_t N = n->shape.d[0], T = n->shape.d[1];
+  int mask = -1;
+  if (arg[5].given && (rev || bi) &&
+      (mask = length_mask(L, b->name, &arg[5], N, T, false, call->loc)) < 0)
     return fe_poison(call->loc);
-  }
+  Value f;
+  if (rev) return recur_direction(L, b->op, layer, "", x, H, true, last, mask, call->loc);
   if (arg[5].given) {
-    Value h = recur_direction(L, b->op, layer, "", x, H, false, false, call->loc);
-    if (h.kind == V_POISON) return h;
-    return apply_lengths(L, b->name, h, &arg[5], L->g->node[x].shape.d[1], last, call->loc);
+    f = recur_direction(L, b->op, layer, "", x, H, false, false, -1, call->loc);
+    if (f.kind != V_POISON) f = apply_lengths(L, b->name, f, &arg[5], T, last, call->loc);
+  } else {
+    f = recur_direction(L, b->op, layer, "", x, H, false, last, -1, call->loc);
   }
-  Value f = recur_direction(L, b->op, layer, "", x, H, rev, last, call->loc);
   if (!bi || f.kind == V_POISON) return f;
-  Value r = recur_direction(L, b->op, layer, "_reverse", x, H, true, last, call->loc);
+  Value r = recur_direction(L, b->op, layer, "_reverse", x, H, true, last, mask, call->loc);
   if (r.kind == V_POISON) return r;
   Attrs ca = {.ints = {last ? 1 : 2}, .nints = 1};
   return add_node(L, OP_CONCAT, (int[]){f.node, r.node}, 2, &ca, call->loc);

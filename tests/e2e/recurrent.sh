@@ -15,6 +15,8 @@
 #                           size for 512 steps within 1.5x of 28 steps
 #   lengths/padding-ignored  with lengths, what lies past each sequence's
 #                           end does not change the outputs
+#   lengths/L-starts-at-end  a reverse (bidirectional) layer over a padded
+#                           sequence equals the layer over the sequence alone
 set -u
 cd "$(dirname "$0")/../.."
 D=$(mktemp -d "${TMPROOT:-/tmp}/recurrent.XXXXXX")
@@ -97,17 +99,20 @@ for b in lstm_rows gru_bidir; do
   fi
 done
 
-# Variable lengths: sequences padded at the end. Two sets of 4 sequences
-# of lengths 4, 2, 1, 0 that differ only in their padding give the same
-# outputs (compiled and interpreted agree too); the gradients through the
-# length masks are checked.
+# Variable lengths: sequences padded at the end, through forward, reverse
+# and bidirectional layers. Two sets of 4 sequences of lengths 4, 2, 1, 0
+# that differ only in their padding give the same outputs (compiled and
+# interpreted agree too); the gradients through the length masks are
+# checked.
 cat >"$D/len.dlm" <<DLM
 input x: f32[N, 4, 3]
 input len: i32[N]
 label y: i32[N] classes 2
 h = lstm(x, 5, last = true, lengths = len)
 g = flatten(gru(x, 2, lengths = len))
-logits = dense(concat(h, g), 2)
+r = rnn(x, 3, reverse = true, last = true, lengths = len)
+b = flatten(gru(x, 2, bidirectional = true, lengths = len))
+logits = dense(concat(h, g, r, b), 2)
 output p = softmax(logits)
 train {
   loss = cross_entropy(logits, y)
@@ -139,6 +144,32 @@ if "$DLC" build "$D/len.dlm" -o "$D/len" >"$D/log" 2>&1 && "$D/len" init --seed 
 else
   echo "FAIL compiled/recurrent-lengths (build or run)"; tail -5 "$D/log"
 fi
+
+# A reverse layer with lengths starts at each sequence's own end: over a
+# sequence of 2 steps padded to 4 it gives what the same layer (the same
+# seeded weights) gives over the 2 steps alone; so does a bidirectional one.
+for layer in "rnn(x, 3, reverse = true, last = true" "gru(x, 2, bidirectional = true, last = true"; do
+  name=$(echo "$layer" | cut -d'(' -f1)
+  printf 'input x: f32[N, 4, 3]\ninput len: i32[N]\noutput r = %s, lengths = len)\n' "$layer" >"$D/p$name.dlm"
+  printf 'input x: f32[N, 2, 3]\noutput r = %s)\n' "$layer" >"$D/s$name.dlm"
+  { printf '\x00\x00\x08\x03\x00\x00\x00\x01\x00\x00\x00\x04\x00\x00\x00\x03'
+    printf '\x01\x03\x02\x00\x02\x04\x09\x09\x09\x07\x07\x07'; } >"$D/px.idx"
+  { printf '\x00\x00\x08\x03\x00\x00\x00\x01\x00\x00\x00\x02\x00\x00\x00\x03'
+    printf '\x01\x03\x02\x00\x02\x04'; } >"$D/sx.idx"
+  printf '\x00\x00\x08\x01\x00\x00\x00\x01\x02' >"$D/pl.idx"
+  if "$DLC" build "$D/p$name.dlm" -o "$D/p$name" >"$D/log" 2>&1 &&
+     "$DLC" build "$D/s$name.dlm" -o "$D/s$name" >>"$D/log" 2>&1 &&
+     "$D/p$name" init --seed 4 -o "$D/pw.ckpt" >>"$D/log" 2>&1 &&
+     "$D/s$name" init --seed 4 -o "$D/sw.ckpt" >>"$D/log" 2>&1 &&
+     "$D/p$name" predict --weights "$D/pw.ckpt" --input "x=$D/px.idx" --input "len=$D/pl.idx" \
+       -o "$D/py.npy" >>"$D/log" 2>&1 &&
+     "$D/s$name" predict --weights "$D/sw.ckpt" --input "$D/sx.idx" -o "$D/sy.npy" >>"$D/log" 2>&1; then
+    "$TOOLS/npycmp" "$D/py.npy" "$D/sy.npy" >"$D/cmp" 2>&1 && echo "PASS lengths/$name-starts-at-end" ||
+      { echo "FAIL lengths/$name-starts-at-end"; head -5 "$D/cmp"; }
+  else
+    echo "FAIL lengths/$name-starts-at-end (build or run)"; tail -5 "$D/log"
+  fi
+done
 
 # Recurrence as a loop: the same layer over 28 and over 512 steps.
 for T in 28 512; do
