@@ -885,8 +885,10 @@ static bool writes_region(const Program *p, Region r) {
   return false;
 }
 
-/* One entry: weights and state in, inputs in, the launches, outputs out,
- * and weights and state out when the entry writes them. */
+/* One entry: weights and state in (unless the device holds them), inputs
+ * in, the launches, outputs out; an entry that writes weights or state
+ * leaves them on the device and marks the host's copy stale
+ * (runtime/cuda.c, "Residency"). */
 static void put_host_entry(Str *b, const Entry *e, int64_t weights, int64_t state, int *fn) {
   const Graph *g = e->g;
   const Program *p = e->p;
@@ -896,8 +898,7 @@ static void put_host_entry(Str *b, const Entry *e, int64_t weights, int64_t stat
                 "%lldLL);\n",
              entry, (long long)weights, (long long)state,
              (long long)g->region_k[R_ACT], (long long)g->region_n[R_ACTN]);
-  str_printf(b, "  dlrt_cuda_copy(f, 1, %d, 0, %lldLL);\n  dlrt_cuda_copy(f, 1, %d, 0, %lldLL);\n",
-             R_WEIGHT, (long long)weights, R_STATE, (long long)state);
+  str_printf(b, "  dlrt_cuda_params_in(f, %lldLL, %lldLL);\n", (long long)weights, (long long)state);
   for (int i = 0; i < g->nnode; i++)
     if (g->node[i].op == OP_INPUT) put_copy(b, &g->node[i], true);
   /* the kernels of a KRepeat run count times, the frame's iter counting
@@ -928,8 +929,8 @@ static void put_host_entry(Str *b, const Entry *e, int64_t weights, int64_t stat
   }
   str_printf(b, "  dlrt_cuda_sync(f);\n");
   for (int o = 0; o < g->nout; o++) put_copy(b, &g->node[g->out[o].node], false);
-  if (writes_region(p, R_WEIGHT)) str_printf(b, "  dlrt_cuda_copy(f, 0, %d, 0, %lldLL);\n", R_WEIGHT, (long long)weights);
-  if (writes_region(p, R_STATE)) str_printf(b, "  dlrt_cuda_copy(f, 0, %d, 0, %lldLL);\n", R_STATE, (long long)state);
+  if (writes_region(p, R_WEIGHT) || writes_region(p, R_STATE))
+    str_printf(b, "  dlrt_cuda_params_out(f, 1);\n");
   str_printf(b, "}\n\n");
 }
 
@@ -951,7 +952,9 @@ static const char host_prelude[] =
     "void dlrt_cuda_copy(const dlrt_frame *f, int to_device, int region, int64_t off, int64_t bytes);\n"
     "void dlrt_cuda_launch(const dlrt_frame *f, int index, const char *name, int64_t gx, int64_t gy,\n"
     "                      int64_t gz, int threads);\n"
-    "void dlrt_cuda_sync(const dlrt_frame *f);\n\n"
+    "void dlrt_cuda_sync(const dlrt_frame *f);\n"
+    "void dlrt_cuda_params_in(const dlrt_frame *f, int64_t weight_bytes, int64_t state_bytes);\n"
+    "void dlrt_cuda_params_out(const dlrt_frame *f, int wrote);\n\n"
     "static int64_t dlc_min(int64_t a, int64_t b) { return a < b ? a : b; }\n"
     "static int64_t dlc_max(int64_t a, int64_t b) { return a > b ? a : b; }\n\n";
 

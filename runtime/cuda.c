@@ -4,12 +4,20 @@
  * The one idea: a CUDA program's entries (dlrt_forward ...) are generated
  * host code that calls the four functions here in a fixed order: enter
  * (first time: load libcuda.so.1 with dlopen, take device 0's primary
- * context, load the embedded PTX), copies of the weights, state and inputs
- * to the device, one launch per kernel, sync, copies of the outputs (and
- * of whatever the entry wrote of weights and state) back. The host frame
- * stays what the rest of the runtime reads and writes, so the trainer,
- * checkpoints and metrics work unchanged; the device arena mirrors its
+ * context, load the embedded PTX), the weights and state
+ * when the device's copy is not current, the inputs, one launch per kernel,
+ * sync, the outputs back. The device arena mirrors the host frame's
  * layout: weights, state and activations, each at the planner's offsets.
+ *
+ * Residency: the weights and the optimiser state stay on the device from
+ * one entry to the next, so a training step moves only its batch in and
+ * its outputs out. When an entry writes them, the host's copy is stale
+ * until the runtime is about to read or write them itself (a checkpoint,
+ * the best weights of early stopping, a reset): it calls
+ * dlrt_params_to_host first, which copies them back if they changed on
+ * the device and makes the next entry copy them in again. A frame that
+ * is not the one the device holds is copied in whole (and the one held is
+ * copied back to its frame first), and dlrt_frame_free forgets the frame.
  *
  * Nothing here is linked against CUDA: a program that never reaches an
  * entry never needs a driver, and one that does without a driver or a
@@ -60,6 +68,11 @@ static struct {
 
 /* The device side of the program. */
 static struct {
+  /* residency: whose weights and state the arena holds, whether they are
+   * current there, whether the host's copy is older */
+  char *owner_base[2];      /* the frame's weight and state blocks; NULL: none */
+  int64_t owner_bytes[2];
+  bool current, host_stale;
   bool ready;
   CUcontext ctx;
   CUmodule mod;
@@ -169,6 +182,21 @@ static void start(const char *ptx, int functions) {
   if (getenv("DLRT_CUDA_VERBOSE")) fprintf(stderr, "cuda: running on %s\n", dev.device);
 }
 
+/* The held weights and state back to their frame if the device changed
+ * them; the device's copy is then no longer taken as current. */
+static void take_back(void) {
+  if (dev.owner_base[0] && dev.host_stale)
+    for (int i = 0; i < 2; i++)
+      if (dev.owner_bytes[i] > 0)
+        CU_CHECK(MemcpyDtoH(dev.owner_base[i], dev.base[i ? DLRT_R_STATE : DLRT_R_WEIGHT],
+                            (size_t)dev.owner_bytes[i]));
+  dev.host_stale = dev.current = false;
+}
+
+static bool holds(const dlrt_frame *f) {
+  return dev.owner_base[0] && dev.owner_base[0] == f->base[DLRT_R_WEIGHT];
+}
+
 static int64_t align256(int64_t x) { return (x + 255) / 256 * 256; }
 
 void dlrt_cuda_enter(const dlrt_frame *f, const char *entry, const char *ptx, int functions,
@@ -177,7 +205,9 @@ void dlrt_cuda_enter(const dlrt_frame *f, const char *entry, const char *ptx, in
   dev.entry = entry;
   int64_t act = align256(act_k) + act_n * f->N;
   int64_t need = align256(weight_bytes) + align256(state_bytes) + align256(act);
-  if (need > dev.arena_bytes) { /* everything is copied in on each call, so start afresh */
+  if (need > dev.arena_bytes) { /* a new arena: the weights are copied in afresh */
+    take_back();
+    dev.current = false;
     if (dev.arena) CU_CHECK(MemFree(dev.arena));
     dev.arena = 0;
     check(cu.MemAlloc(&dev.arena, (size_t)need), "cuMemAlloc (the device arena)");
@@ -192,6 +222,38 @@ void dlrt_cuda_enter(const dlrt_frame *f, const char *entry, const char *ptx, in
                                                                 f->base[DLRT_R_ACT]);
   if (f->base[DLRT_R_ACTN] - f->base[DLRT_R_ACT] > align256(act_k))
     fatal("CUDA: entry %s: the host's activation layout does not fit the device arena", entry);
+}
+
+/* Weights and state in, unless the device holds this frame's current
+ * values. */
+void dlrt_cuda_params_in(const dlrt_frame *f, int64_t weight_bytes, int64_t state_bytes) {
+  if (holds(f) && dev.current)
+    return;
+  if (!holds(f)) take_back();
+  dlrt_cuda_copy(f, 1, DLRT_R_WEIGHT, 0, weight_bytes);
+  dlrt_cuda_copy(f, 1, DLRT_R_STATE, 0, state_bytes);
+  dev.owner_base[0] = f->base[DLRT_R_WEIGHT];
+  dev.owner_base[1] = f->base[DLRT_R_STATE];
+  dev.owner_bytes[0] = weight_bytes;
+  dev.owner_bytes[1] = state_bytes;
+  dev.current = true;
+  dev.host_stale = false;
+}
+
+/* After an entry that wrote weights or state: the host's copy is stale. */
+void dlrt_cuda_params_out(const dlrt_frame *f, int wrote) {
+  if (wrote && holds(f)) dev.host_stale = true;
+}
+
+void dlrt_params_to_host(const dlrt_frame *f) {
+  if (holds(f)) take_back();
+}
+
+void dlrt_params_forget(const dlrt_frame *f) {
+  if (holds(f)) {
+    dev.owner_base[0] = dev.owner_base[1] = NULL;
+    dev.current = dev.host_stale = false;
+  }
 }
 
 void dlrt_cuda_copy(const dlrt_frame *f, int to_device, int region, int64_t off, int64_t bytes) {

@@ -71,6 +71,7 @@ void dlrt_frame_enter(dlrt_frame *f, const dlrt_model *m, int kind, int64_t N) {
 }
 
 void dlrt_frame_free(dlrt_frame *f) {
+  dlrt_params_forget(f);
   free(f->base[DLRT_R_WEIGHT]);
   free(f->base[DLRT_R_STATE]);
   free(f->base[DLRT_R_ACT]);   /* base[ACTN] points into this block */
@@ -143,12 +144,14 @@ bool dlrt_ckpt_get_params(const dlrt_model *m, const dlrt_ckpt *c,
 
 bool dlrt_frame_load_weights(dlrt_frame *f, const dlrt_model *m,
                              const dlrt_ckpt *c, const char *path, char *err) {
+  dlrt_params_to_host(f);
   return dlrt_ckpt_check_model(m, c, path, err) &&
          dlrt_ckpt_get_params(m, c, "", f->base[DLRT_R_WEIGHT], path, err);
 }
 
 bool dlrt_frame_load_state(dlrt_frame *f, const dlrt_model *m,
                            const dlrt_ckpt *c, const char *path, char *err) {
+  dlrt_params_to_host(f);
   for (int i = 0; i < m->nstates; i++) {
     const dlrt_tensor *s = &m->states[i];
     const dlrt_array *a = dlrt_ckpt_find(c, s->name);
@@ -173,6 +176,7 @@ static bool put_array(dlrt_array *a, const dlrt_tensor *t, const char *prefix,
 bool dlrt_frame_save_train(const dlrt_frame *f, const dlrt_model *m,
                            const char *best, const dlrt_kv *meta, int nmeta,
                            const char *path, char *err) {
+  dlrt_params_to_host(f);
   dlrt_ckpt c = {.signature = m->signature, .nmeta = nmeta, .meta = (dlrt_kv *)meta};
   snprintf(c.model, sizeof c.model, "%s", m->name);
   size_t n = (size_t)m->nparams * (best ? 2 : 1) + (size_t)m->nstates;
@@ -200,6 +204,7 @@ bool dlrt_frame_save_train(const dlrt_frame *f, const dlrt_model *m,
 bool dlrt_frame_save_weights(const dlrt_frame *f, const dlrt_model *m,
                              const dlrt_kv *meta, int nmeta, const char *path,
                              char *err) {
+  dlrt_params_to_host(f);
   dlrt_ckpt c = {.signature = m->signature, .nmeta = nmeta,
                  .meta = (dlrt_kv *)meta, .narrays = m->nparams};
   snprintf(c.model, sizeof c.model, "%s", m->name);

@@ -106,6 +106,7 @@ void dlrt_init_param(float *out, const dlrt_tensor *p, int index,
 
 /* Contract in dlrt.h. i32 params get their values rounded. */
 void dlrt_init_weights(dlrt_frame *f, const dlrt_model *m, uint64_t seed) {
+  dlrt_params_to_host(f);
   for (int i = 0; i < m->nparams; i++) {
     const dlrt_tensor *t = &m->params[i];
     float *v = dlrt_tensor_addr(f, t);

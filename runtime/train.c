@@ -637,6 +637,7 @@ static void track_best(Trainer *t, double val_loss) {
     t->best_loss = val_loss;
     t->best_epoch = t->epoch;
     t->bad = 0;
+    dlrt_params_to_host(&t->f);
     memcpy(t->best, t->f.base[DLRT_R_WEIGHT], (size_t)t->m->weight_bytes);
   } else if (++t->bad >= t->patience) {
     t->stopped = true;
@@ -804,6 +805,7 @@ static bool end_epoch(Trainer *t, double loss, double lr, double t0, double t1) 
 static bool restore_best(Trainer *t) {
   if (t->patience == 0 || t->best_epoch == 0 || t->best_epoch == t->epoch)
     return true;
+  dlrt_params_to_host(&t->f);
   memcpy(t->f.base[DLRT_R_WEIGHT], t->best, (size_t)t->m->weight_bytes);
   if (!t->o->quiet)
     printf("restored the weights of epoch %" PRId64 " (val loss %.4f)\n", t->best_epoch,

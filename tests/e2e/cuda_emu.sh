@@ -5,6 +5,8 @@
 # with the launch configurations, copies and device arena of the real
 # runtime. Checked against the reference interpreter:
 #   cuda/forward/M      the image models' outputs on 100 test images
+#   cuda/residency/...  weights stay on the device while training, and
+#                       the trained weights match a CPU build's
 #   train_step/cuda/... one training step (tests/e2e/train_step.sh)
 #   op/cuda/...         every op case of tests/unit/test_ops.c
 # and cuda/load-error: a driver that cannot load the module is reported.
@@ -39,6 +41,49 @@ for m in mlp mlp_explicit lenet5; do
     echo "FAIL cuda/forward/$m"; cat "$D/$m.log" "$D/$m.err" "$D/$m.cmp" 2>/dev/null | head -20
   fi
 done
+
+# Residency: the weights and momentum stay on the device during training.
+# Eighteen steps (2 epochs of 576 images, batch 64), a validation split
+# (the eval entry between epochs) and a checkpoint after each epoch copy
+# the weights in at most once per epoch, not once per step; and the run
+# ends with the weights a CPU build of the same recipe reaches (the
+# predictions of both checkpoints on 100 test images agree).
+if [ -x "$D/mlp" ]; then
+  # the first 64 test images and labels, for a short final evaluation
+  { printf '\x00\x00\x08\x03\x00\x00\x00\x40\x00\x00\x00\x1c\x00\x00\x00\x1c'
+    gzip -dc $FM/t10k-images-idx3-ubyte.gz | tail -c +17 | head -c $((64 * 784)); } >"$D/timg.idx"
+  { printf '\x00\x00\x08\x01\x00\x00\x00\x40'
+    gzip -dc $FM/t10k-labels-idx1-ubyte.gz | tail -c +9 | head -c 64; } >"$D/tlab.idx"
+  recipe=(train --epochs 2 --limit 640 --batch 64 --validation-split 0.1 --threads 1 --quiet
+          --test-images "$D/timg.idx" --test-labels "$D/tlab.idx")
+  rm -f "$D/copies"
+  if DLC_CUDAEMU_COPIES=$D/copies emu mlp "${recipe[@]}" --save "$D/gpu.ckpt" >"$D/res.out" 2>&1 &&
+     "$DLC" build models/mlp.dlm -o "$D/mlp_cpu" >>"$D/res.out" 2>&1 &&
+     "$D/mlp_cpu" "${recipe[@]}" --save "$D/cpu.ckpt" >>"$D/res.out" 2>&1 &&
+     "$DLC" run models/mlp.dlm --weights "$D/gpu.ckpt" --input $FM/t10k-images-idx3-ubyte.gz \
+       --limit 100 -o "$D/gpu.npy" >>"$D/res.out" 2>&1 &&
+     "$DLC" run models/mlp.dlm --weights "$D/cpu.ckpt" --input $FM/t10k-images-idx3-ubyte.gz \
+       --limit 100 -o "$D/cpu.npy" >>"$D/res.out" 2>&1; then
+    # weights and momentum are both 940584 bytes (940608 as regions), the
+    # largest copies; a batch of images is 200704: per epoch at most one
+    # copy in of each (after the checkpoint of the epoch), 6 in all,
+    # where copying them for every entry would make it 2 x 22 entries
+    big=$(awk '$1 == "htod" && $2 >= 940584' "$D/copies" | wc -l)
+    if [ "$big" -ge 2 ] && [ "$big" -le 6 ]; then
+      echo "PASS cuda/residency/weights-in"
+    else
+      echo "FAIL cuda/residency/weights-in ($big copies of weights or state in for 18 steps)"
+      sort "$D/copies" | uniq -c
+    fi
+    if "$TOOLS/npycmp" --rtol 1e-3 "$D/gpu.npy" "$D/cpu.npy" >"$D/res.cmp" 2>&1; then
+      echo "PASS cuda/residency/trained-as-cpu"
+    else
+      echo "FAIL cuda/residency/trained-as-cpu"; head -5 "$D/res.cmp"
+    fi
+  else
+    echo "FAIL cuda/residency (train or run)"; tail -8 "$D/res.out"
+  fi
+fi
 
 # A driver that cannot load the module: the runtime names the call.
 LD_LIBRARY_PATH=$EMU "$D/mlp" predict --weights "$D/mlp.ckpt" --input $FM/t10k-images-idx3-ubyte.gz \

@@ -143,12 +143,23 @@ CUresult cuMemFree_v2(uint64_t p) {
   free((void *)(uintptr_t)p);
   return OK;
 }
+/* DLC_CUDAEMU_COPIES=FILE: one line per copy, "htod BYTES" or "dtoh
+ * BYTES", for the tests of what the runtime moves. */
+static void log_copy(const char *dir, size_t bytes) {
+  const char *path = getenv("DLC_CUDAEMU_COPIES");
+  FILE *f = path ? fopen(path, "a") : NULL;
+  if (!f) return;
+  fprintf(f, "%s %zu\n", dir, bytes);
+  fclose(f);
+}
 CUresult cuMemcpyHtoD_v2(uint64_t dst, const void *src, size_t bytes) {
   memcpy((void *)(uintptr_t)dst, src, bytes);
+  log_copy("htod", bytes);
   return OK;
 }
 CUresult cuMemcpyDtoH_v2(void *dst, uint64_t src, size_t bytes) {
   memcpy(dst, (const void *)(uintptr_t)src, bytes);
+  log_copy("dtoh", bytes);
   return OK;
 }
 CUresult cuMemsetD8_v2(uint64_t dst, unsigned char v, size_t bytes) {
