@@ -302,7 +302,7 @@ static void put_stmts(Cu *c, KStmt *const *s, int n, int depth) {
 
 /* ---- launch rules ---- */
 
-typedef enum LaunchKind { L_PLAIN, L_GEMM, L_ROWS, L_FLAT, L_COUNT } LaunchKind;
+typedef enum LaunchKind { L_PLAIN, L_GEMM, L_ROWS, L_FLAT, L_NEST, L_COUNT } LaunchKind;
 
 /* How one __global__ function is launched: grid[3] and THREADS threads
  * per block, expressions of N. */
@@ -354,6 +354,260 @@ static int64_t flat_block(const Kernel *k) {
   return ok ? lo->b->i : 0;
 }
 
+/* ---- collapsing a nest of loops into threads ----
+ *
+ * A kernel whose parallel loop is the batch (pooling, im2col, a recurrent
+ * cell) would run only N threads on a GPU. When the parallel body is a
+ * perfect nest of loops over constant ranges,
+ *
+ *   parallel v0 { for v1 in [0, E1) { ... for vm in [0, Em) { body } } }
+ *
+ * each (v0, v1, ..., vm) can be a thread of its own if the iterations are
+ * independent. That is proved, not assumed:
+ *   - every access to a buffer the kernel writes is at an affine index
+ *     c0 v0 + c1 v1 + ... + cm vm + R, with the same c for every access to
+ *     that buffer, where R (the constant and the terms of inner loop
+ *     variables, bounded by interval arithmetic on their ranges) is >= 0;
+ *     the values of R of one access lie in one period P = cm Em, below
+ *     cm in it (the gates of a recurrent cell at v1, H + v1, 2H + v1 ...
+ *     qualify); c(m-1) > cm (Em - 1) + R; and c(i) >= c(i+1) E(i+1)
+ *     above: then two tuples never reach the same element;
+ *   - every local the body reads is set earlier in the body (or is a loop
+ *     variable): nothing flows from one iteration to the next.
+ * Otherwise the nest is tried one loop shorter, down to none. */
+enum { NEST_MAX = 6 };
+
+typedef struct NestPlan {
+  int m;                       /* collapsed loops below v0 */
+  const KStmt *loop[NEST_MAX];
+  int64_t ext[NEST_MAX];       /* their extents */
+} NestPlan;
+
+static bool const_int(const KExpr *e, int64_t *v) {
+  int64_t a, b;
+  switch (e->op) {
+  case K_CONST: if (e->type == KT_F32) return false; *v = e->i; return true;
+  case K_CAST: return e->type != KT_F32 && e->type != KT_BOOL && const_int(e->a, v);
+  case K_ADD: if (!const_int(e->a, &a) || !const_int(e->b, &b)) return false; *v = a + b; return true;
+  case K_SUB: if (!const_int(e->a, &a) || !const_int(e->b, &b)) return false; *v = a - b; return true;
+  case K_MUL: if (!const_int(e->a, &a) || !const_int(e->b, &b)) return false; *v = a * b; return true;
+  default: return false;
+  }
+}
+
+/* e as scale * (sum coef[v] v + coef[-1] iter + *c0); false when it is
+ * not affine in the kernel's variables and the iteration of its loop
+ * (the same for every thread of a launch) with constant coefficients. */
+static bool affine(const KExpr *e, int64_t scale, int64_t *coef, int64_t *c0) {
+  int64_t k;
+  if (const_int(e, &k)) {
+    *c0 += scale * k;
+    return true;
+  }
+  switch (e->op) {
+  case K_VAR: coef[e->var] += scale; return true;
+  case K_ITER: coef[-1] += scale; return true;
+  case K_CAST: return e->type != KT_F32 && e->type != KT_BOOL && affine(e->a, scale, coef, c0);
+  case K_ADD: return affine(e->a, scale, coef, c0) && affine(e->b, scale, coef, c0);
+  case K_SUB: return affine(e->a, scale, coef, c0) && affine(e->b, -scale, coef, c0);
+  case K_MUL:
+    if (const_int(e->b, &k)) return affine(e->a, scale * k, coef, c0);
+    if (const_int(e->a, &k)) return affine(e->b, scale * k, coef, c0);
+    return false;
+  default: return false;
+  }
+}
+
+typedef struct NestCheck {
+  const Kernel *k;
+  const NestPlan *np;
+  bool *collapsed;             /* by variable */
+  bool *defined;               /* by variable: set before this point */
+  bool *bounded;               /* by variable: an inner loop with constant range */
+  int64_t *lo, *hi;            /* its range [lo, hi) */
+  int64_t **sig;               /* by buffer: the collapsed coefficients, or NULL */
+  int64_t *coef;               /* scratch, by variable; coef[-1]: of the iteration */
+  bool ok;
+} NestCheck;
+
+/* The range [*lo, *hi] of integer expression e over the loop variables'
+ * ranges; false when unknown (v0, a local, a load). */
+static bool interval(const NestCheck *c, const KExpr *e, int64_t *lo, int64_t *hi) {
+  int64_t a0, a1, b0, b1;
+  switch (e->op) {
+  case K_CONST:
+    if (e->type == KT_F32) return false;
+    *lo = *hi = e->i;
+    return true;
+  case K_VAR:
+    if (!c->bounded[e->var]) return false;
+    *lo = c->lo[e->var], *hi = c->hi[e->var] - 1;
+    return true;
+  case K_CAST: return e->type != KT_F32 && e->type != KT_BOOL && interval(c, e->a, lo, hi);
+  case K_SELECT:
+    if (!interval(c, e->b, &a0, &a1) || !interval(c, e->c, &b0, &b1)) return false;
+    *lo = a0 < b0 ? a0 : b0, *hi = a1 > b1 ? a1 : b1;
+    return true;
+  default: break;
+  }
+  if (!e->a || !e->b || !interval(c, e->a, &a0, &a1) || !interval(c, e->b, &b0, &b1)) return false;
+  switch (e->op) {
+  case K_ADD: *lo = a0 + b0, *hi = a1 + b1; return true;
+  case K_SUB: *lo = a0 - b1, *hi = a1 - b0; return true;
+  case K_MIN: *lo = a0 < b0 ? a0 : b0, *hi = a1 < b1 ? a1 : b1; return true;
+  case K_MAX: *lo = a0 > b0 ? a0 : b0, *hi = a1 > b1 ? a1 : b1; return true;
+  case K_MUL: {
+    int64_t p[4] = {a0 * b0, a0 * b1, a1 * b0, a1 * b1};
+    *lo = *hi = p[0];
+    for (int i = 1; i < 4; i++) {
+      if (p[i] < *lo) *lo = p[i];
+      if (p[i] > *hi) *hi = p[i];
+    }
+    return true;
+  }
+  case K_DIV: /* by a positive constant: truncation is monotonic */
+    if (b0 != b1 || b0 < 1) return false;
+    *lo = a0 / b0, *hi = a1 / b0;
+    return true;
+  default: return false;
+  }
+}
+
+/* An access to buf at idx: disjoint between tuples (see above). */
+static void nest_access(NestCheck *c, int buf, const KExpr *idx) {
+  const Kernel *k = c->k;
+  const NestPlan *np = c->np;
+  memset(c->coef - 1, 0, sizeof *c->coef * (size_t)(k->nvar + 1));
+  int64_t c0 = 0, rlo, rhi;
+  if (!affine(idx, 1, c->coef, &c0)) { c->ok = false; return; }
+  rlo = rhi = c0;
+  for (int v = 0; v < k->nvar; v++) {
+    int64_t a = c->coef[v];
+    if (!a || c->collapsed[v]) continue;
+    if (!c->bounded[v]) { c->ok = false; return; }
+    int64_t x = a * c->lo[v], y = a * (c->hi[v] - 1);
+    rlo += x < y ? x : y;
+    rhi += x < y ? y : x;
+  }
+  /* the digits: v0, then the collapsed loops that take more than one
+     value (a loop over [0, 1) is v = 0), with their coefficients */
+  int64_t cv[NEST_MAX + 1], ext[NEST_MAX + 1];
+  int m = 0;
+  cv[0] = c->coef[0];
+  for (int i = 0; i < np->m; i++)
+    if (np->ext[i] > 1) {
+      m++;
+      cv[m] = c->coef[np->loop[i]->var];
+      ext[m] = np->ext[i];
+    }
+  if (m == 0) { c->ok = false; return; }
+  /* the innermost digit: R's values lie in one period P of it, below its
+     coefficient (so that c_m v_m + R never meets another v_m's) */
+  int64_t cm = cv[m], P = cm * ext[m];
+  if (cm < 1 || rlo < 0 || rlo / P != rhi / P || rhi % P >= cm) { c->ok = false; return; }
+  /* the digits above: each spans more than everything below it */
+  if (cv[m - 1] <= cm * (ext[m] - 1) + rhi) { c->ok = false; return; }
+  for (int i = 0; i + 1 < m; i++)
+    if (cv[i] < cv[i + 1] * ext[i + 1]) { c->ok = false; return; }
+  /* every access to the buffer with the same coefficients, iteration's too */
+  cv[m + 1] = c->coef[-1];
+  if (!c->sig[buf]) {
+    c->sig[buf] = calloc(NEST_MAX + 2, sizeof **c->sig);
+    memcpy(c->sig[buf], cv, sizeof *cv * (size_t)(m + 2));
+  } else if (memcmp(c->sig[buf], cv, sizeof *cv * (size_t)(m + 2))) {
+    c->ok = false;
+  }
+}
+
+static void nest_expr(NestCheck *c, const KExpr *e) {
+  if (!e || !c->ok) return;
+  if (e->op == K_VAR && !c->defined[e->var]) c->ok = false;
+  if (e->op == K_LOAD && c->k->buf[e->buf].written) nest_access(c, e->buf, e->a);
+  nest_expr(c, e->a);
+  nest_expr(c, e->b);
+  nest_expr(c, e->c);
+}
+
+static void nest_stmts(NestCheck *c, KStmt *const *s, int n) {
+  for (int i = 0; i < n && c->ok; i++) {
+    const KStmt *st = s[i];
+    switch (st->kind) {
+    case KS_STORE:
+      nest_expr(c, st->idx);
+      nest_expr(c, st->val);
+      nest_access(c, st->buf, st->idx);
+      break;
+    case KS_SET:
+      nest_expr(c, st->val);
+      c->defined[st->var] = true;
+      break;
+    case KS_LOOP: {
+      nest_expr(c, st->lo);
+      nest_expr(c, st->hi);
+      /* the variable's range when the loop runs: [min lo, max hi); a
+         loop that never runs touches nothing */
+      int64_t lo, hi, x;
+      c->bounded[st->var] = interval(c, st->lo, &lo, &x) && interval(c, st->hi, &x, &hi);
+      if (c->bounded[st->var] && lo >= hi) break;
+      if (c->bounded[st->var]) c->lo[st->var] = lo, c->hi[st->var] = hi;
+      /* what the loop body sets does not count as set after it */
+      bool *saved = malloc((size_t)c->k->nvar);
+      memcpy(saved, c->defined, (size_t)c->k->nvar);
+      c->defined[st->var] = true;
+      nest_stmts(c, st->body, st->nbody);
+      memcpy(c->defined, saved, (size_t)c->k->nvar);
+      free(saved);
+      break;
+    }
+    }
+  }
+}
+
+static bool nest_safe(const Kernel *k, const NestPlan *np) {
+  size_t nv = (size_t)k->nvar + 1;
+  NestCheck c = {.k = k, .np = np, .collapsed = calloc(nv, 1), .defined = calloc(nv, 1),
+                 .bounded = calloc(nv, 1), .lo = calloc(nv, sizeof(int64_t)),
+                 .hi = calloc(nv, sizeof(int64_t)),
+                 .sig = calloc((size_t)k->nbuf + 1, sizeof(int64_t *)),
+                 .coef = (int64_t *)calloc(nv + 1, sizeof(int64_t)) + 1, .ok = true};
+  c.collapsed[0] = c.defined[0] = true;
+  for (int i = 0; i < np->m; i++) {
+    int v = np->loop[i]->var;
+    c.collapsed[v] = c.defined[v] = c.bounded[v] = true;
+    c.hi[v] = np->ext[i];
+  }
+  const KStmt *inner = np->loop[np->m - 1];
+  nest_stmts(&c, inner->body, inner->nbody);
+  bool ok = c.ok;
+  for (int i = 0; i < k->nbuf; i++) free(c.sig[i]);
+  free(c.sig), free(c.collapsed), free(c.defined), free(c.bounded), free(c.lo), free(c.hi);
+  free(c.coef - 1);
+  return ok;
+}
+
+/* The longest safe nest below the parallel loop of k (m = 0: none). */
+static NestPlan nest_plan(const Kernel *k) {
+  NestPlan np = {0};
+  if (k->gemm || k->nbody != 1) return np;
+  const KStmt *s = k->body[0];
+  int64_t lo, hi;
+  while (np.m < NEST_MAX && s->kind == KS_LOOP && const_int(s->lo, &lo) && lo == 0 &&
+         const_int(s->hi, &hi) && hi > 0) {
+    np.loop[np.m] = s;
+    np.ext[np.m++] = hi;
+    if (s->nbody != 1) break;
+    s = s->body[0];
+  }
+  while (np.m > 0 && !nest_safe(k, &np)) np.m--;
+  return np;
+}
+
+static int64_t nest_threads(const NestPlan *np) {
+  int64_t t = 1;
+  for (int i = 0; i < np->m; i++) t *= np->ext[i];
+  return t;
+}
+
 static KExpr *ceil_div(Program *p, KExpr *a, int64_t d) {
   return kir_bin(p, K_DIV, kir_iadd(p, a, kir_const_i(p, d - 1)), kir_const_i(p, d));
 }
@@ -380,6 +634,12 @@ static Launch launch_of(const Program *cp, const Kernel *k, int part) {
   } else if (k->gemm && rows_epilogue(k)) {
     l.kind = L_ROWS;
     l.threads = kir_imul(p, k->extent, k->gemm->M);
+  } else if (!k->gemm) {
+    NestPlan np = nest_plan(k);
+    if (np.m) {
+      l.kind = L_NEST;
+      l.threads = kir_imul(p, k->extent, kir_const_i(p, nest_threads(&np)));
+    }
   }
   l.grid[0] = ceil_div(p, l.threads, THREADS);
   l.grid[1] = l.grid[2] = one;
@@ -485,6 +745,12 @@ static void put_body_kernel(Str *b, const Program *p, const Kernel *k, const cha
   for (int i = 0; i < k->nbuf; i++)
     if (use[i] && k->buf[i].region == R_NONE) put_const(b, sym, i, &k->buf[i]);
   Launch l = launch_of(p, k, part);
+  if (l.kind == L_NEST) { /* the collapsed loops' own reads are gone */
+    NestPlan np = nest_plan(k);
+    const KStmt *in = np.loop[np.m - 1];
+    memset(read, 0, (size_t)k->nvar + 1);
+    mark_stmts(in->body, in->nbody, read, written, use);
+  }
   put_comment(b, k, &l, part ? " (epilogue)" : "");
   Cu c = {b, k, read};
   str_printf(b, "extern \"C\" __global__ void __launch_bounds__(%d) %s(const dlc_frame f) {\n",
@@ -519,6 +785,17 @@ static void put_body_kernel(Str *b, const Program *p, const Kernel *k, const cha
     str_printf(&start, ") + t %% rows");
     put_loop(&c, loop, start.s, "rows", 1);
     str_free(&start);
+  } else if (l.kind == L_NEST) { /* t = ((v0 * E1 + v1) * E2 + v2) ... */
+    NestPlan np = nest_plan(k);
+    int64_t inner = nest_threads(&np);
+    if (read[0]) str_printf(b, "  const long long v0 = t / %lldLL;\n", (long long)inner);
+    for (int i = 0; i < np.m; i++) {
+      inner /= np.ext[i];
+      int v = np.loop[i]->var;
+      if (read[v]) str_printf(b, "  v%d = t / %lldLL %% %lldLL;\n", v, (long long)inner, (long long)np.ext[i]);
+    }
+    const KStmt *in = np.loop[np.m - 1];
+    put_stmts(&c, in->body, in->nbody, 1);
   } else {
     if (read[0]) str_printf(b, "  const long long v0 = t;\n");
     put_stmts(&c, k->body, k->nbody, 1);
