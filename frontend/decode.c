@@ -56,7 +56,8 @@ static bool check_logits(Lower *L, const ArgVal *a, const char **name) {
 
 /* The feed or the target: an i32 input [N, T] (T of the logits). */
 static bool check_tokens(Lower *L, const ArgVal *a, const char *what,
-                         int64_t T, bool data) {
+                         int logits, bool data) {
+  int64_t T = L->g->node[logits].shape.d[1];
   const Node *n = &L->g->node[a->v.node];
   bool ok = n->op == OP_INPUT && n->dtype == DT_I32 && n->shape.rank == 2 &&
             n->shape.d[0] == -1;
@@ -70,9 +71,9 @@ static bool check_tokens(Lower *L, const ArgVal *a, const char *what,
     return false;
   }
   if (n->shape.d[1] != T) {
-    fe_error(L, a->loc, "greedy: %s '%s' has %lld positions but the logits "
-             "have %lld: %s against %s", what, n->name, (long long)n->shape.d[1],
-             (long long)T, fe_type_str(L, a->v.node), "f32[N,T,V]");
+    fe_error(L, a->loc, "greedy: %s '%s' %s has %lld positions but the logits "
+             "%s have %lld", what, n->name, fe_type_str(L, a->v.node),
+             (long long)n->shape.d[1], fe_type_str(L, logits), (long long)T);
     return false;
   }
   return true;
@@ -154,9 +155,9 @@ void fe_lower_decode(Lower *L, const Stmt *s) {
   if (!check_logits(L, &arg[LOGITS], &logits))
     return;
   const Shape *ls = &L->g->node[arg[LOGITS].v.node].shape;
-  int64_t T = ls->d[1], V = ls->d[2];
-  if (!check_tokens(L, &arg[FEED], "feed", T, true) ||
-      !check_tokens(L, &arg[TARGET], "target", T, false))
+  int64_t V = ls->d[2];
+  if (!check_tokens(L, &arg[FEED], "feed", arg[LOGITS].v.node, true) ||
+      !check_tokens(L, &arg[TARGET], "target", arg[LOGITS].v.node, false))
     return;
   if (arg[FEED].v.node == arg[TARGET].v.node) {
     if (fe_error(L, arg[TARGET].loc, "greedy: the target cannot be the feed"))

@@ -240,13 +240,26 @@ static const char *shape_str(const dlrt_tensor *t, char *buf, size_t cap) {
   return buf;
 }
 
-static void info_tensors(const char *title, const dlrt_tensor *t, int n) {
+/* A line per tensor; m (or NULL) says which input is a decoder's feed. */
+static void info_tensors(const char *title, const dlrt_tensor *t, int n,
+                         const dlrt_model *m) {
   char s[128], line[256];
-  printf("%s\n", title);
+  const dlrt_decode *d = m && m->decode.present ? &m->decode : NULL;
+  if (title)
+    printf("%s\n", title);
   for (int i = 0; i < n; i++) {
     int k = snprintf(line, sizeof line, "  %-16s %s %-18s", t[i].name,
                      dlrt_dtype_name(t[i].dtype), shape_str(&t[i], s, sizeof s));
-    if (t[i].label && t[i].classes)
+    if (d && strcmp(t[i].name, d->feed) == 0)
+      snprintf(line + k, sizeof line - (size_t)k, " decoder feed: START, then %s's "
+               "tokens so far", d->output);
+    else if (d && t == &d->answer && d->end >= 0)
+      snprintf(line + k, sizeof line - (size_t)k, " greedy decoding of %s (start %d, end %d)",
+               d->logits, d->start, d->end);
+    else if (d && t == &d->answer)
+      snprintf(line + k, sizeof line - (size_t)k, " greedy decoding of %s (start %d)",
+               d->logits, d->start);
+    else if (t[i].label && t[i].classes)
       snprintf(line + k, sizeof line - (size_t)k, " label, %" PRId64 " classes",
                t[i].classes);
     else if (t[i].label)
@@ -309,12 +322,15 @@ static int cmd_info(Prog *p, int argc, char **argv) {
       printf(" %s", dlrt_entry_name(e));
   printf("\n\n");
   const dlrt_entry *fwd = &m->entry[DLRT_E_FORWARD];
-  info_tensors("inputs", m->inputs, m->ninputs);
-  info_tensors("outputs", fwd->out, fwd->nout);
-  info_tensors("parameters", m->params, m->nparams);
+  info_tensors("inputs", m->inputs, m->ninputs, m);
+  info_tensors("outputs", fwd->out, fwd->nout, NULL);
+  if (m->decode.present)
+    info_tensors(NULL, &m->decode.answer, 1, m);
+  info_tensors("parameters", m->params, m->nparams, NULL);
   info_total(m->params, m->nparams);
   if (m->nstates) {
-    info_tensors("optimiser state (zero at the start of training)", m->states, m->nstates);
+    info_tensors("optimiser state (zero at the start of training)", m->states, m->nstates,
+                 NULL);
     info_total(m->states, m->nstates);
   }
   info_training(m);
