@@ -16,8 +16,9 @@
  *
  * What is checked: the logits are an output f32[N, T, V]; the feed is an
  * i32[N, T] data input, the target an i32[N, T] input other than the
- * feed; start and end are tokens < V; the name is not an input's or an
- * output's. That the logits at t depend only on the feed at positions <= t
+ * feed; the model's other inputs are two, the target second (what
+ * training feeds); start and end are tokens < V; the name is not an
+ * input's or an output's. That the logits at t depend only on the feed at positions <= t
  * (a causal decoder) is the model's contract, stated in doc/language.txt:
  * a graph cannot show it cheaply.
  */
@@ -25,7 +26,8 @@
 
 #include <string.h>
 
-enum { LOGITS, FEED, TARGET, START, END, NARG };
+/* greedy's arguments, in signature order */
+enum { LOGITS, FEED, TARGET, START, END };
 
 /* The name of the output whose node is node, or NULL. */
 static const char *output_of(const Graph *g, int node) {
