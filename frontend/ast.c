@@ -223,6 +223,12 @@ Stmt *fe_model(Parse *p, const char *name, Loc nloc, Loc loc) {
   return new_stmt(p, S_MODEL, name, nloc, loc);
 }
 
+Stmt *fe_decode(Parse *p, const char *name, Loc nloc, Expr *e, Loc loc) {
+  Stmt *s = new_stmt(p, S_DECODE, name, nloc, loc);
+  s->e = e;
+  return bounded(p, s, expr_depth(e));
+}
+
 /* What the lexer's head of the statement at loc says it declared. */
 Stmt *fe_stmt_error(Parse *p, Loc loc) {
   Stmt *s = new_stmt(p, S_ERROR, NULL, loc, loc);
@@ -237,7 +243,7 @@ Stmt *fe_stmt_error(Parse *p, Loc loc) {
     StmtKind kind;
   } decl[] = {
     {INPUT, S_INPUT}, {LABEL, S_LABEL}, {PARAM, S_PARAM},
-    {OUTPUT, S_OUTPUT}, {BLOCK, S_BLOCK}, {MODEL, S_MODEL},
+    {OUTPUT, S_OUTPUT}, {BLOCK, S_BLOCK}, {MODEL, S_MODEL}, {DECODE, S_DECODE},
   };
   if (h->tok[0] == NAME && h->ntok == 2 && h->tok[1] == '=') {
     s->head = S_ASSIGN;

@@ -102,6 +102,7 @@ typedef enum StmtKind {
   S_BLOCK,   /* name, params, body */
   S_TRAIN,   /* body: S_ASSIGN items */
   S_MODEL,   /* name */
+  S_DECODE,  /* name = e: greedy decoding (decode.c) */
   S_COUNT
 } StmtKind;
 
@@ -187,6 +188,7 @@ Stmt *fe_block(Parse *p, const char *name, Loc nloc, Arg *params,
                Stmt *body, Loc end, Loc loc);
 Stmt *fe_train(Parse *p, Stmt *items, Loc end, Loc loc);
 Stmt *fe_model(Parse *p, const char *name, Loc nloc, Loc loc);
+Stmt *fe_decode(Parse *p, const char *name, Loc nloc, Expr *e, Loc loc);
 /* A statement lost to a syntax error that began at loc; the lexer's record
  * of its first tokens says what it declared, so that later uses of the name
  * do not report a cascade of unknown names. */
@@ -298,6 +300,7 @@ typedef struct Lower {
   Binding *outputs;  /* output names, for duplicate checks */
   const Stmt *model; /* the first model statement and train section */
   const Stmt *train;
+  const Stmt *decode;/* the first decode statement */
   int depth;         /* fe_eval calls in progress (MAX_EVAL_DEPTH) */
   int calls;         /* block expansions in progress (MAX_BLOCK_DEPTH) */
   int nsalt;         /* dropout nodes made so far: the next salt is
@@ -448,5 +451,13 @@ int fe_count_call(Lower *L, const char *name);
  * statement, so names mean their final bindings) and g->loss is set to
  * its node, which must be a scalar f32 tensor. */
 void fe_lower_train(Lower *L, const Stmt *train);
+
+/* ---- decode.c: the decode statement ------------------------------------- */
+
+/* Check `decode NAME = greedy(...)` against the lowered model (its logits
+ * must be an output, its feed and target inputs) and store it as the
+ * graph's train key "decode" in the normal form the runtime reads:
+ * "greedy(output=NAME, logits=L, feed=F, target=Y, start=S, end=E)". */
+void fe_lower_decode(Lower *L, const Stmt *s);
 
 #endif

@@ -10,7 +10,8 @@
  * before its definition); then top-level statements are lowered in order,
  * a block's definition being checked once (returns, misplaced statements,
  * recursion) where it stands or at its first call; then the train section
- * (train.c); then the model is checked for an output.
+ * (train.c); then the decode statement (decode.c); then the model is
+ * checked for an output.
  */
 #include "frontend.h"
 
@@ -372,6 +373,7 @@ static void lower_stmt(Lower *L, const Stmt *s) {
   case S_BLOCK:
   case S_TRAIN:
   case S_MODEL:
+  case S_DECODE:
     if (top)
       check_unique(L, s);
     break;
@@ -476,6 +478,7 @@ static const char *misplaced(StmtKind k) {
   case S_BLOCK: return "blocks are defined at the top level";
   case S_TRAIN: return "the train section belongs at the top level";
   case S_MODEL: return "'model' belongs at the top level";
+  case S_DECODE: return "'decode' belongs at the top level";
   default: return NULL;
   }
 }
@@ -642,6 +645,8 @@ static void collect(Lower *L, const Parse *p) {
       L->model = s;
     if (k == S_TRAIN && !L->train)
       L->train = s;
+    if (k == S_DECODE && !L->decode)
+      L->decode = s;
   }
 }
 
@@ -655,9 +660,11 @@ static void check_unique(Lower *L, const Stmt *s) {
       ensure_checked(L, b);
     return;
   }
-  const Stmt *first = s->kind == S_MODEL ? L->model : L->train;
+  const Stmt *first = s->kind == S_MODEL ? L->model
+                      : s->kind == S_DECODE ? L->decode : L->train;
   if (first != s && fe_error(L, s->loc, "duplicate %s", s->kind == S_MODEL
-                             ? "'model' statement" : "train section"))
+                             ? "'model' statement" : s->kind == S_DECODE
+                             ? "'decode' statement" : "train section"))
     diag_note(first->loc, "previous one is here");
 }
 
@@ -692,6 +699,8 @@ static Graph *lower(Parse *p) {
     lower_stmt(&L, s);
   if (L.train && L.train->kind == S_TRAIN)
     fe_lower_train(&L, L.train);
+  if (L.decode && L.decode->kind == S_DECODE)
+    fe_lower_decode(&L, L.decode);
   if (!L.outputs && !output_attempted(p)) {
     Loc end = fe_loc(p, p->end_line ? p->end_line : 1,
                      p->end_line ? p->end_col : 1);

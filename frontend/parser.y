@@ -55,7 +55,7 @@ static void fe_yyerror(const Loc *loc, Parse *p, void *scanner,
 %token <str> NEWLINE "end of line"
 %token <str> INPUT "'input'" LABEL "'label'" PARAM "'param'"
 %token <str> OUTPUT "'output'" BLOCK "'block'" RETURN "'return'"
-%token <str> TRAIN "'train'" MODEL "'model'" INIT "'init'"
+%token <str> TRAIN "'train'" MODEL "'model'" DECODE "'decode'" INIT "'init'"
 %token <str> CLASSES "'classes'" TRUE "'true'" FALSE "'false'"
 %token END 0 "end of file"
 
@@ -64,7 +64,7 @@ static void fe_yyerror(const Loc *loc, Parse *p, void *scanner,
 %precedence UNARY
 
 %type <stmt> stmt input_decl label_decl param_decl assign output_stmt
-%type <stmt> return_stmt block_def train_section model_stmt
+%type <stmt> return_stmt block_def train_section model_stmt decode_stmt
 %type <stmt> body body_lines train_body train_lines train_item
 %type <type> type
 %type <e> expr primary
@@ -102,6 +102,7 @@ stmt
   | block_def
   | train_section
   | model_stmt
+  | decode_stmt
   ;
 
 input_decl
@@ -197,6 +198,10 @@ train_item
 
 model_stmt
   : MODEL NAME                 { $$ = fe_model(p, $2, @2, @1); }
+  ;
+
+decode_stmt
+  : DECODE NAME '=' expr       { $$ = fe_decode(p, $2, @2, $4, @1); }
   ;
 
 expr

@@ -406,11 +406,13 @@ static bool load_csv(Set *s, dlrt_data *d) {
 /* Set up s for the model's inputs. */
 static bool begin(Set *s, const dlrt_model *m, const char *set, char *err) {
   *s = (Set){.m = m, .set = set, .err = err};
-  if (m->ninputs < 1 || m->ninputs > 2)
-    return fail(s, "the model has %d inputs; training and evaluation feed one "
-                "(features) or two (features, targets)", m->ninputs);
+  int n = m->ninputs - m->decode.present;   /* a decoder's feed comes last */
+  if (n < 1 || n > 2)
+    return fail(s, "the model has %d inputs%s; training and evaluation feed one "
+                "(features) or two (features, targets)", n,
+                m->decode.present ? " besides the decoder's feed" : "");
   s->xt = &m->inputs[0];
-  s->yt = m->ninputs > 1 ? &m->inputs[1] : NULL;
+  s->yt = n > 1 ? &m->inputs[1] : NULL;
   return check_input(s, s->xt) && (!s->yt || check_input(s, s->yt));
 }
 

@@ -165,6 +165,18 @@ typedef struct dlrt_kv {
   char value[256];
 } dlrt_kv;
 
+/* A model's greedy decoding (decode.c), from its train key "decode". */
+typedef struct dlrt_decode {
+  bool present;
+  char output[64];      /* the decoded tokens' name */
+  char logits[64];      /* output f32 [N, T, V] of the forward entry */
+  char feed[64];        /* input i32 [N, T]: the decoder's input tokens */
+  char target[64];      /* input i32 [N, T]: the answer, in training */
+  int32_t start, end;   /* tokens; end -1: none */
+  int64_t T, V;
+  dlrt_tensor answer;   /* i32 [N, T]: what predict writes */
+} dlrt_decode;
+
 typedef struct dlrt_model {
   char name[64];
   uint64_t signature;
@@ -177,6 +189,7 @@ typedef struct dlrt_model {
   dlrt_entry entry[DLRT_ENTRIES];
   dlrt_kv *train;                     /* train section, key = value */
   int ntrain;
+  dlrt_decode decode;                 /* present: the feed is the last input */
 } dlrt_model;
 
 /* Parse manifest text (format: doc/manifest.txt). Returns false and writes
@@ -439,12 +452,44 @@ bool dlrt_data_fill(const dlrt_model *m, const char *set, float *fill,
 bool dlrt_data_configured(const dlrt_model *m, const char *set);
 void dlrt_data_free(dlrt_data *d);
 
+/* ---- decode.c: greedy decoding ------------------------------------------ */
+
+/* Read the train key "decode" of m into m->decode (not present when there
+ * is none), check it against the inputs and the forward entry's outputs,
+ * and move the feed input to the end of m->inputs. Called by
+ * dlrt_manifest_parse. False with a message. */
+bool dlrt_decode_parse(dlrt_model *m, char *err);
+/* Teacher forcing: when entry e reads both the feed and the target, set
+ * the feed of the f->N samples to START followed by the target but its
+ * last token. Called after the target is in place (dlrt_data_gather). */
+void dlrt_decode_teacher(dlrt_frame *f, const dlrt_entry *e, const dlrt_model *m);
+/* Greedy decoding of the f->N samples whose other inputs are in place (f
+ * entered for the forward entry): up to T calls of forward, the argmax at
+ * t fed back at t + 1. Writes answer [f->N, T]: the tokens, END after the
+ * first END. */
+void dlrt_decode_run(dlrt_frame *f, const dlrt_model *m, dlrt_entry_fn forward,
+                     int32_t *answer);
+
+typedef struct dlrt_decode_score {
+  int64_t n, exact;                  /* sequences, and those right at every position */
+  int64_t tokens, tokens_right;      /* target positions up to its first END */
+} dlrt_decode_score;
+
+/* Count n decoded sequences against their targets, both [n, T]. */
+void dlrt_decode_count(dlrt_decode_score *s, const dlrt_model *m, const int32_t *answer,
+                       const int32_t *target, int64_t n);
+/* Decode every sample of d (its targets: the model's second input) in
+ * batches of at most B, which f was allocated for, and count. False when
+ * memory runs out. */
+bool dlrt_decode_eval(dlrt_decode_score *s, dlrt_frame *f, const dlrt_model *m,
+                      dlrt_entry_fn forward, const dlrt_data *d, int64_t B);
+
 /* ---- score.c: evaluation ------------------------------------------------- */
 
 /* Copy samples idx[b], ..., idx[b + n - 1] (b, ..., b + n - 1 when idx is
  * NULL) of d into the first two inputs of entry e, for a call with f->N =
- * n (dlrt_frame_enter first). Inputs the entry does not read are
- * skipped. */
+ * n (dlrt_frame_enter first), and a decoder's feed from the target
+ * (dlrt_decode_teacher). Inputs the entry does not read are skipped. */
 void dlrt_data_gather(dlrt_frame *f, const dlrt_entry *e, const dlrt_model *m,
                       const dlrt_data *d, const int64_t *idx, int64_t b,
                       int64_t n);

@@ -209,6 +209,8 @@ static void usage(const Prog *p, FILE *out) {
     "                            run the model on NPY or IDX (.gz) data\n"
     "                            (--weights: not for a model without parameters)\n"
     "      -o FILE               write the output as NPY instead of printing it\n"
+    "                            (a model with a decode statement: the tokens it\n"
+    "                            decodes greedily; its feed input is not given)\n"
     "      --output NAME         the output to use (default: the first)\n"
     "      --batch B             samples per forward call (default 256)\n"
     "      --limit K             use only the first K samples\n"
@@ -238,13 +240,26 @@ static const char *shape_str(const dlrt_tensor *t, char *buf, size_t cap) {
   return buf;
 }
 
-static void info_tensors(const char *title, const dlrt_tensor *t, int n) {
+/* A line per tensor; m (or NULL) says which input is a decoder's feed. */
+static void info_tensors(const char *title, const dlrt_tensor *t, int n,
+                         const dlrt_model *m) {
   char s[128], line[256];
-  printf("%s\n", title);
+  const dlrt_decode *d = m && m->decode.present ? &m->decode : NULL;
+  if (title)
+    printf("%s\n", title);
   for (int i = 0; i < n; i++) {
     int k = snprintf(line, sizeof line, "  %-16s %s %-18s", t[i].name,
                      dlrt_dtype_name(t[i].dtype), shape_str(&t[i], s, sizeof s));
-    if (t[i].label && t[i].classes)
+    if (d && strcmp(t[i].name, d->feed) == 0)
+      snprintf(line + k, sizeof line - (size_t)k, " decoder feed: START, then %s's "
+               "tokens so far", d->output);
+    else if (d && t == &d->answer && d->end >= 0)
+      snprintf(line + k, sizeof line - (size_t)k, " greedy decoding of %s (start %d, end %d)",
+               d->logits, d->start, d->end);
+    else if (d && t == &d->answer)
+      snprintf(line + k, sizeof line - (size_t)k, " greedy decoding of %s (start %d)",
+               d->logits, d->start);
+    else if (t[i].label && t[i].classes)
       snprintf(line + k, sizeof line - (size_t)k, " label, %" PRId64 " classes",
                t[i].classes);
     else if (t[i].label)
@@ -307,12 +322,15 @@ static int cmd_info(Prog *p, int argc, char **argv) {
       printf(" %s", dlrt_entry_name(e));
   printf("\n\n");
   const dlrt_entry *fwd = &m->entry[DLRT_E_FORWARD];
-  info_tensors("inputs", m->inputs, m->ninputs);
-  info_tensors("outputs", fwd->out, fwd->nout);
-  info_tensors("parameters", m->params, m->nparams);
+  info_tensors("inputs", m->inputs, m->ninputs, m);
+  info_tensors("outputs", fwd->out, fwd->nout, NULL);
+  if (m->decode.present)
+    info_tensors(NULL, &m->decode.answer, 1, m);
+  info_tensors("parameters", m->params, m->nparams, NULL);
   info_total(m->params, m->nparams);
   if (m->nstates) {
-    info_tensors("optimiser state (zero at the start of training)", m->states, m->nstates);
+    info_tensors("optimiser state (zero at the start of training)", m->states, m->nstates,
+                 NULL);
     info_total(m->states, m->nstates);
   }
   info_training(m);
@@ -380,6 +398,10 @@ typedef struct Predict {
   int64_t S;               /* samples to run */
   dlrt_array labels;       /* i32, when --labels */
   char *result;            /* -o: every output element */
+  bool decoding;           /* the model decodes (decode.c): each batch is
+                              decoded, its feed made, not read */
+  bool answer;             /* the output is the decoded tokens */
+  int32_t *tokens;         /* decoding: a batch's decoded tokens */
   int64_t correct;
 } Predict;
 
@@ -495,6 +517,12 @@ static const dlrt_tensor *named_input(const dlrt_entry *e, const char *arg,
   return t;
 }
 
+/* Whether t is an input predict must be given: data, not made by
+ * decoding. */
+static bool wanted(const dlrt_model *m, const dlrt_tensor *t) {
+  return !t->label && !(m->decode.present && strcmp(t->name, m->decode.feed) == 0);
+}
+
 static bool add_feed(Predict *pr, const dlrt_tensor *t, const char *path) {
   if (find_feed(pr, t))
     return fail("predict: input '%s' is given twice", t->name);
@@ -510,9 +538,13 @@ static bool bind_inputs(Predict *pr, const dlrt_model *m, const dlrt_entry *e) {
   const StrList *in = &pr->inputs;
   const char *path, *eq;
   const dlrt_tensor *t;
-  for (int i = 0; i < in->n; i++)
-    if ((t = named_input(e, in->v[i], &path)) && !add_feed(pr, t, path))
+  for (int i = 0; i < in->n; i++) {
+    if ((t = named_input(e, in->v[i], &path)) && !t->label && !wanted(m, t))
+      return fail("predict: input '%s' is the decoder's feed, which decoding makes: "
+                  "give only the other inputs", t->name);
+    if (t && !add_feed(pr, t, path))
       return false;
+  }
   for (int i = 0; i < in->n; i++) {
     if (named_input(e, in->v[i], &path))
       continue;
@@ -521,7 +553,7 @@ static bool bind_inputs(Predict *pr, const dlrt_model *m, const dlrt_entry *e) {
       return fail("predict: the forward entry does not read input '%s'", t->name);
     t = NULL;
     for (int k = 0; !t && k < e->nin; k++)
-      if (!e->in[k].label && !find_feed(pr, &e->in[k]))
+      if (wanted(m, &e->in[k]) && !find_feed(pr, &e->in[k]))
         t = &e->in[k];
     if (!t)
       return fail("predict: more --input files than the model has data inputs "
@@ -529,7 +561,7 @@ static bool bind_inputs(Predict *pr, const dlrt_model *m, const dlrt_entry *e) {
     add_feed(pr, t, path);
   }
   for (int k = 0; k < e->nin; k++)
-    if (!e->in[k].label && !find_feed(pr, &e->in[k]))
+    if (wanted(m, &e->in[k]) && !find_feed(pr, &e->in[k]))
       return fail("predict: no data for input '%s' (--input %s=FILE)",
                   e->in[k].name, e->in[k].name);
   return true;
@@ -566,11 +598,17 @@ static bool load_feeds(Predict *pr, const dlrt_model *m, double scale) {
 
 /* ---- predict: outputs ---------------------------------------------------- */
 
-static bool select_output(Predict *pr, const dlrt_entry *e) {
+/* The output to keep: --output, else the decoded tokens of a model that
+ * decodes, else the first. */
+static bool select_output(Predict *pr, const dlrt_model *m, const dlrt_entry *e) {
   if (e->nout == 0)
     return fail("predict: the model has no outputs");
   pr->out = &e->out[0];
-  if (pr->output) {
+  pr->decoding = m->decode.present;
+  pr->answer = pr->decoding && (!pr->output || strcmp(pr->output, m->decode.output) == 0);
+  if (pr->answer)
+    pr->out = &m->decode.answer;
+  else if (pr->output) {
     pr->out = NULL;
     for (int i = 0; i < e->nout && !pr->out; i++)
       if (strcmp(e->out[i].name, pr->output) == 0)
@@ -604,6 +642,9 @@ static bool plan_batches(Predict *pr) {
 static bool load_labels(Predict *pr) {
   char err[DLRT_ERR_LEN], s[128];
   const char *path = pr->labels_path;
+  if (pr->answer)
+    return fail("predict: --labels scores classes; the decoded sequences of '%s' are "
+                "scored by eval (exact-sequence and token accuracy)", pr->out->name);
   if (pr->out->rank != 2 || pr->out->dim[0] != -1)
     return fail("predict: --labels needs an output of class scores [N, C]; "
                 "'%s' is %s", pr->out->name, shape_str(pr->out, s, sizeof s));
@@ -654,7 +695,7 @@ static void print_values(const dlrt_tensor *t, int64_t g, const void *y, int64_t
 static void print_sample(const Predict *pr, int64_t g, const void *y) {
   const dlrt_tensor *t = pr->out;
   double best;
-  if (t->rank == 2) {
+  if (t->rank == 2 && !pr->answer) {
     int64_t k = argmax(t, y, pr->per_out, &best);
     printf("%" PRId64 ": class %" PRId64 "  (value %.6g)\n", g, k, best);
   } else {
@@ -676,7 +717,7 @@ static int64_t output_elems(const Predict *pr) {
 /* Handle the outputs of samples [b, b + n): keep, print, score. An output
  * of the whole run prints one line per row of its last dimension. */
 static void take_outputs(Predict *pr, const dlrt_frame *f, int64_t b, int64_t n) {
-  const char *y = dlrt_tensor_addr(f, pr->out);
+  const char *y = pr->answer ? (const char *)pr->tokens : dlrt_tensor_addr(f, pr->out);
   if (pr->whole) {
     int64_t total = output_elems(pr), row = pr->out->rank ? pr->out->dim[pr->out->rank - 1] : 1;
     if (pr->result)
@@ -723,7 +764,10 @@ static void run_batches(Predict *pr, Prog *p, dlrt_frame *f) {
         memcpy(dlrt_tensor_addr(f, fd->t), fd->a.data,
                (size_t)dlrt_array_numel(&fd->a) * 4);
     }
-    p->entry[DLRT_E_FORWARD](f);
+    if (pr->decoding)
+      dlrt_decode_run(f, &p->m, p->entry[DLRT_E_FORWARD], pr->tokens);
+    else
+      p->entry[DLRT_E_FORWARD](f);
     take_outputs(pr, f, b, n);
   }
   f->N = cap;
@@ -764,7 +808,7 @@ static bool predict(Predict *pr, Prog *p, dlrt_ckpt *c, dlrt_frame *f) {
                       !dlrt_ckpt_check_model(&p->m, c, pr->weights, err)))
     return fail("%s", err);
   const dlrt_entry *fwd = &p->m.entry[DLRT_E_FORWARD];
-  if (!select_output(pr, fwd) || !data_scale(&p->m, &scale) ||
+  if (!select_output(pr, &p->m, fwd) || !data_scale(&p->m, &scale) ||
       !bind_inputs(pr, &p->m, fwd) || !load_feeds(pr, &p->m, scale) || !plan_batches(pr) ||
       (pr->labels_path && !load_labels(pr)))
     return false;
@@ -778,6 +822,9 @@ static bool predict(Predict *pr, Prog *p, dlrt_ckpt *c, dlrt_frame *f) {
   if (!dlrt_frame_alloc(f, &p->m, pr->batch < pr->S ? pr->batch : pr->S, err) ||
       (pr->weights && !dlrt_frame_load_weights(f, &p->m, c, pr->weights, err)))
     return fail("%s", err);
+  if (pr->decoding &&
+      !(pr->tokens = malloc(sizeof *pr->tokens * (size_t)(f->N * p->m.decode.T))))
+    return fail("predict: out of memory for the decoded tokens");
   dlrt_pool_init((int)pr->threads);
   t0 = now();
   run_batches(pr, p, f);
@@ -888,6 +935,7 @@ static int cmd_predict(Prog *p, int argc, char **argv) {
     dlrt_array_free(&pr.feed[i].a);
   dlrt_array_free(&pr.labels);
   free(pr.result);
+  free(pr.tokens);
   return ok ? 0 : 1;
 }
 
@@ -991,6 +1039,19 @@ static void print_score(const dlrt_score *s) {
   print_confusion(s);
 }
 
+/* A model that decodes: its answers decoded greedily (not teacher-forced
+ * as for the loss), against the targets. */
+static bool eval_decoding(Prog *p, dlrt_frame *f, const dlrt_data *d, int64_t B) {
+  dlrt_decode_score s;
+  if (!dlrt_decode_eval(&s, f, &p->m, p->entry[DLRT_E_FORWARD], d, B))
+    return fail("eval: out of memory for the decoded tokens");
+  printf("greedy decoding: exact-sequence accuracy %.2f%% (%" PRId64 "/%" PRId64 "), "
+         "token accuracy %.2f%% (%" PRId64 "/%" PRId64 ")\n",
+         100.0 * (double)s.exact / (double)s.n, s.exact, s.n,
+         100.0 * (double)s.tokens_right / (double)s.tokens, s.tokens_right, s.tokens);
+  return true;
+}
+
 /* Everything of eval after the flags; the caller frees c, d and f. */
 static bool evaluate(const Eval *ev, Prog *p, dlrt_ckpt *c, dlrt_data *d,
                      dlrt_frame *f) {
@@ -1010,10 +1071,11 @@ static bool evaluate(const Eval *ev, Prog *p, dlrt_ckpt *c, dlrt_data *d,
   dlrt_score_begin(&s, m);
   dlrt_score_run(&s, f, m, p->entry[DLRT_E_EVAL], d, NULL, d->n, ev->batch);
   dlrt_score_end(&s);
-  dlrt_pool_shutdown();
   print_score(&s);
   dlrt_score_free(&s);
-  return true;
+  bool ok = !m->decode.present || eval_decoding(p, f, d, ev->batch);
+  dlrt_pool_shutdown();
+  return ok;
 }
 
 /* eval's flags, and the train keys test.* (and data.mean, data.std) as

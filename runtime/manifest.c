@@ -618,6 +618,7 @@ bool dlrt_manifest_parse(dlrt_model *m, const char *text, char *err) {
     p.line++;
     ok = fail(&p, "missing 'end' line (manifest truncated?)");
   }
+  ok = ok && dlrt_decode_parse(m, err);
   if (!ok)
     dlrt_model_free(m);
   return ok;

@@ -38,6 +38,7 @@ void dlrt_data_gather(dlrt_frame *f, const dlrt_entry *e, const dlrt_model *m,
       memcpy(dst + (size_t)i * bytes, src + (size_t)s * bytes, bytes);
     }
   }
+  dlrt_decode_teacher(f, e, m);
 }
 
 /* The first output of entry eval that is not the loss, or NULL. */

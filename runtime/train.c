@@ -911,6 +911,11 @@ static void test_eval(Trainer *t) {
     printf("  test accuracy %.2f%%", 100 * dlrt_score_accuracy(&s));
   if (s.kind == DLRT_ACC_BINARY && !isnan(s.auc))
     printf("  test AUC %.4f", s.auc);
+  dlrt_decode_score ds;
+  if (t->m->decode.present && t->o->entry[DLRT_E_FORWARD] &&
+      dlrt_decode_eval(&ds, &t->f, t->m, t->o->entry[DLRT_E_FORWARD], &t->test, t->batch))
+    printf("  test exact-sequence accuracy %.2f%% (greedy decoding)",
+           100.0 * (double)ds.exact / (double)ds.n);
   if (s.kind == DLRT_ACC_BINARY)
     printf("  (threshold %g: outputs %s)", s.threshold,
            s.threshold == 0.5 ? "in [0, 1], read as probabilities"

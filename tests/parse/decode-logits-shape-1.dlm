@@ -1,0 +1,7 @@
+# the logits score every token at every position: f32[N, T, V]
+input src: i32[N, 5]
+input prev: i32[N, 6]
+label y: i32[N, 6] classes 12
+h = lstm(embedding(prev, 12, 8), 16)
+output logits = dense(lstm(embedding(prev, 12, 8), 16, last = true), 12)
+decode answer = greedy(logits, feed = prev, target = y, start = 10)

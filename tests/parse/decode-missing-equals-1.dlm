@@ -1,0 +1,6 @@
+# a decode statement binds its name with =
+input src: i32[N, 5]
+input prev: i32[N, 6]
+label y: i32[N, 6] classes 12
+output logits = dense(lstm(embedding(prev, 12, 8), 16), 12)
+decode answer greedy(logits, feed = prev, target = y, start = 10)

@@ -1,0 +1,7 @@
+# the decoded tokens are a new output
+input src: i32[N, 5]
+input prev: i32[N, 6]
+label y: i32[N, 6] classes 12
+h = lstm(embedding(prev, 12, 8), 16)
+output logits = dense(h, 12)
+decode logits = greedy(logits, feed = prev, target = y, start = 10)

@@ -1,0 +1,7 @@
+# training feeds the encoder's input, then the target
+label y: i32[N, 6] classes 12
+input src: i32[N, 5]
+input prev: i32[N, 6]
+h = lstm(embedding(prev, 12, 8), 16)
+output logits = dense(h, 12)
+decode answer = greedy(logits, feed = prev, target = y, start = 10)

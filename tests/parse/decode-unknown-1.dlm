@@ -1,0 +1,7 @@
+# the decodings are: greedy
+input src: i32[N, 5]
+input prev: i32[N, 6]
+label y: i32[N, 6] classes 12
+h = lstm(embedding(prev, 12, 8), 16)
+output logits = dense(h, 12)
+decode answer = beam(logits, feed = prev, target = y, start = 10, width = 4)
