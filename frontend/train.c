@@ -356,7 +356,7 @@ static void store_text(Lower *L, const Key *k, const Stmt *s, const Sig *sig,
              ny->classes <= 256;
   if (!fit) {
     if (fe_error(L, s->vloc, "text: the model must read characters and predict "
-                 "the next ones: inputs i32[N, T] and a label i32[N, T] classes V "
+                 "the next ones: an input i32[N, T] and a label i32[N, T] classes V "
                  "(V <= 256)%s%s%s%s%s", nx ? ", but input '" : "", nx ? nx->name : "",
                  nx ? arena_printf(L->a, "' is %s", fe_type_str(L, x)) : "",
                  ny ? arena_printf(L->a, " and '%s' ", ny->name) : "",
