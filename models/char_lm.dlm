@@ -1,0 +1,31 @@
+# char_lm.dlm — a character-level language model: an LSTM of 256 units
+# reads 64 characters (bytes, ASCII) and predicts each one's successor.
+# The corpus is the licence texts every Debian machine has (base-files,
+# /usr/share/common-licenses: 14 files, about 263 KB of English once the
+# links to other files of the folder are skipped); it trains on the first
+# 90% of every file and is scored on the last 10%, which it never sees.
+#
+#   dlc build models/char_lm.dlm -o char_lm && ./char_lm train --save char_lm.ckpt
+#   ./char_lm generate --weights char_lm.ckpt --prime "This License" --length 400
+#
+# The held-out text reaches 2.17 bits per character after the 12 epochs
+# (a model of single-character frequencies: about 4.5); see README,
+# "Sequence models". tests/e2e/char_lm.sh trains it briefly and checks
+# generation and the compiled code against the interpreter.
+
+input text: i32[N, 64]                  # 64 characters
+label next: i32[N, 64] classes 128      # the 64 that follow, one further on
+
+h = embedding(text, 128, 32)            # [N, 64, 32]
+h = lstm(h, 256)                        # [N, 64, 256]  every step's state
+logits = dense(h, 128)                  # [N, 64, 128]
+output probs = softmax(logits)          # the next character's distribution
+
+train {
+  loss = cross_entropy(logits, next)    # mean over the N x 64 characters
+  optimizer = adam(lr = 0.002)
+  batch = 32
+  epochs = 12
+  data = text("/usr/share/common-licenses", part = [0, 0.9])
+  test = text("/usr/share/common-licenses", part = [0.9, 1])
+}
