@@ -663,8 +663,9 @@ static void track_best(Trainer *t, double val_loss) {
   }
 }
 
+/* The epoch line; held_out is the test set's loss (NaN: not shown). */
 static void print_epoch(const Trainer *t, const double *h, double train_secs,
-                        double test_loss) {
+                        double held_out) {
   if (t->o->quiet)
     return;
   if (t->fold)
@@ -677,10 +678,10 @@ static void print_epoch(const Trainer *t, const double *h, double train_secs,
     printf("  val loss %.4f", h[H_VAL_LOSS]);
   if (t->nval && t->text)
     printf(" (%.3f bpc)", h[H_VAL_LOSS] / M_LN2);
-  if (!isnan(test_loss))
-    printf("  test loss %.4f (%.3f bpc)", test_loss, test_loss / M_LN2);
   if (t->nval && !isnan(h[H_VAL_ACC]))
     printf("  val acc %.2f%%", 100 * h[H_VAL_ACC]);
+  if (!isnan(held_out))
+    printf("  test loss %.4f (%.3f bpc)", held_out, held_out / M_LN2);
   printf("  lr %g  %.1fs  %.0f samples/s\n", h[H_LR], h[H_SECONDS],
          (double)t->ntrain / (train_secs > 0 ? train_secs : 1e-9));
   fflush(stdout);
