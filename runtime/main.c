@@ -186,11 +186,13 @@ static void usage_train(FILE *out) {
     "                            --clip-norm 1 --lr-schedule 'step(every=2, gamma=0.5)'\n"
     "                            --data-images F --data-labels F --test-images F ...\n"
     "                            --data 'idx(IMAGES, LABELS, scale=1/255)' 'csv(FILE)'\n"
+    "                            'text(PATH, part=[0, 0.9])' --data-part 0,0.5\n"
     "                            --augment 'crop(pad=2), flip' or none\n"
     "  eval --weights FILE [--images F --labels F] [--batch B] [--limit K]\n"
     "                            loss, accuracy and confusion matrix on the test\n"
     "                            set (default: the train section's test data);\n"
-    "                            binary: precision, recall, F1 and ROC AUC too\n", out);
+    "                            binary: precision, recall, F1 and ROC AUC too;\n"
+    "                            text: bits per character\n", out);
 }
 
 static void usage(const Prog *p, FILE *out) {
@@ -217,6 +219,13 @@ static void usage(const Prog *p, FILE *out) {
     p->name, p->m.name, p->m.dlc_version);
   if (p->m.entry[DLRT_E_TRAIN].present)
     usage_train(out);
+  fputs(
+    "  generate --weights FILE [--seed S] [--length N] [--prime TEXT]\n"
+    "           [--temperature X] [--threads T]\n"
+    "                            for a character model (input i32[N, T], output\n"
+    "                            f32[N, T, V]): print TEXT, then N characters\n"
+    "                            (default 200) drawn one by one from the model;\n"
+    "                            a seed (default 1) gives the same text\n", out);
   fputs("  help                      this text\n", out);
 }
 

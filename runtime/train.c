@@ -1055,6 +1055,8 @@ static void print_plan(const Trainer *t) {
   if (t->o->quiet)
     return;
   printf("training %s: %" PRId64 " samples", t->m->name, t->ntrain);
+  if (t->text)
+    printf(" (windows of %" PRId64 " characters)", t->data.xper);
   if (t->nval)
     printf(" (+%" PRId64 " for validation)", t->nval);
   printf(", batch %" PRId64 ", %" PRId64 " epochs, lr %g", t->batch, t->epochs, t->lr0);
