@@ -174,7 +174,7 @@ $(BUILD)/rtprog/fake_adam: tests/rt/prog/fake_train.c $(BUILD)/libdlrt.a
 # The same targets are built without libFuzzer into $(BUILD)/fuzzrun/ so
 # that `make test` replays the regression inputs (tests/e2e/fuzz_regress.sh).
 
-FUZZ_TARGETS := dlm ir ckpt idx npy csv
+FUZZ_TARGETS := dlm ir ckpt idx npy csv text
 FUZZ_SECONDS ?= 10
 FUZZ_CC      ?= clang
 FUZZ_FLAGS   := -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer \

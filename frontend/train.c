@@ -44,8 +44,9 @@ static const Choice schedules[] = {
   {"cosine", "min_lr: nonneg = 0"},
 };
 
-/* Every format ends with the classes to keep and the normalisation
- * arguments (NORM), which store_data handles apart from the others. */
+/* Every format of features ends with the classes to keep and the
+ * normalisation arguments (NORM), which store_data handles apart from the
+ * others; text (characters for a character model) has neither. */
 #define NORM ", classes: ints = none, normalize: floats = none, " \
              "mean: floats = none, std: floats = none"
 static const Choice formats[] = {
@@ -53,6 +54,7 @@ static const Choice formats[] = {
   {"csv", "path: string, label_column: int = -1, scale: float = 1, "
           "skip_header: bool = true" NORM},
   {"npy", "images: string, labels: string, scale: float = 1" NORM},
+  {"text", "path: string, part: floats = none"},
 };
 #undef NORM
 enum { NNORM = 3, NTAIL = 4 };  /* normalize, mean, std: the last three
@@ -340,6 +342,46 @@ static bool check_classes(Lower *L, const Sig *sig, const ArgVal *a) {
   return true;
 }
 
+/* text(path, part = [lo, hi]): the model reads characters, input
+ * i32[N, T], and predicts the next ones, a label i32[N, T] classes V
+ * with V <= 256 (bytes); part is two fractions 0 <= lo < hi <= 1. The
+ * keys <key>.format, <key>.path and, when written, <key>.part "lo,hi". */
+static void store_text(Lower *L, const Key *k, const Stmt *s, const Sig *sig,
+                       const ArgVal *arg) {
+  int x = data_input(L), y = target_input(L);
+  const Node *nx = x >= 0 ? &L->g->node[x] : NULL, *ny = y >= 0 ? &L->g->node[y] : NULL;
+  bool fit = nx && ny && nx->dtype == DT_I32 && ny->dtype == DT_I32 &&
+             nx->shape.rank == 2 && ny->shape.rank == 2 && nx->shape.d[0] < 0 &&
+             shape_equal(&nx->shape, &ny->shape) && ny->classes >= 2 &&
+             ny->classes <= 256;
+  if (!fit) {
+    if (fe_error(L, s->vloc, "text: the model must read characters and predict "
+                 "the next ones: an input i32[N, T] and a label i32[N, T] classes V "
+                 "(V <= 256)%s%s%s%s%s", nx ? ", but input '" : "", nx ? nx->name : "",
+                 nx ? arena_printf(L->a, "' is %s", fe_type_str(L, x)) : "",
+                 ny ? arena_printf(L->a, " and '%s' ", ny->name) : "",
+                 ny ? arena_printf(L->a, "is %s%s", fe_type_str(L, y), ny->classes ?
+                      arena_printf(L->a, " classes %lld", (long long)ny->classes)
+                      : "") : ""))
+      diag_hint("input text: i32[N, 64] and label next: i32[N, 64] classes 128");
+    return;
+  }
+  const ArgVal *part = &arg[1];
+  if (part->given && (part->v.nitem != 2 || !(part->v.item[0].num >= 0) ||
+                      !(part->v.item[0].num < part->v.item[1].num) ||
+                      !(part->v.item[1].num <= 1))) {
+    if (fe_error(L, part->loc, "text: part must be [lo, hi] with 0 <= lo < hi <= 1"))
+      diag_hint("the fraction of every file read, e.g. part = [0, 0.9] for "
+                "training and part = [0.9, 1] for the held-out text");
+    return;
+  }
+  ir_train_kv(L->g, arena_printf(L->a, "%s.format", k->key), sig->fname, s->loc);
+  ir_train_kv(L->g, arena_printf(L->a, "%s.path", k->key), arg[0].v.str, arg[0].loc);
+  if (part->given)
+    ir_train_kv(L->g, arena_printf(L->a, "%s.part", k->key), numbers_str(L, &part->v),
+                part->loc);
+}
+
 /* data = FORMAT(...): the keys <key>.format and <key>.<argument> for every
  * argument of the format, defaults included, except scale, then
  * <key>.classes, <key>.mean and <key>.std when they are asked for. Scale,
@@ -352,8 +394,13 @@ static void store_data(Lower *L, const Key *k, const Stmt *s) {
   ArgVal arg[MAX_PARAMS];
   Value mean, std;
   Loc at;
-  if (eval_choice(L, k, s->e, &sig, arg) < 0 ||
-      !check_norm(L, &sig, arg, &mean, &std, &at))
+  if (eval_choice(L, k, s->e, &sig, arg) < 0)
+    return;
+  if (strcmp(sig.fname, "text") == 0) {
+    store_text(L, k, s, &sig, arg);
+    return;
+  }
+  if (!check_norm(L, &sig, arg, &mean, &std, &at))
     return;
   const ArgVal *classes = &arg[sig.n - NTAIL];
   if (classes->given && !check_classes(L, &sig, classes))

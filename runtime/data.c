@@ -11,14 +11,17 @@
  *
  * Keys, for the set "data" (training) or "test":
  *
- *   <set>.format        idx | npy | csv (default: csv when <set>.path is
- *                       given, else idx; IDX and NPY are told apart by
- *                       their magic bytes anyway)
+ *   <set>.format        idx | npy | csv | text (default: csv when
+ *                       <set>.path is given, else idx; IDX and NPY are
+ *                       told apart by their magic bytes anyway)
  *   <set>.images, <set>.labels     idx, npy: features and targets
  *   <set>.path, <set>.label_column, <set>.skip_header     csv: one sample
  *                       per line; the label column (0-based; negative
  *                       counts from the end; default the last) holds the
  *                       target, the other columns the features
+ *   <set>.path, <set>.part         text: a corpus (a file or a folder,
+ *                       runtime/text.c) and the fraction of every file
+ *                       read, "lo,hi" (default "0,1"); see load_text
  *   <set>.scale         features are multiplied by it (default 1)
  *   <set>.mean, <set>.std          per channel (dim 1 of the first input;
  *                       one number for all): x' = (x * scale - mean) / std
@@ -401,6 +404,56 @@ static bool load_csv(Set *s, dlrt_data *d) {
   return ok;
 }
 
+/* text: windows of a corpus for a character model, whose first input
+ * (the characters) and second (the next characters, a label with V
+ * classes) are both i32[N, T]. The part's bytes are cut into consecutive
+ * windows: window i reads bytes iT .. iT+T-1 and its targets are bytes
+ * iT+1 .. iT+T, one further on. So the inputs of two windows never
+ * overlap and every byte of the part but the first is a target exactly
+ * once: the mean loss over the windows is the loss per character of the
+ * whole part (bar a last fraction of a window), which is what a held-out
+ * figure in bits per character must be. The trainer shuffles the windows
+ * each epoch like any samples; the LSTM starts each window from a zero
+ * state, and so does generation (runtime/generate.c). */
+static bool load_text(Set *s, dlrt_data *d) {
+  const char *path = key(s, "path"), *part = key(s, "part");
+  double range[2] = {0, 1};
+  int n = 2;
+  if (!path)
+    return fail(s, "%s.format is text but %s.path is not given (--%s-path FILE)",
+                s->set, s->set, s->set);
+  const dlrt_tensor *x = s->xt, *y = s->yt;
+  bool shaped = x->dtype == DLRT_I32 && x->rank == 2 && y && y->dtype == DLRT_I32 &&
+                y->rank == 2 && y->dim[1] == x->dim[1] && y->label;
+  if (!shaped || y->classes < 2 || y->classes > 256)
+    return fail(s, "%s: a text source needs the inputs i32[N, T] (characters) and "
+                "a label i32[N, T] classes V (the next characters, V <= 256)", path);
+  if (part && (!number_list(s, "part", part, range, 2, &n) || n != 2 ||
+               !(range[0] >= 0 && range[0] < range[1] && range[1] <= 1)))
+    return fail(s, "%s.part: '%s' is not [lo, hi] with 0 <= lo < hi <= 1", s->set, part);
+  dlrt_text t;
+  if (!dlrt_text_load(&t, path, range[0], range[1], (int)y->classes, s->err))
+    return false;
+  int64_t T = x->dim[1], w = t.n > 0 ? (t.n - 1) / T : 0;
+  snprintf(d->source, sizeof d->source, "%s", path);
+  if (w == 0) {
+    fail(s, "%s: the part [%g, %g] holds %" PRId64 " bytes, fewer than one window "
+         "of T + 1 = %" PRId64, path, range[0], range[1], t.n, T + 1);
+    dlrt_text_free(&t);
+    return false;
+  }
+  int32_t *xs = malloc(sizeof *xs * (size_t)(w * T)), *ys = malloc(sizeof *ys * (size_t)(w * T));
+  d->x = xs;
+  d->y = ys;
+  d->n = w;
+  for (int64_t i = 0; xs && ys && i < w * T; i++) {
+    xs[i] = t.bytes[i];
+    ys[i] = t.bytes[i + 1];
+  }
+  dlrt_text_free(&t);
+  return xs && ys ? true : fail(s, "%s: out of memory", path);
+}
+
 /* ---- sets ---------------------------------------------------------------- */
 
 /* Set up s for the model's inputs. */
@@ -475,11 +528,13 @@ bool dlrt_data_load(dlrt_data *d, const dlrt_model *m, const char *set,
   bool ok;
   if (strcmp(fmt, "csv") == 0)
     ok = load_csv(&s, d) && finish(&s, d, limit, key(&s, "path"));
+  else if (strcmp(fmt, "text") == 0)
+    ok = load_text(&s, d) && finish(&s, d, limit, key(&s, "path"));
   else if (strcmp(fmt, "idx") == 0 || strcmp(fmt, "npy") == 0)
     ok = load_files(&s, d, key(&s, "images"), key(&s, "labels")) &&
          finish(&s, d, limit, key(&s, "labels"));
   else
-    ok = fail(&s, "%s.format '%s': want idx, npy or csv", set, fmt);
+    ok = fail(&s, "%s.format '%s': want idx, npy, csv or text", set, fmt);
   if (!ok)
     dlrt_data_free(d);
   return ok;

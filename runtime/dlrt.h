@@ -288,6 +288,26 @@ bool dlrt_csv_load(const char *path, bool skip_header, dlrt_array *a,
 void dlrt_array_free(dlrt_array *a);
 int64_t dlrt_array_numel(const dlrt_array *a);
 
+/* ---- text.c: plain-text corpora ------------------------------------------ */
+
+/* The bytes of a part of a corpus (text.c explains the choices). */
+typedef struct dlrt_text {
+  unsigned char *bytes;     /* n bytes, each < the vocabulary */
+  int64_t n;
+  char **files;             /* the files read, in order */
+  int nfiles;
+} dlrt_text;
+
+/* Load the part [lo, hi) (fractions, 0 <= lo < hi <= 1) of the corpus at
+ * path: a file, or the regular files of a folder in name order, each file
+ * once (links to a file of the folder are not read again), the same
+ * fraction of every file, joined. Every byte of every file must be below
+ * vocab (1..256). False with a message naming the file and, for a bad
+ * byte, its offset; t is then empty. Free t with dlrt_text_free. */
+bool dlrt_text_load(dlrt_text *t, const char *path, double lo, double hi,
+                    int vocab, char *err);
+void dlrt_text_free(dlrt_text *t);
+
 /* ---- numerics.c: --check-numerics --------------------------------------- */
 
 /* Set by --check-numerics: generated code then passes every f32 tensor a
@@ -558,6 +578,25 @@ const char *dlrt_train_key(int i);
 /* Run `train` for m (whose train keys it overrides); messages on stdout
  * (results) and stderr (progress, errors). Returns the exit status. */
 int dlrt_train(dlrt_model *m, const dlrt_train_opts *o);
+
+/* ---- generate.c: text from a character model ---------------------------- */
+
+/* What `./model generate` was asked to do (main.c parses the flags). */
+typedef struct dlrt_generate_opts {
+  dlrt_entry_fn forward;      /* the program's forward entry */
+  const char *weights;        /* checkpoint (required) */
+  const char *prime;          /* text to continue, printed first; NULL: none */
+  uint64_t seed;
+  int64_t length;             /* characters to draw */
+  double temperature;         /* > 0; 1 samples the model's distribution */
+  int64_t threads;            /* 0: one per core */
+} dlrt_generate_opts;
+
+/* Print the prime and `length` characters drawn one at a time from the
+ * model's forward entry (generate.c explains how); the same seed gives
+ * the same text. A model without an input i32[N, T] and an output
+ * f32[N, T, V] is refused with a message. Returns the exit status. */
+int dlrt_generate(const dlrt_model *m, const dlrt_generate_opts *o);
 
 /* ---- augment.c: data augmentation ---------------------------------------- */
 

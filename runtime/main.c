@@ -1,5 +1,5 @@
 /* main.c — the command line of a generated program: info, init, predict,
- * train, eval.
+ * train, eval, bench, generate.
  *
  * The one idea: a generated program is the compiler's object file (the
  * manifest text and the entry points) plus this file; main() parses the
@@ -186,11 +186,13 @@ static void usage_train(FILE *out) {
     "                            --clip-norm 1 --lr-schedule 'step(every=2, gamma=0.5)'\n"
     "                            --data-images F --data-labels F --test-images F ...\n"
     "                            --data 'idx(IMAGES, LABELS, scale=1/255)' 'csv(FILE)'\n"
+    "                            'text(PATH, part=[0, 0.9])' --data-part 0,0.5\n"
     "                            --augment 'crop(pad=2), flip' or none\n"
     "  eval --weights FILE [--images F --labels F] [--batch B] [--limit K]\n"
     "                            loss, accuracy and confusion matrix on the test\n"
     "                            set (default: the train section's test data);\n"
-    "                            binary: precision, recall, F1 and ROC AUC too\n", out);
+    "                            binary: precision, recall, F1 and ROC AUC too;\n"
+    "                            text: bits per character\n", out);
 }
 
 static void usage(const Prog *p, FILE *out) {
@@ -219,6 +221,13 @@ static void usage(const Prog *p, FILE *out) {
     p->name, p->m.name, p->m.dlc_version);
   if (p->m.entry[DLRT_E_TRAIN].present)
     usage_train(out);
+  fputs(
+    "  generate --weights FILE [--seed S] [--length N] [--prime TEXT]\n"
+    "           [--temperature X] [--threads T]\n"
+    "                            for a character model (input i32[N, T], output\n"
+    "                            f32[N, T, V]): print TEXT, then N characters\n"
+    "                            (default 200) drawn one by one from the model;\n"
+    "                            a seed (default 1) gives the same text\n", out);
   fputs("  help                      this text\n", out);
 }
 
@@ -1016,8 +1025,12 @@ static void print_confusion(const dlrt_score *s) {
   }
 }
 
-static void print_score(const dlrt_score *s) {
+/* text: the samples are windows of a text, and the loss the mean
+ * cross-entropy per character, in nats: also shown in bits. */
+static void print_score(const dlrt_score *s, bool text) {
   printf("eval: %" PRId64 " samples\nloss %.4f\n", s->n, s->loss);
+  if (text)
+    printf("bits per character %.4f\n", s->loss / M_LN2);
   if (s->kind == DLRT_ACC_NONE)
     return;
   printf("accuracy %.2f%% (%" PRId64 "/%" PRId64 ")", 100 * dlrt_score_accuracy(s),
@@ -1071,7 +1084,8 @@ static bool evaluate(const Eval *ev, Prog *p, dlrt_ckpt *c, dlrt_data *d,
   dlrt_score_begin(&s, m);
   dlrt_score_run(&s, f, m, p->entry[DLRT_E_EVAL], d, NULL, d->n, ev->batch);
   dlrt_score_end(&s);
-  print_score(&s);
+  const char *fmt = dlrt_train_get(m, "test.format");
+  print_score(&s, !ev->images && fmt && strcmp(fmt, "text") == 0);
   dlrt_score_free(&s);
   bool ok = !m->decode.present || eval_decoding(p, f, d, ev->batch);
   dlrt_pool_shutdown();
@@ -1131,6 +1145,30 @@ static int cmd_eval(Prog *p, int argc, char **argv) {
   return ok ? 0 : 1;
 }
 
+/* ---- generate ------------------------------------------------------------ */
+
+static int cmd_generate(Prog *p, int argc, char **argv) {
+  dlrt_generate_opts o = {.forward = p->entry[DLRT_E_FORWARD], .seed = 1, .length = 200,
+                          .temperature = 1, .threads = 1};
+  const char *temp = NULL;
+  Flag flags[] = {
+    {.name = "--weights", .kind = F_STR, .dst = &o.weights},
+    {.name = "--seed", .kind = F_U64, .dst = &o.seed},
+    {.name = "--length", .kind = F_INT, .dst = &o.length, .lo = 0, .hi = 100000000},
+    {.name = "--prime", .kind = F_STR, .dst = &o.prime},
+    {.name = "--temperature", .kind = F_STR, .dst = &temp},
+    {.name = "--threads", .kind = F_INT, .dst = &o.threads, .lo = 0, .hi = 1024},
+  };
+  if (!parse_flags("generate", argc, argv, flags, sizeof flags / sizeof flags[0]))
+    return 1;
+  if (temp && (!dlrt_parse_number(temp, &o.temperature) || !(o.temperature > 0)))
+    return error("generate: --temperature: '%s' is not a number > 0", temp);
+  if (!o.weights)
+    return error("generate: --weights FILE is required (a trained checkpoint: "
+                 "train --save FILE)");
+  return dlrt_generate(&p->m, &o);
+}
+
 /* ---- main ---------------------------------------------------------------- */
 
 static bool wants_help(int argc, char **argv) {
@@ -1164,6 +1202,8 @@ int main(int argc, char **argv) {
     rc = cmd_eval(&p, n, rest);
   } else if (strcmp(cmd, "bench") == 0) {
     rc = cmd_bench(&p, n, rest);
+  } else if (strcmp(cmd, "generate") == 0) {
+    rc = cmd_generate(&p, n, rest);
   } else {
     error("unknown command '%s'", cmd);
     usage(&p, stderr);

@@ -45,6 +45,9 @@ typedef struct Trainer {
   dlrt_schedule sched;
   dlrt_augment aug;             /* the training images' transforms */
   bool augmenting;              /* aug changes something */
+  bool text;                    /* a character model on text: losses are
+                                   also shown in bits per character, and
+                                   the test set is scored every epoch */
   int64_t C, H, W;              /* the first input's image, when augmenting */
   float *fill;                  /* per channel: a raw 0, normalised */
   /* data: sample indices of the training and validation sets */
@@ -76,9 +79,9 @@ static const char *const other_keys[] = {
   "validation_split", "early_stopping", "augment", "data", "test",
   "data.format", "data.images", "data.labels", "data.path",
   "data.label_column", "data.skip_header", "data.scale", "data.mean",
-  "data.std", "data.classes", "test.format", "test.images", "test.labels",
-  "test.path", "test.label_column", "test.skip_header", "test.scale",
-  "test.mean", "test.std", "test.classes",
+  "data.std", "data.classes", "data.part", "test.format", "test.images",
+  "test.labels", "test.path", "test.label_column", "test.skip_header",
+  "test.scale", "test.mean", "test.std", "test.classes", "test.part",
 };
 
 const char *dlrt_train_key(int i) {
@@ -194,22 +197,23 @@ static bool set_optimizer(Trainer *t, const char *text) {
 }
 
 /* --data CALL / --test CALL: idx(images, labels), npy(images, labels),
- * csv(path); keyword arguments scale, mean, std, label_column,
- * skip_header, classes. Keyword keys not given are reset. */
+ * csv(path), text(path); keyword arguments scale, mean, std,
+ * label_column, skip_header, classes, part. Keyword keys not given are
+ * reset. */
 static bool set_source(Trainer *t, const char *set, const char *text) {
   static const char *const kw[] = {"scale", "mean", "std", "label_column", "skip_header",
-                                   "classes"};
+                                   "classes", "part"};
   char err[DLRT_ERR_LEN], k[64];
   dlrt_call c;
   if (!dlrt_call_parse(&c, text, err))
     return fail("--%s: %s", set, err);
-  bool csv = strcmp(c.name, "csv") == 0;
-  if (!csv && strcmp(c.name, "idx") != 0 && strcmp(c.name, "npy") != 0)
-    return fail("--%s: '%s' is not idx(images, labels), npy(images, labels) or "
-                "csv(path)", set, c.name);
-  const char *pos[2] = {dlrt_call_arg(&c, csv ? "path" : "images", 0),
-                        csv ? NULL : dlrt_call_arg(&c, "labels", 1)};
-  const char *names[2] = {csv ? "path" : "images", "labels"};
+  bool by_path = strcmp(c.name, "csv") == 0 || strcmp(c.name, "text") == 0;
+  if (!by_path && strcmp(c.name, "idx") != 0 && strcmp(c.name, "npy") != 0)
+    return fail("--%s: '%s' is not idx(images, labels), npy(images, labels), "
+                "csv(path) or text(path)", set, c.name);
+  const char *pos[2] = {dlrt_call_arg(&c, by_path ? "path" : "images", 0),
+                        by_path ? NULL : dlrt_call_arg(&c, "labels", 1)};
+  const char *names[2] = {by_path ? "path" : "images", "labels"};
   bool ok = pos[0] != NULL;
   snprintf(k, sizeof k, "%s.format", set);
   ok = ok && dlrt_train_set(t->m, k, c.name, err);
@@ -413,6 +417,8 @@ static bool load_sets(Trainer *t) {
                 "FILE.csv, or --data 'idx(IMAGES, LABELS)'");
   if (!dlrt_data_load(&t->data, t->m, "data", t->limit, err))
     return fail("%s", err);
+  const char *fmt = dlrt_train_get(t->m, "data.format");
+  t->text = fmt && strcmp(fmt, "text") == 0;
   if (dlrt_data_configured(t->m, "test") && !t->m->entry[DLRT_E_EVAL].present)
     note("the model has no eval entry: the test set is not used");
   else if (dlrt_data_configured(t->m, "test") &&
@@ -613,6 +619,20 @@ static bool train_epoch(Trainer *t, double lr, double *loss) {
   return true;
 }
 
+/* The mean loss on the test set; NaN without one. */
+static double test_loss(Trainer *t) {
+  dlrt_score s;
+  if (t->test.n == 0 || t->o->quiet)
+    return NAN;
+  dlrt_score_begin(&s, t->m);
+  dlrt_score_run(&s, &t->f, t->m, t->o->entry[DLRT_E_EVAL], &t->test, NULL, t->test.n,
+                 t->batch);
+  dlrt_score_end(&s);
+  double loss = s.loss;
+  dlrt_score_free(&s);
+  return loss;
+}
+
 /* Score the validation set: loss and accuracy (NaN when not scored). */
 static void validate(Trainer *t, double *loss, double *acc) {
   dlrt_score s;
@@ -644,17 +664,25 @@ static void track_best(Trainer *t, double val_loss) {
   }
 }
 
-static void print_epoch(const Trainer *t, const double *h, double train_secs) {
+/* The epoch line; held_out is the test set's loss (NaN: not shown). */
+static void print_epoch(const Trainer *t, const double *h, double train_secs,
+                        double held_out) {
   if (t->o->quiet)
     return;
   if (t->fold)
     printf("fold %d/%d  ", t->fold, t->folds);
   printf("epoch %" PRId64 "/%" PRId64 "  train loss %.4f", t->epoch, t->epochs,
          h[H_TRAIN_LOSS]);
+  if (t->text)
+    printf(" (%.3f bpc)", h[H_TRAIN_LOSS] / M_LN2);
   if (t->nval)
     printf("  val loss %.4f", h[H_VAL_LOSS]);
+  if (t->nval && t->text)
+    printf(" (%.3f bpc)", h[H_VAL_LOSS] / M_LN2);
   if (t->nval && !isnan(h[H_VAL_ACC]))
     printf("  val acc %.2f%%", 100 * h[H_VAL_ACC]);
+  if (!isnan(held_out))
+    printf("  test loss %.4f (%.3f bpc)", held_out, held_out / M_LN2);
   printf("  lr %g  %.1fs  %.0f samples/s\n", h[H_LR], h[H_SECONDS],
          (double)t->ntrain / (train_secs > 0 ? train_secs : 1e-9));
   fflush(stdout);
@@ -795,7 +823,7 @@ static bool end_epoch(Trainer *t, double loss, double lr, double t0, double t1) 
   h[H_LR] = lr;
   h[H_SECONDS] = now() - t0;
   track_best(t, h[H_VAL_LOSS]);
-  print_epoch(t, h, t1 - t0);
+  print_epoch(t, h, t1 - t0, t->text ? test_loss(t) : NAN);
   return (!t->o->log || write_log(t)) && (!t->o->plot || write_plot(t)) && save(t);
 }
 
@@ -907,6 +935,8 @@ static void test_eval(Trainer *t) {
                  t->batch);
   dlrt_score_end(&s);
   printf("test loss %.4f", s.loss);
+  if (t->text)
+    printf("  test bpc %.4f", s.loss / M_LN2);
   if (s.kind != DLRT_ACC_NONE)
     printf("  test accuracy %.2f%%", 100 * dlrt_score_accuracy(&s));
   if (s.kind == DLRT_ACC_BINARY && !isnan(s.auc))
@@ -1032,6 +1062,8 @@ static void print_plan(const Trainer *t) {
   if (t->o->quiet)
     return;
   printf("training %s: %" PRId64 " samples", t->m->name, t->ntrain);
+  if (t->text)
+    printf(" (windows of %" PRId64 " characters)", t->data.xper);
   if (t->nval)
     printf(" (+%" PRId64 " for validation)", t->nval);
   printf(", batch %" PRId64 ", %" PRId64 " epochs, lr %g", t->batch, t->epochs, t->lr0);

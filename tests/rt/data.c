@@ -116,7 +116,7 @@ static void test_idx(dlrt_model *m) {
         strstr(err, "no test targets for input 'y'"), "%s", err);
   set(m, "test.format", "parquet");
   check("data_refuses_format", !dlrt_data_load(&d, m, "test", 0, err) &&
-        strstr(err, "test.format 'parquet': want idx, npy or csv"), "%s", err);
+        strstr(err, "test.format 'parquet': want idx, npy, csv or text"), "%s", err);
 }
 
 /* classes = c0,c1,...: only those samples, relabelled by position, in
