@@ -12,7 +12,7 @@
  *   for t = (n, ob, oh)                                 parallel
  *     for each tile of RW columns from ow0
  *       acc[r][o] = 0                                   r < RW, o < 8
- *       for cb, kh (rows inside the image), kw, i < 8
+ *       for cb, kh (rows inside the image), kw, i < L (8, or 1 for a plain x)
  *         x_r = x[n, cb, ih, (ow0 + r)*sw - pw + kw*dw, i]
  *         acc[r][o] += x_r * w[ob, cb, kh, kw, i, o]
  *       y[n, ob, oh, ow0 + r, o] = acc[r][o]
@@ -99,6 +99,7 @@ typedef struct Conv {
   Program *p;
   Kernel *k;
   int x, w, y;                  /* buffers */
+  int64_t L;                    /* input lanes: 8, or 1 (a plain image) */
   int64_t CB, H, W, OB, OH, OW, KH, KW, sh, sw, ph, pw, dh, dw;
   KExpr *n, *ob, *oh;           /* the parallel unit's image, block, row */
   KExpr *kh_lo, *kh_hi;         /* the taps whose row is inside the image */
@@ -119,7 +120,7 @@ static void conv_tile(Conv *c, KStmt *parent, KExpr *ow0, int rw, bool checked) 
   KStmt *l = loop(p, k, parent, &cb, ic(p, 0), ic(p, c->CB));
   l = loop(p, k, l, &kh, c->kh_lo, c->kh_hi);
   l = loop(p, k, l, &kw, ic(p, 0), ic(p, c->KW));
-  l = loop(p, k, l, &i, ic(p, 0), ic(p, BLOCK_C));
+  l = loop(p, k, l, &i, ic(p, 0), ic(p, c->L));
   KExpr *ih = kir_iadd(p, kir_imul(p, c->oh, ic(p, c->sh)),
                        kir_iadd(p, ic(p, -c->ph), kir_imul(p, ivar(p, k, kh), ic(p, c->dh))));
   KExpr *row = kir_imul(p, kir_iadd(p, kir_imul(p, kir_iadd(p, kir_imul(p, c->n, ic(p, c->CB)),
@@ -129,7 +130,7 @@ static void conv_tile(Conv *c, KStmt *parent, KExpr *ow0, int rw, bool checked) 
     KExpr *iw = kir_iadd(p, kir_imul(p, kir_iadd(p, ow0, ic(p, r)), ic(p, c->sw)),
                          kir_iadd(p, ic(p, -c->pw), kir_imul(p, ivar(p, k, kw), ic(p, c->dw))));
     KExpr *cw = checked ? kir_bin(p, K_MIN, kir_bin(p, K_MAX, iw, ic(p, 0)), ic(p, c->W - 1)) : iw;
-    KExpr *at = kir_iadd(p, kir_imul(p, kir_iadd(p, row, cw), ic(p, BLOCK_C)), ivar(p, k, i));
+    KExpr *at = kir_iadd(p, kir_imul(p, kir_iadd(p, row, cw), ic(p, c->L)), ivar(p, k, i));
     KExpr *xv = kir_load(p, k, c->x, at);
     if (checked) xv = kir_select(p, kir_bin(p, K_EQ, cw, iw), xv, kir_const_f(p, 0));
     kir_set(p, k, l, xs[r], xv);
@@ -137,7 +138,7 @@ static void conv_tile(Conv *c, KStmt *parent, KExpr *ow0, int rw, bool checked) 
   KExpr *tap = kir_iadd(p, kir_imul(p, kir_iadd(p, kir_imul(p, kir_iadd(p, kir_imul(p, c->ob,
                         ic(p, c->CB)), ivar(p, k, cb)), ic(p, c->KH)), ivar(p, k, kh)), ic(p, c->KW)),
                         ivar(p, k, kw));
-  KExpr *wrow = kir_imul(p, kir_iadd(p, kir_imul(p, tap, ic(p, BLOCK_C)), ivar(p, k, i)), ic(p, BLOCK_C));
+  KExpr *wrow = kir_imul(p, kir_iadd(p, kir_imul(p, tap, ic(p, c->L)), ivar(p, k, i)), ic(p, BLOCK_C));
   for (int o = 0; o < BLOCK_C; o++) {
     KExpr *wv = kir_load(p, k, c->w, kir_iadd(p, wrow, ic(p, o)));
     for (int r = 0; r < rw; r++)
@@ -197,7 +198,7 @@ static void lower_conv2d_blocked(Program *p, int node) {
   const Shape *xs = &p->g->node[nd->in[0]].shape, *ws = &p->g->node[nd->in[1]].shape;
   const int64_t *a = nd->a.ints;
   Kernel *k = kir_kernel(p, "conv2d_blocked", node, nd->loc);
-  Conv c = {.p = p, .k = k, .CB = xs->d[1], .H = xs->d[2], .W = xs->d[3], .OB = nd->shape.d[1],
+  Conv c = {.p = p, .k = k, .L = xs->d[4], .CB = xs->d[1], .H = xs->d[2], .W = xs->d[3], .OB = nd->shape.d[1],
             .OH = nd->shape.d[2], .OW = nd->shape.d[3], .KH = ws->d[2], .KW = ws->d[3],
             .sh = a[0], .sw = a[1], .ph = a[2], .pw = a[3], .dh = a[4], .dw = a[5]};
   c.x = kir_buf(p, k, nd->in[0], false);
@@ -214,7 +215,7 @@ static void lower_conv2d_blocked(Program *p, int node) {
   int64_t lo = (c.pw + c.sw - 1) / c.sw, last = c.W - 1 + c.pw - (c.KW - 1) * c.dw;
   int64_t hi = last < 0 ? 0 : last / c.sw + 1;
   conv_row(&c, lo, hi);
-  k->work = 2.0 * (double)(c.OW * BLOCK_C * c.CB * BLOCK_C * c.KH * c.KW);
+  k->work = 2.0 * (double)(c.OW * BLOCK_C * c.CB * c.L * c.KH * c.KW);
 }
 
 void cg_lower_blocked(Program *p, int node) {

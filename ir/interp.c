@@ -555,10 +555,11 @@ static void ref_from_blocked(const Node *n, Tensor *out, const Tensor *in) {
 }
 
 /* y[n,ob,oh,ow,o] = sum over cb, kh, kw, i of x[n,cb,ih,iw,i] *
- * w[ob,cb,kh,kw,i,o], padding as 0 (B = 8 lanes). */
+ * w[ob,cb,kh,kw,i,o], padding as 0 (B = 8 output lanes, L = 8 or 1
+ * input lanes). */
 static void ref_conv2d_blocked(const Node *n, Tensor *out, const Tensor *in) {
   const int64_t *a = n->a.ints, *xd = in[0].shape.d, *wd = in[1].shape.d, *yd = out->shape.d;
-  const int64_t B = BLOCK_C, CB = xd[1], H = xd[2], W = xd[3], KH = wd[2], KW = wd[3];
+  const int64_t B = BLOCK_C, L = xd[4], CB = xd[1], H = xd[2], W = xd[3], KH = wd[2], KW = wd[3];
   const double *x = in[0].v, *w = in[1].v;
   for (int64_t nn = 0; nn < yd[0]; nn++)
     for (int64_t ob = 0; ob < yd[1]; ob++)
@@ -571,9 +572,9 @@ static void ref_conv2d_blocked(const Node *n, Tensor *out, const Tensor *in) {
                 for (int64_t kw = 0; kw < KW; kw++) {
                   int64_t ih = tap(oh, kh, a[0], a[2], a[4], H), iw = tap(ow, kw, a[1], a[3], a[5], W);
                   if (ih < 0 || iw < 0) continue;
-                  for (int64_t i = 0; i < B; i++)
-                    *y += x[at4(nn, cb, ih, iw, CB, H, W) * B + i] *
-                          w[(at4(ob, cb, kh, kw, CB, KH, KW) * B + i) * B + o];
+                  for (int64_t i = 0; i < L; i++)
+                    *y += x[at4(nn, cb, ih, iw, CB, H, W) * L + i] *
+                          w[(at4(ob, cb, kh, kw, CB, KH, KW) * L + i) * B + o];
                 }
           }
 }

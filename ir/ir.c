@@ -662,19 +662,23 @@ static bool blocked_image(const Node *x, const char *op, Node *view, char *why) 
   return image_shape(view, op, why);
 }
 
-/* x [N,CB,H,W,8], w [OB,CB,KH,KW,8,8] -> [N,OB,OH,OW,8] */
+/* x [N,CB,H,W,L], w [OB,CB,KH,KW,L,8] -> [N,OB,OH,OW,8], where the
+ * input's lanes L are 8 (a blocked image) or 1 (a plain image with a
+ * trailing 1: CB is then C). */
 static bool shape_conv2d_blocked(const Graph *g, Node *n, char *why) {
   char b0[128], b1[128];
   const Node *x = arg(g, n, 0), *w = arg(g, n, 1);
   const int64_t *a = n->a.ints, *wd = w->shape.d;
-  Node xv;
+  Node xv = *x;
   if (n->a.nints != 6) return WHY("conv2d_blocked: missing attributes");
-  if (!blocked_image(x, "conv2d_blocked", &xv, why)) return false;
-  bool fixed = w->shape.rank == 6 && w->dtype == DT_F32 && wd[4] == BLOCK_C && wd[5] == BLOCK_C;
+  int64_t L = x->shape.rank == 5 ? x->shape.d[4] : 0;
+  if (L == 1) xv.shape.d[4] = BLOCK_C; /* checked as a blocked image */
+  if (!blocked_image(&xv, "conv2d_blocked", &xv, why)) return false;
+  bool fixed = w->shape.rank == 6 && w->dtype == DT_F32 && wd[4] == L && wd[5] == BLOCK_C;
   for (int i = 0; fixed && i < 4; i++) fixed = wd[i] > 0;
   if (!fixed)
-    return WHY("conv2d_blocked: expected fixed f32 blocked weights [O/%d,C/%d,KH,KW,%d,%d], got %s",
-               BLOCK_C, BLOCK_C, BLOCK_C, BLOCK_C, tstr(b0, w));
+    return WHY("conv2d_blocked: expected fixed f32 blocked weights [O/%d,CB,KH,KW,%lld,%d] for "
+               "the image %s, got %s", BLOCK_C, (long long)L, BLOCK_C, tstr(b1, x), tstr(b0, w));
   if (wd[1] != x->shape.d[1])
     return WHY("conv2d_blocked: channel blocks differ: input %s has %lld, weights %s take %lld",
                tstr(b0, x), (long long)x->shape.d[1], tstr(b1, w), (long long)wd[1]);

@@ -130,12 +130,34 @@ static bool worth_blocking(const Node *n, const Node *w) {
   return n->a.ints[6] == 1;
 }
 
+/* v (new graph) with a trailing dimension of 1. */
+static int with_lane(Lay *l, int v) {
+  char why[256];
+  Shape s = l->g->node[v].shape;
+  s.d[s.rank++] = 1;
+  int r = ir_add_shaped(l->g, OP_RESHAPE, &v, 1, NULL, DT_F32, s, l->here, why);
+  if (r < 0) die("layout built an invalid reshape: %s", why);
+  return r;
+}
+
+/* conv2d i as conv2d_blocked. Its input is read blocked when it is
+ * blocked already or its channels fill whole blocks; otherwise as it
+ * is, a plain image with one lane ([N,C,H,W,1], a view), which spares
+ * the multiply-adds of the padding channels (a first layer's C = 1 or 3
+ * would be padded to 8). */
 static void block_conv(Lay *l, int i) {
   const Node *n = &l->old[i];
-  int wb = to_blocked(l, to_blocked(l, l->map[n->in[1]], 1), 0);
+  int x = n->in[0], xb, wb;
+  if (l->blk[x] || l->old[x].shape.d[1] % BLOCK_C == 0) {
+    xb = blocked_of(l, x);
+    wb = to_blocked(l, to_blocked(l, l->map[n->in[1]], 1), 0);
+  } else {
+    xb = with_lane(l, l->map[x]);
+    wb = to_blocked(l, with_lane(l, l->map[n->in[1]]), 0);
+  }
   Attrs a = {.nints = 6};
   memcpy(a.ints, n->a.ints, sizeof(int64_t) * 6);
-  l->map[i] = add(l, OP_CONV2D_BLOCKED, (int[]){blocked_of(l, n->in[0]), wb}, 2, &a);
+  l->map[i] = add(l, OP_CONV2D_BLOCKED, (int[]){xb, wb}, 2, &a);
   l->blk[i] = true;
 }
 
