@@ -9,7 +9,7 @@
  * is RW independent vector FMAs per input channel and tap, one vector
  * load of weights shared by the RW columns:
  *
- *   for t = (n, ob, oh)                                 parallel
+ *   for t = (n, ob, oh)                   parallel; ob: 1 or 2 blocks
  *     for each tile of RW columns from ow0
  *       acc[r][o] = 0                                   r < RW, o < 8
  *       for cb, kh (rows inside the image), kw, i < L (8, or 1 for a plain x)
@@ -26,9 +26,13 @@
 
 #include <stdlib.h>
 
-/* Output columns per tile of conv2d_blocked: RW vector accumulators plus
- * the weights' vector and the broadcast input fit AVX2's 16 registers. */
-enum { TILE_MAX = 8 };
+/* Accumulators of a tile of conv2d_blocked, as vectors of 8: with the
+ * weights' vector of each block and a broadcast input, they fit AVX2's 16
+ * registers. A tile is BLOCKS_MAX output blocks (when OB allows) by up
+ * to TILE_MAX / blocks columns: each input value then feeds two
+ * multiply-adds, so that the loads (the inputs' broadcasts and the
+ * weights) do not outnumber them. */
+enum { TILE_MAX = 12, BLOCKS_MAX = 2 };
 
 static KExpr *ic(Program *p, int64_t i) { return kir_const_i(p, i); }
 static KExpr *ivar(Program *p, Kernel *k, int v) { return kir_var_ref(p, k, v); }
@@ -101,21 +105,24 @@ typedef struct Conv {
   int x, w, y;                  /* buffers */
   int64_t L;                    /* input lanes: 8, or 1 (a plain image) */
   int64_t CB, H, W, OB, OH, OW, KH, KW, sh, sw, ph, pw, dh, dw;
-  KExpr *n, *ob, *oh;           /* the parallel unit's image, block, row */
+  int nob;                      /* output blocks per parallel unit */
+  KExpr *n, *ob, *oh;           /* the parallel unit's image, first block, row */
   KExpr *kh_lo, *kh_hi;         /* the taps whose row is inside the image */
 } Conv;
 
-/* One tile: output columns ow0 .. ow0 + rw - 1 of row (n, ob, oh), inside
- * parent; checked: columns whose taps may fall in the padding. */
+/* One tile: output columns ow0 .. ow0 + rw - 1 of row oh of blocks ob ..
+ * ob + nob - 1 of image n, inside parent; checked: columns whose taps may
+ * fall in the padding. */
 static void conv_tile(Conv *c, KStmt *parent, KExpr *ow0, int rw, bool checked) {
   Program *p = c->p;
   Kernel *k = c->k;
-  int acc[TILE_MAX][BLOCK_C], xs[TILE_MAX], cb, kh, kw, i;
-  for (int r = 0; r < rw; r++)
-    for (int o = 0; o < BLOCK_C; o++) {
-      acc[r][o] = kir_var(p, k, KT_F32);
-      kir_set(p, k, parent, acc[r][o], kir_const_f(p, 0));
-    }
+  int acc[BLOCKS_MAX][TILE_MAX][BLOCK_C], xs[TILE_MAX], cb, kh, kw, i;
+  for (int j = 0; j < c->nob; j++)
+    for (int r = 0; r < rw; r++)
+      for (int o = 0; o < BLOCK_C; o++) {
+        acc[j][r][o] = kir_var(p, k, KT_F32);
+        kir_set(p, k, parent, acc[j][r][o], kir_const_f(p, 0));
+      }
   for (int r = 0; r < rw; r++) xs[r] = kir_var(p, k, KT_F32);
   KStmt *l = loop(p, k, parent, &cb, ic(p, 0), ic(p, c->CB));
   l = loop(p, k, l, &kh, c->kh_lo, c->kh_hi);
@@ -135,31 +142,34 @@ static void conv_tile(Conv *c, KStmt *parent, KExpr *ow0, int rw, bool checked) 
     if (checked) xv = kir_select(p, kir_bin(p, K_EQ, cw, iw), xv, kir_const_f(p, 0));
     kir_set(p, k, l, xs[r], xv);
   }
-  KExpr *tap = kir_iadd(p, kir_imul(p, kir_iadd(p, kir_imul(p, kir_iadd(p, kir_imul(p, c->ob,
-                        ic(p, c->CB)), ivar(p, k, cb)), ic(p, c->KH)), ivar(p, k, kh)), ic(p, c->KW)),
-                        ivar(p, k, kw));
-  KExpr *wrow = kir_imul(p, kir_iadd(p, kir_imul(p, tap, ic(p, c->L)), ivar(p, k, i)), ic(p, BLOCK_C));
-  for (int o = 0; o < BLOCK_C; o++) {
-    KExpr *wv = kir_load(p, k, c->w, kir_iadd(p, wrow, ic(p, o)));
-    for (int r = 0; r < rw; r++)
-      kir_set(p, k, l, acc[r][o], kir_fma(p, ivar(p, k, xs[r]), wv, ivar(p, k, acc[r][o])));
-  }
-  KExpr *yrow = kir_imul(p, kir_iadd(p, kir_imul(p, kir_iadd(p, kir_imul(p, c->n, ic(p, c->OB)), c->ob),
-                                                 ic(p, c->OH)), c->oh), ic(p, c->OW));
-  for (int r = 0; r < rw; r++)
+  for (int j = 0; j < c->nob; j++) {
+    KExpr *ob = kir_iadd(p, c->ob, ic(p, j));
+    KExpr *tap = kir_iadd(p, kir_imul(p, kir_iadd(p, kir_imul(p, kir_iadd(p, kir_imul(p, ob,
+                          ic(p, c->CB)), ivar(p, k, cb)), ic(p, c->KH)), ivar(p, k, kh)), ic(p, c->KW)),
+                          ivar(p, k, kw));
+    KExpr *wrow = kir_imul(p, kir_iadd(p, kir_imul(p, tap, ic(p, c->L)), ivar(p, k, i)), ic(p, BLOCK_C));
     for (int o = 0; o < BLOCK_C; o++) {
-      KExpr *col = kir_iadd(p, yrow, kir_iadd(p, ow0, ic(p, r)));
-      kir_store(p, k, parent, c->y, kir_iadd(p, kir_imul(p, col, ic(p, BLOCK_C)), ic(p, o)),
-                ivar(p, k, acc[r][o]));
+      KExpr *wv = kir_load(p, k, c->w, kir_iadd(p, wrow, ic(p, o)));
+      for (int r = 0; r < rw; r++)
+        kir_set(p, k, l, acc[j][r][o], kir_fma(p, ivar(p, k, xs[r]), wv, ivar(p, k, acc[j][r][o])));
     }
+    KExpr *yrow = kir_imul(p, kir_iadd(p, kir_imul(p, kir_iadd(p, kir_imul(p, c->n, ic(p, c->OB)), ob),
+                                                   ic(p, c->OH)), c->oh), ic(p, c->OW));
+    for (int r = 0; r < rw; r++)
+      for (int o = 0; o < BLOCK_C; o++) {
+        KExpr *col = kir_iadd(p, yrow, kir_iadd(p, ow0, ic(p, r)));
+        kir_store(p, k, parent, c->y, kir_iadd(p, kir_imul(p, col, ic(p, BLOCK_C)), ic(p, o)),
+                  ivar(p, k, acc[j][r][o]));
+      }
+  }
 }
 
 /* The tile width for a row of OW columns: a tile narrower than TILE_MAX
  * costs about as much as a whole one (its accumulators' multiply-adds
  * wait on each other), so the fewest tiles, and of those the narrowest
  * width, which spreads the columns evenly. */
-static int tile_width(int64_t OW) {
-  int64_t tiles = (OW + TILE_MAX - 1) / TILE_MAX;
+static int tile_width(int64_t OW, int64_t widest) {
+  int64_t tiles = (OW + widest - 1) / widest;
   return (int)((OW + tiles - 1) / tiles);
 }
 
@@ -179,7 +189,7 @@ static void kh_range(Conv *c) {
  * one loop, each other one on its own and checked. */
 static void conv_row(Conv *c, int64_t lo, int64_t hi) {
   Program *p = c->p;
-  int rw = tile_width(c->OW), tv;
+  int rw = tile_width(c->OW, TILE_MAX / c->nob), tv;
   int64_t full = c->OW / rw, rest = c->OW % rw;
   int64_t t0 = (lo + rw - 1) / rw, t1 = hi >= 0 ? hi / rw : 0; /* the inside tiles */
   if (t1 > full) t1 = full;
@@ -204,10 +214,12 @@ static void lower_conv2d_blocked(Program *p, int node) {
   c.x = kir_buf(p, k, nd->in[0], false);
   c.w = kir_buf(p, k, nd->in[1], false);
   c.y = kir_buf(p, k, node, true);
-  k->extent = kir_imul(p, kir_dim(p, nd->shape.d[0]), ic(p, c.OB * c.OH));
+  c.nob = c.OB % BLOCKS_MAX == 0 ? BLOCKS_MAX : 1;
+  int64_t units = c.OB / c.nob; /* per image and row */
+  k->extent = kir_imul(p, kir_dim(p, nd->shape.d[0]), ic(p, units * c.OH));
   KExpr *t = ivar(p, k, 0);
-  c.n = kir_bin(p, K_DIV, t, ic(p, c.OB * c.OH));
-  c.ob = kir_bin(p, K_REM, kir_bin(p, K_DIV, t, ic(p, c.OH)), ic(p, c.OB));
+  c.n = kir_bin(p, K_DIV, t, ic(p, units * c.OH));
+  c.ob = kir_imul(p, kir_bin(p, K_REM, kir_bin(p, K_DIV, t, ic(p, c.OH)), ic(p, units)), ic(p, c.nob));
   c.oh = kir_bin(p, K_REM, t, ic(p, c.OH));
   kh_range(&c);
   /* columns whose every tap is inside: ow*sw >= pw and
@@ -215,7 +227,7 @@ static void lower_conv2d_blocked(Program *p, int node) {
   int64_t lo = (c.pw + c.sw - 1) / c.sw, last = c.W - 1 + c.pw - (c.KW - 1) * c.dw;
   int64_t hi = last < 0 ? 0 : last / c.sw + 1;
   conv_row(&c, lo, hi);
-  k->work = 2.0 * (double)(c.OW * BLOCK_C * c.CB * c.L * c.KH * c.KW);
+  k->work = 2.0 * (double)(c.nob * c.OW * BLOCK_C * c.CB * c.L * c.KH * c.KW);
 }
 
 void cg_lower_blocked(Program *p, int node) {

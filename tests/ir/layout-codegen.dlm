@@ -3,7 +3,8 @@
 # input; the bias, relu and pooling run on blocked values, and one
 # from_blocked feeds the flatten. In the LLVM IR, each conv2d_blocked
 # kernel multiply-adds whole blocks of 8 output channels as <8 x float>
-# vectors, several output columns at once (one accumulator vector each),
+# vectors, several output columns at once (one accumulator vector each;
+# two blocks' worth for the 16 channels of the second layer),
 # and the KIR shows the tiles: a loop over the inside tiles of a row
 # (every tap in the image) between tiles checked for padding.
 # RUN: %dlc dump %s --after layout | %FileCheck %s
@@ -23,8 +24,9 @@ output y = dense(flatten(h), 10)
 # CHECK-NOT: blocked
 
 # KIR:     kernel k{{[0-9]+}}_conv2d_blocked
-# (28 columns in 4 tiles of 7: tiles 1 and 2 have no padding taps)
-# KIR:     for v{{[0-9]+}} in [1, 3) {
+# (one block of 8 channels, 28 columns: tiles of 10, 10 and 8, the
+# middle one without padding taps)
+# KIR:     for v{{[0-9]+}} in [1, 2) {
 # KIR:     kernel k{{[0-9]+}}_conv2d_blocked
 
 # IR-LABEL: define internal void @forward.k{{[0-9]+}}_conv2d_blocked(
