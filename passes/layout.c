@@ -37,7 +37,8 @@
  * Which convolutions: groups == 1 ones where the blocked kernel beats
  * im2col + GEMM (worth_blocking()); convgemm, after this pass, takes the
  * others. Training graphs are left alone: the gradient ops stay NCHW
- * (the pipeline runs the pass for inference and evaluation only).
+ * (the pipeline runs the pass for inference and evaluation only), and
+ * so are CUDA builds (dlc.c's targets).
  *
  * Cost: O(nodes); values are padded to whole blocks (at most 7 channels
  * of zeros per image).
