@@ -20,7 +20,8 @@
  * lanes (channels C..8*ceil(C/8)-1) zero and work lane by lane: relu,
  * leaky_relu and neg; add, sub, mul, maximum and minimum of two images
  * or of an image and a per-channel operand ([C,1,1]: a bias, blocked on
- * its own channel axis); max_pool2d and avg_pool2d. Any other use reads
+ * its own channel axis); max_pool2d and avg_pool2d; a concat along the
+ * channels of parts that fill whole blocks. Any other use reads
  * a from_blocked made once, on demand, where the blocked value meets it:
  *
  *     conv2d -> add bias -> relu -> max_pool2d -> conv2d -> relu -> reshape
@@ -191,13 +192,30 @@ static bool lane_op(Op op) {
          op == OP_AVG_POOL2D;
 }
 
+/* A concat of images along their channels whose parts each fill whole
+ * blocks is the concat of the blocked parts along their blocks; true
+ * when done. */
+static bool concat_blocked(Lay *l, int i) {
+  const Node *n = &l->old[i];
+  if (n->a.ints[0] != 1 || n->nin > 64) return false;
+  for (int k = 0; k < n->nin; k++)
+    if (l->old[n->in[k]].shape.d[1] % BLOCK_C) return false;
+  int in[64];
+  for (int k = 0; k < n->nin; k++) in[k] = blocked_of(l, n->in[k]);
+  l->map[i] = add(l, OP_CONCAT, in, n->nin, &n->a);
+  l->blk[i] = true;
+  return true;
+}
+
 /* Old node i in the blocked layout if an operand is blocked and the op
  * keeps it so; true when done. */
 static bool keep_blocked(Lay *l, int i) {
   const Node *n = &l->old[i];
   bool any = false;
   for (int k = 0; k < n->nin; k++) any |= l->blk[n->in[k]];
-  if (!any || !lane_op(n->op) || n->shape.rank != 4) return false;
+  if (!any || n->shape.rank != 4) return false;
+  if (n->op == OP_CONCAT) return concat_blocked(l, i);
+  if (!lane_op(n->op)) return false;
   bool pool = n->op == OP_MAX_POOL2D || n->op == OP_AVG_POOL2D;
   if (!pool && !shape_equal(&n->shape, &l->old[n->in[0]].shape) &&
       !shape_equal(&n->shape, &l->old[n->in[n->nin - 1]].shape))

@@ -557,6 +557,21 @@ static void recur_reverse(Graph *g, Op op) { recur_case(g, op, true, false); }
 /* the _grad op given the gradient of h alone */
 static void recur_h(Graph *g, Op op) { recur_case(g, op, false, true); }
 
+/* A channel concat of a blocked value and the plain input, each of 8
+ * channels, stays blocked (a concat of blocks) into the next conv. */
+static void layout_concat(Graph *g, Op op) {
+  int x = input(g, "x", 4, (int64_t[]){-1, 8, 6, 10});
+  int w1 = ir_param(g, "W1", DT_F32, shape_make(4, (int64_t[]){8, 8, 3, 3}),
+                    (Init){.kind = INIT_NORMAL, .a = 0, .b = 0.3}, L0);
+  int w2 = ir_param(g, "W2", DT_F32, shape_make(4, (int64_t[]){5, 16, 3, 3}),
+                    (Init){.kind = INIT_NORMAL, .a = 0, .b = 0.3}, L0);
+  Attrs pad1 = {.ints = {1, 1, 1, 1, 1, 1, 1}, .nints = 7};
+  int c1 = add(g, OP_CONV2D, (int[]){x, w1}, 2, pad1);
+  int r1 = add(g, OP_RELU, &c1, 1, (Attrs){0});
+  int cat = add(g, op, (int[]){r1, x}, 2, (Attrs){.ints = {1}, .nints = 1});
+  out(g, add(g, OP_CONV2D, (int[]){cat, w2}, 2, pad1));
+}
+
 static const Case cases[] = {
     {OP_NEG, "neg", unary, false},
     {OP_EXP, "exp", unary, false},
@@ -646,6 +661,7 @@ static const Case cases[] = {
     {OP_MAX_POOL2D, "max_pool2d_blocked", blocked_pool, false},
     {OP_AVG_POOL2D, "avg_pool2d_blocked", blocked_pool, false},
     {OP_CONV2D, "layout_chain", layout_chain, false},
+    {OP_CONCAT, "layout_concat", layout_concat, false},
     {OP_RUNNING_STAT, "running_stat", running_stat, false},
     {OP_RUNNING_STAT, "bnfold_conv2d", bn_conv, false},
     {OP_RUNNING_STAT, "bnfold_conv2d_groups", bn_conv_groups, false},
