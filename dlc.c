@@ -336,6 +336,8 @@ static void free_entries(Entry *e, int n) {
   }
 }
 
+static void skip_passes_of(Opts *o, const char *target);
+
 static int cmd_dump(const Opts *o) {
   Graph *g = load(o->file);
   if (!g) return 1;
@@ -356,6 +358,7 @@ static int cmd_dump(const Opts *o) {
              strcmp(emit, "cuda") == 0) {
     Opts q = *o;
     q.after = NULL;
+    if (strcmp(emit, "cuda") == 0) skip_passes_of(&q, "cuda");
     int n = compile_all(g, &q, f, e);
     if (n < 0) return 1;
     if (strcmp(emit, "kir") == 0) {
@@ -495,13 +498,23 @@ static bool build_cuda(const Opts *o, const Entry *e, int n, const char *manifes
   return cg_cuda_build(e, n, manifest, &co, st);
 }
 
-/* The targets of dlc build: the one place that lists them. */
+/* The targets of dlc build: the one place that lists them. A target may
+ * leave a pass out of its pipelines: CUDA the layout pass, whose blocked
+ * convolutions are loops for a CPU's vector registers (one GPU thread
+ * per output row), where convgemm's are tiled products. */
 typedef struct Target {
   const char *name;
   bool (*build)(const Opts *o, const Entry *e, int n, const char *manifest, BuildStats *st);
+  const char *skip;  /* a pass the target leaves out, or NULL */
 } Target;
 
-static const Target targets[] = {{"cpu", build_cpu}, {"cuda", build_cuda}};
+static const Target targets[] = {{"cpu", build_cpu, NULL}, {"cuda", build_cuda, "layout"}};
+
+static void skip_passes_of(Opts *o, const char *target) {
+  for (size_t i = 0; i < sizeof targets / sizeof *targets; i++)
+    if (strcmp(targets[i].name, target) == 0 && targets[i].skip && o->ndisabled < 32)
+      o->disabled[o->ndisabled++] = targets[i].skip;
+}
 
 /* The target o asks for, or NULL after a message. */
 static const Target *target_of(const Opts *o) {
@@ -535,6 +548,9 @@ static int cmd_build(const Opts *o) {
   }
   const Target *t = target_of(o);
   if (!t) return 1;
+  Opts q = *o;
+  skip_passes_of(&q, t->name);
+  o = &q;
   double t0 = seconds();
   Graph *g = load(o->file);
   if (!g) return 1;

@@ -8,7 +8,8 @@
 # size and peak memory; then one convolution (bench/conv_layer.dlm: batch
 # 64, 32 -> 64 channels, 3x3, 28x28) forward and forward + backward in
 # GFLOP/s beside PyTorch's and the CPU's nominal peak, with dlc's convgemm
-# pass on and off.
+# pass on and off; and CNN inference (LeNet-5, vgg_small, resnet_small) at
+# batch 1 and 64 with the layout pass on and off.
 #
 # PyTorch is Debian's python3-torch, run with OpenBLAS; the script installs
 # both with apt-get when missing and skips the PyTorch column with a
@@ -120,6 +121,29 @@ c_pt=0
 if have_torch && OPENBLAS_NUM_THREADS=1 /usr/bin/python3 bench/torch_conv.py "$T" >"$D/ctorch" 2>&1; then c_pt=1; fi
 cget() { awk -v k="$1" '$1 == k {print $2}' "$D/ctorch"; }
 
+# ---- the blocked layout: CNN inference with the layout pass on (the
+# default), off (convgemm's im2col + GEMM) and with both off (direct NCHW
+# loops), one thread, the best of 3 runs of each
+best_us() { # exe batch iters
+  for r in 1 2 3; do "$1" bench --batch "$2" --iters "$3" --threads 1 | awk '/latency_us/ {print $2}'; done |
+    sort -g | head -1
+}
+lay_rows=""
+for m in lenet5 vgg_small resnet_small; do
+  "$BUILD/dlc" build models/$m.dlm -o "$D/$m.lay" 2>/dev/null || exit 1
+  "$BUILD/dlc" build models/$m.dlm -o "$D/$m.gemm" --disable-pass layout 2>/dev/null || exit 1
+  "$BUILD/dlc" build models/$m.dlm -o "$D/$m.direct" --disable-pass layout --disable-pass convgemm 2>/dev/null || exit 1
+  row="| $m"
+  for b in 1 64; do
+    it=$([ $b = 1 ] && echo 500 || echo 10)
+    lay=$(best_us "$D/$m.lay" $b $it); gemm=$(best_us "$D/$m.gemm" $b $it)
+    direct=$(best_us "$D/$m.direct" $b $((it / 5 > 0 ? it / 5 : 1)))
+    row="$row | $b | $(printf %.0f "$lay") | $(printf %.0f "$gemm") | $(printf %.0f "$direct") | $(ratio "$gemm" "$lay") |"
+    [ $b = 1 ] && row="$row"$'\n'"| "
+  done
+  lay_rows="$lay_rows$row"$'\n'
+done
+
 {
   echo "MLP 784-256-128-10 (models/mlp.dlm), $T threads, $(lscpu | sed -n 's/^Model name: *//p')"
   echo
@@ -180,5 +204,11 @@ cget() { awk -v k="$1" '$1 == k {print $2}' "$D/ctorch"; }
   if [ $c_pt = 1 ]; then
     echo "| PyTorch 1.13 | $(cget fwd_ms) | $(cget fwd_gflops) | $(cget fwdbwd_ms) | $(cget fwdbwd_gflops) | $(awk -v g="$(cget fwdbwd_gflops)" -v p="$peak" 'BEGIN { if (p > 0) printf "%.0f%%", 100 * g / p }') |"
   fi
+  echo
+  echo "CNN inference in the blocked layout NCHW8c (layout pass), 1 thread, latency per call (us), best of 3"
+  echo
+  echo "| model | batch | layout (default) | --disable-pass layout (im2col + GEMM) | also --disable-pass convgemm (direct NCHW) | layout speedup over GEMM |"
+  echo "|---|---|---|---|---|---|"
+  printf '%s' "$lay_rows"
 } | tee bench/results.md
 [ $torch_ok = 1 ] && echo && echo "PyTorch with OPENBLAS_NUM_THREADS=$best was the faster setting for training."

@@ -187,6 +187,14 @@ void cg_free_program(Program *p);
  * a KRepeat of two kernels per step (lower.c's table calls it). */
 void cg_lower_recur(Program *p, int node, bool grad);
 
+/* ---- blocked.c: the blocked layout ---------------------------------------- */
+
+/* Lower a to_blocked, from_blocked or conv2d_blocked node (lower.c's
+ * table calls it): conv2d_blocked as a loop nest whose accumulators are
+ * several output columns of one block of 8 output channels, which the
+ * backend keeps in vector registers. */
+void cg_lower_blocked(Program *p, int node);
+
 /* ---- manifest.c: the model description embedded in programs -------------- */
 
 /* The entries of a program: each a planned graph and its lowered kernels,

@@ -723,6 +723,7 @@ typedef struct Win {
   int64_t O, OH, OW;        /* result of the forward op */
   int64_t KH, KW, sh, sw, ph, pw, dh, dw;
   int64_t cg, og;           /* input, output channels per group */
+  KExpr *lane;              /* a blocked image's lane (of BLOCK_C), or NULL */
 } Win;
 
 /* The window of a conv2d-family node (ints stride, pad, dilation, groups)
@@ -769,7 +770,9 @@ static KExpr *image_at(Program *p, Kernel *k, int buf, const Win *w, KExpr *n, K
    * lies inside: (O-1)*stride + (K-1)*dil <= len - 1. The clamps would
    * only keep the loop from vectorizing. */
   KExpr *ch = w->ph ? clamp_to(p, ih, w->H) : ih, *cw = w->pw ? clamp_to(p, iw, w->W) : iw;
-  KExpr *v = kir_load(p, k, buf, at4(p, n, c, ch, cw, w->C, w->H, w->W));
+  KExpr *at = at4(p, n, c, ch, cw, w->C, w->H, w->W);
+  if (w->lane) at = kir_iadd(p, kir_imul(p, at, ic(p, BLOCK_C)), w->lane);
+  KExpr *v = kir_load(p, k, buf, at);
   KExpr *padv = kir_const_f(p, pad);
   if (w->pw) v = kir_select(p, kir_bin(p, K_EQ, cw, iw), v, padv);
   if (w->ph) v = kir_select(p, kir_bin(p, K_EQ, ch, ih), v, padv);
@@ -995,6 +998,7 @@ static void lower_avg_pool2d(Program *p, int node) {
   Win w = window_of(nd, &x->shape, &nd->shape, 0, 0);
   Kernel *k = kir_kernel(p, "avg_pool2d", node, nd->loc);
   Nest n = nest_over(p, k, &nd->shape);
+  if (n.rank == 5) w.lane = ivar(p, k, n.var[4]); /* a blocked image */
   int acc = kir_var(p, k, KT_F32), kh, kw;
   kir_set(p, k, n.inner, acc, kir_const_f(p, 0));
   KStmt *l = loop_to(p, k, n.inner, &kh, ic(p, w.KH));
@@ -1035,6 +1039,7 @@ static void lower_max_pool2d(Program *p, int node) {
   Win w = window_of(nd, &x->shape, &nd->shape, 0, 0);
   Kernel *k = kir_kernel(p, "max_pool2d", node, nd->loc);
   Nest n = nest_over(p, k, &nd->shape);
+  if (n.rank == 5) w.lane = ivar(p, k, n.var[4]); /* a blocked image */
   int best = kir_var(p, k, KT_F32), arg = kir_var(p, k, KT_I64);
   window_argmax(p, k, n.inner, kir_buf(p, k, nd->in[0], false), &w, ivar(p, k, n.var[0]),
                 ivar(p, k, n.var[1]), ivar(p, k, n.var[2]), ivar(p, k, n.var[3]), best, arg);
@@ -1210,6 +1215,9 @@ static void lower_assign(Program *p, int node) { lower_elemwise(p, node); }
 static void lower_source(Program *p, int node) { (void)p, (void)node; }
 static void lower_reshape(Program *p, int node) { (void)p, (void)node; }
 
+static void lower_to_blocked(Program *p, int node) { cg_lower_blocked(p, node); }
+static void lower_from_blocked(Program *p, int node) { cg_lower_blocked(p, node); }
+static void lower_conv2d_blocked(Program *p, int node) { cg_lower_blocked(p, node); }
 static void lower_recur(Program *p, int node) { cg_lower_recur(p, node, false); }
 static void lower_recur_grad(Program *p, int node) { cg_lower_recur(p, node, true); }
 

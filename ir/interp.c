@@ -335,6 +335,7 @@ typedef struct Geom {
   int64_t O, OH, OW;        /* output channels and size */
   int64_t KH, KW, sh, sw, ph, pw, dh, dw;
   int64_t cg, og;           /* input and output channels per group */
+  int64_t B;                /* lanes of a blocked image [N,C,H,W,B]; 1: NCHW */
 } Geom;
 
 /* Geometry from an image x, the result y, the window and the attributes:
@@ -345,7 +346,7 @@ static Geom geom(const Node *n, const Shape *x, const Shape *y, int64_t KH, int6
   bool conv = n->op == OP_CONV2D || n->op == OP_CONV2D_GRAD_INPUT ||
               n->op == OP_CONV2D_GRAD_WEIGHT;
   Geom g = {.N = x->d[0], .C = x->d[1], .H = x->d[2], .W = x->d[3], .O = y->d[1],
-            .OH = y->d[2], .OW = y->d[3], .KH = KH, .KW = KW};
+            .OH = y->d[2], .OW = y->d[3], .KH = KH, .KW = KW, .B = x->rank == 5 ? x->d[4] : 1};
   if (conv) {
     g.sh = a[0], g.sw = a[1], g.ph = a[2], g.pw = a[3], g.dh = a[4], g.dw = a[5];
     g.cg = g.C / a[6], g.og = g.O / a[6];
@@ -448,41 +449,43 @@ static void ref_col2im(const Node *n, Tensor *out, const Tensor *in) {
  * counting as -inf) of window (n, c, oh, ow); -1 if it holds nothing
  * greater than -inf. */
 static int64_t window_argmax(const Geom *g, const double *x, int64_t n, int64_t c, int64_t oh,
-                             int64_t ow) {
+                             int64_t ow, int64_t lane) {
   double best = -INFINITY;
   int64_t arg = -1;
   for (int64_t kh = 0; kh < g->KH; kh++)
     for (int64_t kw = 0; kw < g->KW; kw++) {
       int64_t ih = tap(oh, kh, g->sh, g->ph, 1, g->H), iw = tap(ow, kw, g->sw, g->pw, 1, g->W);
       if (ih < 0 || iw < 0) continue;
-      int64_t j = at4(n, c, ih, iw, g->C, g->H, g->W);
+      int64_t j = at4(n, c, ih, iw, g->C, g->H, g->W) * g->B + lane;
       if (x[j] > best) best = x[j], arg = j;
     }
   return arg;
 }
 
 /* max_pool2d: the first maximum; avg_pool2d: the sum of the window with
- * padding as zero, over the full window size (count_include_pad). */
+ * padding as zero, over the full window size (count_include_pad). A
+ * blocked image pools each of its B lanes like a channel. */
 static void ref_pool2d(const Node *n, Tensor *out, const Tensor *in) {
   Geom g = geom(n, &in[0].shape, &out->shape, 0, 0);
   const double *x = in[0].v;
   for (int64_t nn = 0; nn < g.N; nn++)
     for (int64_t c = 0; c < g.C; c++)
       for (int64_t oh = 0; oh < g.OH; oh++)
-        for (int64_t ow = 0; ow < g.OW; ow++) {
-          double *y = &out->v[at4(nn, c, oh, ow, g.C, g.OH, g.OW)];
-          if (n->op == OP_MAX_POOL2D) {
-            int64_t j = window_argmax(&g, x, nn, c, oh, ow);
-            *y = j < 0 ? -INFINITY : x[j];
-            continue;
-          }
-          for (int64_t kh = 0; kh < g.KH; kh++)
-            for (int64_t kw = 0; kw < g.KW; kw++) {
-              int64_t ih = tap(oh, kh, g.sh, g.ph, 1, g.H), iw = tap(ow, kw, g.sw, g.pw, 1, g.W);
-              if (ih >= 0 && iw >= 0) *y += x[at4(nn, c, ih, iw, g.C, g.H, g.W)];
+        for (int64_t ow = 0; ow < g.OW; ow++)
+          for (int64_t l = 0; l < g.B; l++) {
+            double *y = &out->v[at4(nn, c, oh, ow, g.C, g.OH, g.OW) * g.B + l];
+            if (n->op == OP_MAX_POOL2D) {
+              int64_t j = window_argmax(&g, x, nn, c, oh, ow, l);
+              *y = j < 0 ? -INFINITY : x[j];
+              continue;
             }
-          *y /= (double)(g.KH * g.KW);
-        }
+            for (int64_t kh = 0; kh < g.KH; kh++)
+              for (int64_t kw = 0; kw < g.KW; kw++) {
+                int64_t ih = tap(oh, kh, g.sh, g.ph, 1, g.H), iw = tap(ow, kw, g.sw, g.pw, 1, g.W);
+                if (ih >= 0 && iw >= 0) *y += x[at4(nn, c, ih, iw, g.C, g.H, g.W) * g.B + l];
+              }
+            *y /= (double)(g.KH * g.KW);
+          }
 }
 
 /* (x, dy) -> dx: each dy goes to its window's first maximum. */
@@ -492,7 +495,7 @@ static void ref_max_pool2d_grad(const Node *n, Tensor *out, const Tensor *in) {
     for (int64_t c = 0; c < g.C; c++)
       for (int64_t oh = 0; oh < g.OH; oh++)
         for (int64_t ow = 0; ow < g.OW; ow++) {
-          int64_t j = window_argmax(&g, in[0].v, nn, c, oh, ow);
+          int64_t j = window_argmax(&g, in[0].v, nn, c, oh, ow, 0);
           if (j >= 0) out->v[j] += in[1].v[at4(nn, c, oh, ow, g.C, g.OH, g.OW)];
         }
 }
@@ -511,6 +514,69 @@ static void ref_avg_pool2d_grad(const Node *n, Tensor *out, const Tensor *in) {
               if (ih >= 0 && iw >= 0) out->v[at4(nn, c, ih, iw, g.C, g.H, g.W)] += d;
             }
         }
+}
+
+/* ---- the blocked layout ----
+ * A tensor seen around axis a as [outer, C, inner]; its blocked form is
+ * [outer, ceil(C/B), inner, B] with lane l of block cb holding channel
+ * cb*B + l, zero past C. */
+
+typedef struct Around {
+  int64_t outer, C, inner;
+} Around;
+
+static Around around(const Shape *s, int64_t a) {
+  Around r = {1, s->d[a], 1};
+  for (int64_t i = 0; i < a; i++) r.outer *= s->d[i];
+  for (int64_t i = a + 1; i < s->rank; i++) r.inner *= s->d[i];
+  return r;
+}
+
+/* mode 0: blocked from plain (out of to_blocked); 1: plain from blocked. */
+static void block_copy(Around r, double *plain, double *blocked, int mode) {
+  int64_t CB = (r.C + BLOCK_C - 1) / BLOCK_C;
+  for (int64_t o = 0; o < r.outer; o++)
+    for (int64_t c = 0; c < r.C; c++)
+      for (int64_t i = 0; i < r.inner; i++) {
+        double *p = &plain[(o * r.C + c) * r.inner + i];
+        double *b = &blocked[((o * CB + c / BLOCK_C) * r.inner + i) * BLOCK_C + c % BLOCK_C];
+        if (mode == 0) *b = *p;
+        else *p = *b;
+      }
+}
+
+/* the result starts zeroed (tensor_new): the padding lanes stay 0 */
+static void ref_to_blocked(const Node *n, Tensor *out, const Tensor *in) {
+  block_copy(around(&in[0].shape, n->a.ints[0]), in[0].v, out->v, 0);
+}
+
+static void ref_from_blocked(const Node *n, Tensor *out, const Tensor *in) {
+  block_copy(around(&out->shape, n->a.ints[0]), out->v, in[0].v, 1);
+}
+
+/* y[n,ob,oh,ow,o] = sum over cb, kh, kw, i of x[n,cb,ih,iw,i] *
+ * w[ob,cb,kh,kw,i,o], padding as 0 (B = 8 output lanes, L = 8 or 1
+ * input lanes). */
+static void ref_conv2d_blocked(const Node *n, Tensor *out, const Tensor *in) {
+  const int64_t *a = n->a.ints, *xd = in[0].shape.d, *wd = in[1].shape.d, *yd = out->shape.d;
+  const int64_t B = BLOCK_C, L = xd[4], CB = xd[1], H = xd[2], W = xd[3], KH = wd[2], KW = wd[3];
+  const double *x = in[0].v, *w = in[1].v;
+  for (int64_t nn = 0; nn < yd[0]; nn++)
+    for (int64_t ob = 0; ob < yd[1]; ob++)
+      for (int64_t oh = 0; oh < yd[2]; oh++)
+        for (int64_t ow = 0; ow < yd[3]; ow++)
+          for (int64_t o = 0; o < B; o++) {
+            double *y = &out->v[at4(nn, ob, oh, ow, yd[1], yd[2], yd[3]) * B + o];
+            for (int64_t cb = 0; cb < CB; cb++)
+              for (int64_t kh = 0; kh < KH; kh++)
+                for (int64_t kw = 0; kw < KW; kw++) {
+                  int64_t ih = tap(oh, kh, a[0], a[2], a[4], H), iw = tap(ow, kw, a[1], a[3], a[5], W);
+                  if (ih < 0 || iw < 0) continue;
+                  for (int64_t i = 0; i < L; i++)
+                    *y += x[at4(nn, cb, ih, iw, CB, H, W) * L + i] *
+                          w[(at4(ob, cb, kh, kw, CB, KH, KW) * L + i) * B + o];
+                }
+          }
 }
 
 /* assign's value is the value written (the side effect is the caller's to

@@ -611,6 +611,83 @@ static bool shape_col2im(const Graph *g, Node *n, char *why) {
   return true;
 }
 
+/* ---- the blocked layout ----
+ * to_blocked splits axis a of x into ceil(C/8) blocks and moves the lanes
+ * to a new last axis; from_blocked undoes it given C. The channel axis
+ * may not depend on N. */
+
+static bool shape_to_blocked(const Graph *g, Node *n, char *why) {
+  char b[128];
+  const Node *x = arg(g, n, 0);
+  int64_t a = n->a.nints == 1 ? n->a.ints[0] : -1;
+  if (x->dtype != DT_F32 || x->shape.rank >= MAX_RANK)
+    return WHY("to_blocked: expected an f32 tensor of rank below %d, got %s", MAX_RANK, tstr(b, x));
+  if (a < 0 || a >= x->shape.rank || x->shape.d[a] <= 0)
+    return WHY("to_blocked: axis %lld of %s is not a fixed dimension", (long long)a, tstr(b, x));
+  n->dtype = DT_F32;
+  n->shape = x->shape;
+  n->shape.d[a] = (x->shape.d[a] + BLOCK_C - 1) / BLOCK_C;
+  n->shape.d[n->shape.rank++] = BLOCK_C;
+  return true;
+}
+
+static bool shape_from_blocked(const Graph *g, Node *n, char *why) {
+  char b[128];
+  const Node *y = arg(g, n, 0);
+  const Shape *s = &y->shape;
+  int64_t a = n->a.nints == 2 ? n->a.ints[0] : -1, C = n->a.nints == 2 ? n->a.ints[1] : 0;
+  if (y->dtype != DT_F32 || s->rank < 2 || s->d[s->rank - 1] != BLOCK_C)
+    return WHY("from_blocked: expected a blocked f32 tensor [..., %d], got %s", BLOCK_C, tstr(b, y));
+  if (a < 0 || a >= s->rank - 1 || s->d[a] <= 0)
+    return WHY("from_blocked: axis %lld of %s is not a fixed dimension", (long long)a, tstr(b, y));
+  if (C < 1 || (C + BLOCK_C - 1) / BLOCK_C != s->d[a])
+    return WHY("from_blocked: %lld channels do not fill the %lld blocks of axis %lld of %s",
+               (long long)C, (long long)s->d[a], (long long)a, tstr(b, y));
+  n->dtype = DT_F32;
+  n->shape = *s;
+  n->shape.rank--;
+  n->shape.d[a] = C;
+  return true;
+}
+
+/* A blocked image [N, C/8, H, W, 8] seen as the image [N, C/8, H, W]
+ * of its blocks; false, with why, if x is not one. */
+static bool blocked_image(const Node *x, const char *op, Node *view, char *why) {
+  char b[128];
+  if (x->shape.rank != 5 || x->shape.d[4] != BLOCK_C)
+    return WHY("%s: expected a blocked image [N,C/%d,H,W,%d], got %s", op, BLOCK_C, BLOCK_C,
+               tstr(b, x));
+  *view = *x;
+  view->shape.rank = 4;
+  return image_shape(view, op, why);
+}
+
+/* x [N,CB,H,W,L], w [OB,CB,KH,KW,L,8] -> [N,OB,OH,OW,8], where the
+ * input's lanes L are 8 (a blocked image) or 1 (a plain image with a
+ * trailing 1: CB is then C). */
+static bool shape_conv2d_blocked(const Graph *g, Node *n, char *why) {
+  char b0[128], b1[128];
+  const Node *x = arg(g, n, 0), *w = arg(g, n, 1);
+  const int64_t *a = n->a.ints, *wd = w->shape.d;
+  Node xv = *x;
+  if (n->a.nints != 6) return WHY("conv2d_blocked: missing attributes");
+  int64_t L = x->shape.rank == 5 ? x->shape.d[4] : 0;
+  if (L == 1) xv.shape.d[4] = BLOCK_C; /* checked as a blocked image */
+  if (!blocked_image(&xv, "conv2d_blocked", &xv, why)) return false;
+  bool fixed = w->shape.rank == 6 && w->dtype == DT_F32 && wd[4] == L && wd[5] == BLOCK_C;
+  for (int i = 0; fixed && i < 4; i++) fixed = wd[i] > 0;
+  if (!fixed)
+    return WHY("conv2d_blocked: expected fixed f32 blocked weights [O/%d,CB,KH,KW,%lld,%d] for "
+               "the image %s, got %s", BLOCK_C, (long long)L, BLOCK_C, tstr(b1, x), tstr(b0, w));
+  if (wd[1] != x->shape.d[1])
+    return WHY("conv2d_blocked: channel blocks differ: input %s has %lld, weights %s take %lld",
+               tstr(b0, x), (long long)x->shape.d[1], tstr(b1, w), (long long)wd[1]);
+  n->dtype = DT_F32;
+  n->shape = (Shape){.rank = 5, .d = {x->shape.d[0], wd[0], 0, 0, BLOCK_C}};
+  return window_out("conv2d_blocked", "rows", x->shape.d[2], wd[2], a[0], a[2], a[4], &n->shape.d[2], why) &&
+         window_out("conv2d_blocked", "columns", x->shape.d[3], wd[3], a[1], a[3], a[5], &n->shape.d[3], why);
+}
+
 /* The result shape of a pool (attrs kernel, stride, pad) over image x.
  * Padding may be at most half the kernel, so that every window holds an
  * element of the input (PyTorch's rule). */
@@ -628,8 +705,17 @@ static bool pool_result(const Node *n, const Node *x, Shape *s, char *why) {
          window_out(op, "columns", x->shape.d[3], a[1], a[3], a[5], 1, &s->d[3], why);
 }
 
+/* A plain image [N,C,H,W], or a blocked one [N,C/8,H,W,8] whose lanes
+ * are pooled each on their own. */
 static bool shape_pool2d(const Graph *g, Node *n, char *why) {
-  if (!pool_result(n, arg(g, n, 0), &n->shape, why)) return false;
+  const Node *x = arg(g, n, 0);
+  Node view;
+  if (x->shape.rank == 5) {
+    if (!blocked_image(x, op_info[n->op].name, &view, why)) return false;
+    x = &view;
+  }
+  if (!pool_result(n, x, &n->shape, why)) return false;
+  if (x == &view) n->shape.d[n->shape.rank++] = BLOCK_C;
   n->dtype = DT_F32;
   return true;
 }

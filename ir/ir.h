@@ -107,6 +107,10 @@ typedef enum DType { DT_F32, DT_I32, DT_COUNT } DType;
 
 enum { MAX_RANK = 6, MAX_INTS = 16, MAX_FLOATS = 2 };
 
+/* Channels per block of the blocked layout (to_blocked, conv2d_blocked:
+ * NCHW8c): one AVX2 vector of f32. */
+enum { BLOCK_C = 8 };
+
 /* A dimension is static (d > 0) or a multiple of the symbolic batch size N
  * (d < 0 means (-d) * N; -1 is plain N). At most one dimension of a shape is
  * symbolic, so a size is always k or k*N. */

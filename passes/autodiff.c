@@ -260,6 +260,19 @@ static void grad_reshape(AD *ad, int dy) {
   acc(ad, 0, reshape_to(ad->g, dy, ad->g->node[IN(ad, 0)].shape));
 }
 
+/* The blocked layout's conversions are each other's adjoints: the
+ * padding lanes, constant zeros, carry no gradient. (conv2d_blocked has
+ * no rule: the layout pass runs after autodiff, outside training.) */
+static void grad_to_blocked(AD *ad, int dy) {
+  const Node *n = N_(ad);
+  int64_t a = n->a.ints[0], C = ad->g->node[n->in[0]].shape.d[a];
+  acc(ad, 0, add_node(ad->g, OP_FROM_BLOCKED, &dy, 1, (Attrs){.ints = {a, C}, .nints = 2}));
+}
+
+static void grad_from_blocked(AD *ad, int dy) {
+  acc(ad, 0, add_node(ad->g, OP_TO_BLOCKED, &dy, 1, (Attrs){.ints = {N_(ad)->a.ints[0]}, .nints = 1}));
+}
+
 static void grad_broadcast(AD *ad, int dy) { acc(ad, 0, dy); /* acc sums to shape */ }
 
 static void grad_transpose(AD *ad, int dy) {

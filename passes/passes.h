@@ -123,6 +123,14 @@ void optim_append(Graph *g, const OptimSpec *o, const int *grad);
  * into its weights and one bias add. */
 void pass_bnfold(Graph *g);
 
+/* ---- layout.c: the channel-blocked layout --------------------------------- */
+
+/* Rewrite each conv2d that the blocked kernel runs faster into
+ * conv2d_blocked between to_blocked and from_blocked conversions, keeping
+ * the lane-wise ops between convolutions (bias, relu, residual adds,
+ * pooling) blocked; cancel inverse conversion pairs. */
+void pass_layout(Graph *g);
+
 /* ---- convgemm.c: convolutions as matrix products ---------------------------- */
 
 /* Rewrite every conv2d, conv2d_grad_input and conv2d_grad_weight with

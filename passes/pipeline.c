@@ -22,6 +22,7 @@ const Pass pass_table[] = {
     {"evaluation", pass_evaluation, "dropout off, running averages; the loss becomes the output \"loss\""},
     {"autodiff", pass_autodiff, "append gradients and the optimizer update (training step)"},
     {"bnfold", pass_bnfold, "fold batch norm (a per-channel affine) into the conv2d or matmul before it"},
+    {"layout", pass_layout, "convolutions in the channel-blocked layout NCHW8c, converted at the boundaries"},
     {"convgemm", pass_convgemm, "groups == 1 convolutions as im2col + matmul (+ col2im)"},
     {"fuse", pass_fuse, "compute elementwise chains inline in their consumer's kernel"},
     {"plan", pass_plan, "assign every tensor an offset in one static arena"},
@@ -58,17 +59,21 @@ const Pass *pass_lookup(const char *name) {
  *   dce      after both: fold and cse remove what they themselves made
  *            dead, but not what was dead before (layers the frontend built
  *            and no output uses; autodiff's leftovers).
+ *   layout   after dce, before convgemm: it claims the convolutions that
+ *            run faster in the blocked layout (the others are left to
+ *            convgemm), and it needs the final set of ops between them to
+ *            keep the chains blocked: a dead use would cost a conversion.
+ *            Inference and evaluation only: the training step's gradient
+ *            ops are NCHW (doc/ir.txt, "Blocked layout").
  *   convgemm after dce: it rewrites only the convolutions that survive
  *            (in training builds also autodiff's gradient convolutions)
  *            into im2col + matmul, leaves no dead nodes and shares what it
  *            builds twice (a conv and its weight gradient read one im2col),
  *            so no cleanup pass has to run after it. Before fuse: fusion
  *            and the codegen's transpose folding must see the final ops.
- *   (fuse goes here: fusion decisions depend on use counts, which are only
- *            right once duplicates and dead nodes are gone.
- *    layout after fuse: it changes the layout of whole fused groups, and
- *            a fused conv+bias+relu is transposed once, not three times.
- *    )
+ *   fuse     after both: fusion decisions depend on use counts, which are
+ *            only right once duplicates and dead nodes are gone, and it
+ *            fuses the blocked bias + relu chains like the plain ones.
  *   plan     last: memory planning assigns storage to the final set of
  *            tensors; any rewrite after it would invalidate the offsets.
  */
@@ -79,6 +84,7 @@ const char *const pipeline_infer[] = {
     "fold",
     "cse",
     "dce",
+    "layout",
     "convgemm",
     "fuse",
     "plan",
@@ -94,6 +100,7 @@ const char *const pipeline_eval[] = {
     "fold",
     "cse",
     "dce",
+    "layout",
     "convgemm",
     "fuse",
     "plan",

@@ -129,6 +129,20 @@ static void reshape(Graph *g, Op op) {
   loss_of(g, add(g, OP_TANH, &r, 1, (Attrs){0}));
 }
 
+/* a [3, 10, 2] blocked on its channels and back ([3, 2, 2, 8]; 6
+ * padding lanes), each conversion checked on its own */
+static void blocked(Graph *g, Op op) {
+  int a = param(g, "a", 3, (int64_t[]){3, 10, 2});
+  int b = add(g, OP_TO_BLOCKED, &a, 1, (Attrs){.ints = {1}, .nints = 1});
+  if (op == OP_TO_BLOCKED) {
+    loss_of(g, add(g, OP_TANH, &b, 1, (Attrs){0}));
+    return;
+  }
+  int p = param(g, "p", 4, (int64_t[]){3, 2, 2, BLOCK_C});
+  int s = add(g, OP_ADD, (int[]){b, p}, 2, (Attrs){0});
+  loss_of(g, add(g, op, &s, 1, (Attrs){.ints = {1, 10}, .nints = 2}));
+}
+
 static void broadcast(Graph *g, Op op) {
   int a = param(g, "a", 2, (int64_t[]){1, 4});
   loss_of(g, shaped(g, op, a, shape_make(3, (int64_t[]){2, 3, 4})));
@@ -314,6 +328,7 @@ static const Case cases[] = {
     {OP_SOFTMAX, "softmax_axis0", axis0, false}, {OP_LOG_SOFTMAX, "log_softmax", axis, false},
     {OP_LOG_SOFTMAX, "log_softmax_axis0", axis0, false},
     {OP_RESHAPE, "reshape", reshape, false}, {OP_BROADCAST, "broadcast", broadcast, false},
+    {OP_TO_BLOCKED, "to_blocked", blocked, false}, {OP_FROM_BLOCKED, "from_blocked", blocked, false},
     {OP_TRANSPOSE, "transpose", transpose, false}, {OP_SLICE, "slice", slice, false},
     {OP_CONCAT, "concat", concat, false},    {OP_MATMUL, "matmul", matmul, false},
     {OP_MATMUL, "matmul_rows", matmul_rows, false},
@@ -382,6 +397,8 @@ int main(void) {
   covered[OP_LSTM_GRAD] = covered[OP_LSTM];
   covered[OP_GRU_GRAD] = covered[OP_GRU];
   covered[OP_RNN_GRAD] = covered[OP_RNN];
+  /* made by the layout pass, after autodiff, outside training: no rule */
+  covered[OP_CONV2D_BLOCKED] = true;
   for (int op = 0; op < OP_COUNT; op++) {
     unsigned fl = op_info[op].flags;
     if (!(fl & (F_SOURCE | F_NOGRAD | F_EFFECT)) && !covered[op]) {

@@ -337,6 +337,94 @@ static void columns_plain(Graph *g, Op op) {
   out(g, add(g, op, &d, 1, a));
 }
 
+/* ---- the blocked layout (passes/layout.c) ---- */
+
+/* x [N, 10, 3] blocked on its channels: 2 blocks, 6 lanes of padding */
+static void blocked_to(Graph *g, Op op) {
+  int x = input(g, "x", 3, (int64_t[]){-1, 10, 3});
+  out(g, add(g, op, &x, 1, (Attrs){.ints = {1}, .nints = 1}));
+}
+
+/* a param [5, 3, 2] blocked on axis 0 (a result without N) */
+static void blocked_to_param(Graph *g, Op op) {
+  int p = ir_param(g, "p", DT_F32, shape_make(3, (int64_t[]){5, 3, 2}),
+                   (Init){.kind = INIT_NORMAL, .a = 0, .b = 1}, L0);
+  int x = input(g, "x", 5, (int64_t[]){-1, 1, 3, 2, BLOCK_C});
+  int b = add(g, op, &p, 1, (Attrs){.ints = {0}, .nints = 1});          /* [1, 3, 2, 8] */
+  out(g, add(g, OP_ADD, (int[]){x, b}, 2, (Attrs){0}));
+}
+
+static void blocked_from(Graph *g, Op op) {
+  int x = input(g, "x", 5, (int64_t[]){-1, 2, 3, 4, BLOCK_C});
+  out(g, add(g, op, &x, 1, (Attrs){.ints = {1, 13}, .nints = 2}));
+}
+
+/* conv2d_blocked of x [N, 2, 7, W, 8] by weights [2, 2, KH, KW, 8, 8];
+ * a: stride, pad, dilation. W = 20 gives a row of tiles of which the
+ * middle ones have no padding taps. */
+static void blocked_conv(Graph *g, int64_t W, int64_t KH, int64_t KW, Attrs a) {
+  int x = input(g, "x", 5, (int64_t[]){-1, 2, 7, W, BLOCK_C});
+  int w = ir_param(g, "W", DT_F32, shape_make(6, (int64_t[]){2, 2, KH, KW, BLOCK_C, BLOCK_C}),
+                   (Init){.kind = INIT_NORMAL, .a = 0, .b = 0.5}, L0);
+  out(g, add(g, OP_CONV2D_BLOCKED, (int[]){x, w}, 2, a));
+}
+
+static void blocked_conv_pad(Graph *g, Op op) {
+  (void)op;
+  blocked_conv(g, 20, 3, 3, (Attrs){.ints = {1, 1, 1, 1, 1, 1}, .nints = 6});
+}
+
+static void blocked_conv_strided(Graph *g, Op op) {
+  (void)op;
+  blocked_conv(g, 20, 3, 2, (Attrs){.ints = {2, 1, 2, 1, 1, 2}, .nints = 6});
+}
+
+static void blocked_conv_narrow(Graph *g, Op op) {
+  (void)op;
+  blocked_conv(g, 5, 2, 3, (Attrs){.ints = {1, 2, 0, 2, 2, 1}, .nints = 6});
+}
+
+/* a plain image with one lane, x [N, 3, 7, 20, 1], as the layout pass
+ * passes a first layer's input */
+static void blocked_conv_plain_input(Graph *g, Op op) {
+  int x = input(g, "x", 5, (int64_t[]){-1, 3, 7, 20, 1});
+  int w = ir_param(g, "W", DT_F32, shape_make(6, (int64_t[]){2, 3, 3, 3, 1, BLOCK_C}),
+                   (Init){.kind = INIT_NORMAL, .a = 0, .b = 0.5}, L0);
+  out(g, add(g, op, (int[]){x, w}, 2, (Attrs){.ints = {1, 2, 1, 2, 1, 1}, .nints = 6}));
+}
+
+/* pooling a blocked image [N, 2, 7, 6, 8] lane by lane */
+static void blocked_pool(Graph *g, Op op) {
+  int x = input(g, "x", 5, (int64_t[]){-1, 2, 7, 6, BLOCK_C});
+  out(g, add(g, op, &x, 1, (Attrs){.ints = {3, 2, 2, 1, 1, 1}, .nints = 6}));
+}
+
+/* What the layout pass keeps blocked, between two convolutions that it
+ * claims: a bias, relu, a residual add, pooling; then a reshape, which
+ * reads it back in NCHW. */
+static void layout_chain(Graph *g, Op op) {
+  (void)op;
+  int x = input(g, "x", 4, (int64_t[]){-1, 8, 9, 20});
+  int w1 = ir_param(g, "W1", DT_F32, shape_make(4, (int64_t[]){12, 8, 3, 3}),
+                    (Init){.kind = INIT_NORMAL, .a = 0, .b = 0.3}, L0);
+  int w2 = ir_param(g, "W2", DT_F32, shape_make(4, (int64_t[]){12, 12, 3, 3}),
+                    (Init){.kind = INIT_NORMAL, .a = 0, .b = 0.3}, L0);
+  int b = ir_param(g, "b", DT_F32, shape_make(3, (int64_t[]){12, 1, 1}),
+                   (Init){.kind = INIT_UNIFORM, .a = -1, .b = 1}, L0);
+  Attrs pad1 = {.ints = {1, 1, 1, 1, 1, 1, 1}, .nints = 7};
+  int c1 = add(g, OP_CONV2D, (int[]){x, w1}, 2, pad1);
+  int biased = add(g, OP_ADD, (int[]){c1, b}, 2, (Attrs){0});
+  int r1 = add(g, OP_RELU, &biased, 1, (Attrs){0});
+  int c2 = add(g, OP_CONV2D, (int[]){r1, w2}, 2, pad1);
+  int s = add(g, OP_ADD, (int[]){c2, r1}, 2, (Attrs){0});
+  int p = add(g, OP_MAX_POOL2D, &s, 1, (Attrs){.ints = {2, 2, 2, 2, 0, 0}, .nints = 6});
+  char why[256];
+  int r = ir_add_shaped(g, OP_RESHAPE, &p, 1, NULL, DT_F32, shape_make(2, (int64_t[]){-1, 480}),
+                        L0, why);
+  if (r < 0) die("test case: %s", why);
+  out(g, r);
+}
+
 /* x [N, 3, 7, 6]: a 3x2 window, stride 2 by 1, padding 1 by 1 */
 static void pool(Graph *g, Op op) {
   int x = input(g, "x", 4, (int64_t[]){-1, 3, 7, 6});
@@ -469,6 +557,21 @@ static void recur_reverse(Graph *g, Op op) { recur_case(g, op, true, false); }
 /* the _grad op given the gradient of h alone */
 static void recur_h(Graph *g, Op op) { recur_case(g, op, false, true); }
 
+/* A channel concat of a blocked value and the plain input, each of 8
+ * channels, stays blocked (a concat of blocks) into the next conv. */
+static void layout_concat(Graph *g, Op op) {
+  int x = input(g, "x", 4, (int64_t[]){-1, 8, 6, 10});
+  int w1 = ir_param(g, "W1", DT_F32, shape_make(4, (int64_t[]){8, 8, 3, 3}),
+                    (Init){.kind = INIT_NORMAL, .a = 0, .b = 0.3}, L0);
+  int w2 = ir_param(g, "W2", DT_F32, shape_make(4, (int64_t[]){5, 16, 3, 3}),
+                    (Init){.kind = INIT_NORMAL, .a = 0, .b = 0.3}, L0);
+  Attrs pad1 = {.ints = {1, 1, 1, 1, 1, 1, 1}, .nints = 7};
+  int c1 = add(g, OP_CONV2D, (int[]){x, w1}, 2, pad1);
+  int r1 = add(g, OP_RELU, &c1, 1, (Attrs){0});
+  int cat = add(g, op, (int[]){r1, x}, 2, (Attrs){.ints = {1}, .nints = 1});
+  out(g, add(g, OP_CONV2D, (int[]){cat, w2}, 2, pad1));
+}
+
 static const Case cases[] = {
     {OP_NEG, "neg", unary, false},
     {OP_EXP, "exp", unary, false},
@@ -548,6 +651,17 @@ static const Case cases[] = {
     {OP_MAX_POOL2D_GRAD, "max_pool2d_grad_tiles_left", pool_grad_tiles_left, false},
     {OP_MAX_POOL2D_GRAD, "max_pool2d_grad_tiles_exact", pool_grad_tiles_exact, false},
     {OP_AVG_POOL2D_GRAD, "avg_pool2d_grad", pool_grad, false},
+    {OP_TO_BLOCKED, "to_blocked", blocked_to, false},
+    {OP_TO_BLOCKED, "to_blocked_param", blocked_to_param, false},
+    {OP_FROM_BLOCKED, "from_blocked", blocked_from, false},
+    {OP_CONV2D_BLOCKED, "conv2d_blocked_pad", blocked_conv_pad, false},
+    {OP_CONV2D_BLOCKED, "conv2d_blocked_strided", blocked_conv_strided, false},
+    {OP_CONV2D_BLOCKED, "conv2d_blocked_narrow", blocked_conv_narrow, false},
+    {OP_CONV2D_BLOCKED, "conv2d_blocked_plain_input", blocked_conv_plain_input, false},
+    {OP_MAX_POOL2D, "max_pool2d_blocked", blocked_pool, false},
+    {OP_AVG_POOL2D, "avg_pool2d_blocked", blocked_pool, false},
+    {OP_CONV2D, "layout_chain", layout_chain, false},
+    {OP_CONCAT, "layout_concat", layout_concat, false},
     {OP_RUNNING_STAT, "running_stat", running_stat, false},
     {OP_RUNNING_STAT, "bnfold_conv2d", bn_conv, false},
     {OP_RUNNING_STAT, "bnfold_conv2d_groups", bn_conv_groups, false},
