@@ -282,6 +282,11 @@ static Graph *build_all(void) {
   add(g, OP_MAX_POOL2D_GRAD, img, mp, ints(6, 2, 1, 1, 1, 1, 0));
   int ap = add(g, OP_AVG_POOL2D, img, -1, ints(6, 2, 1, 1, 1, 1, 0));
   add(g, OP_AVG_POOL2D_GRAD, ap, -1, ints(8, 2, 1, 1, 1, 1, 0, 2, 2));
+  /* the blocked layout: img as [N,1,2,2,8], convolved, and back */
+  int bl = add(g, OP_TO_BLOCKED, img, -1, ints(1, 1));
+  add(g, OP_FROM_BLOCKED, bl, -1, ints(2, 1, 1));
+  int bk = ir_const(g, DT_F32, shape_make(6, (int64_t[]){1, 1, 2, 1, 8, 8}), 0.25, NULL, at(14));
+  add(g, OP_CONV2D_BLOCKED, bl, bk, ints(6, 1, 1, 0, 0, 1, 1));
   /* recurrent layers over 3 steps, H = 2, and their gradients */
   static const Op recurrent[3] = {OP_LSTM, OP_GRU, OP_RNN};
   for (int ri = 0; ri < 3; ri++) {
