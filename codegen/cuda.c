@@ -304,12 +304,23 @@ static void put_stmts(Cu *c, KStmt *const *s, int n, int depth) {
 
 typedef enum LaunchKind { L_PLAIN, L_GEMM, L_ROWS, L_FLAT, L_NEST, L_COUNT } LaunchKind;
 
+/* A perfect nest of loops below the parallel loop run as threads of
+ * their own (L_NEST; see "collapsing a nest of loops" below). */
+enum { NEST_MAX = 6 };
+
+typedef struct NestPlan {
+  int m;                       /* collapsed loops below v0 */
+  const KStmt *loop[NEST_MAX];
+  int64_t ext[NEST_MAX];       /* their extents */
+} NestPlan;
+
 /* How one __global__ function is launched: grid[3] and THREADS threads
  * per block, expressions of N. */
 typedef struct Launch {
   LaunchKind kind;
   KExpr *grid[3];
   KExpr *threads;      /* total threads the kernel needs (L_PLAIN, L_ROWS) */
+  NestPlan nest;       /* L_NEST: the loops collapsed */
 } Launch;
 
 /* An epilogue of the form  set*; for row in [lo, hi) { ... }  whose loop
@@ -375,14 +386,6 @@ static int64_t flat_block(const Kernel *k) {
  *   - every local the body reads is set earlier in the body (or is a loop
  *     variable): nothing flows from one iteration to the next.
  * Otherwise the nest is tried one loop shorter, down to none. */
-enum { NEST_MAX = 6 };
-
-typedef struct NestPlan {
-  int m;                       /* collapsed loops below v0 */
-  const KStmt *loop[NEST_MAX];
-  int64_t ext[NEST_MAX];       /* their extents */
-} NestPlan;
-
 static bool const_int(const KExpr *e, int64_t *v) {
   int64_t a, b;
   switch (e->op) {
@@ -634,12 +637,9 @@ static Launch launch_of(const Program *cp, const Kernel *k, int part) {
   } else if (k->gemm && rows_epilogue(k)) {
     l.kind = L_ROWS;
     l.threads = kir_imul(p, k->extent, k->gemm->M);
-  } else if (!k->gemm) {
-    NestPlan np = nest_plan(k);
-    if (np.m) {
-      l.kind = L_NEST;
-      l.threads = kir_imul(p, k->extent, kir_const_i(p, nest_threads(&np)));
-    }
+  } else if (!k->gemm && (l.nest = nest_plan(k)).m) {
+    l.kind = L_NEST;
+    l.threads = kir_imul(p, k->extent, kir_const_i(p, nest_threads(&l.nest)));
   }
   l.grid[0] = ceil_div(p, l.threads, THREADS);
   l.grid[1] = l.grid[2] = one;
@@ -746,8 +746,7 @@ static void put_body_kernel(Str *b, const Program *p, const Kernel *k, const cha
     if (use[i] && k->buf[i].region == R_NONE) put_const(b, sym, i, &k->buf[i]);
   Launch l = launch_of(p, k, part);
   if (l.kind == L_NEST) { /* the collapsed loops' own reads are gone */
-    NestPlan np = nest_plan(k);
-    const KStmt *in = np.loop[np.m - 1];
+    const KStmt *in = l.nest.loop[l.nest.m - 1];
     memset(read, 0, (size_t)k->nvar + 1);
     mark_stmts(in->body, in->nbody, read, written, use);
   }
@@ -786,15 +785,15 @@ static void put_body_kernel(Str *b, const Program *p, const Kernel *k, const cha
     put_loop(&c, loop, start.s, "rows", 1);
     str_free(&start);
   } else if (l.kind == L_NEST) { /* t = ((v0 * E1 + v1) * E2 + v2) ... */
-    NestPlan np = nest_plan(k);
-    int64_t inner = nest_threads(&np);
+    const NestPlan *np = &l.nest;
+    int64_t inner = nest_threads(np);
     if (read[0]) str_printf(b, "  const long long v0 = t / %lldLL;\n", (long long)inner);
-    for (int i = 0; i < np.m; i++) {
-      inner /= np.ext[i];
-      int v = np.loop[i]->var;
-      if (read[v]) str_printf(b, "  v%d = t / %lldLL %% %lldLL;\n", v, (long long)inner, (long long)np.ext[i]);
+    for (int i = 0; i < np->m; i++) {
+      inner /= np->ext[i];
+      int v = np->loop[i]->var;
+      if (read[v]) str_printf(b, "  v%d = t / %lldLL %% %lldLL;\n", v, (long long)inner, (long long)np->ext[i]);
     }
-    const KStmt *in = np.loop[np.m - 1];
+    const KStmt *in = np->loop[np->m - 1];
     put_stmts(&c, in->body, in->nbody, 1);
   } else {
     if (read[0]) str_printf(b, "  const long long v0 = t;\n");
@@ -1207,7 +1206,7 @@ static void put_host_entry(Str *b, const Entry *e, int64_t weights, int64_t stat
   str_printf(b, "  dlrt_cuda_sync(f);\n");
   for (int o = 0; o < g->nout; o++) put_copy(b, &g->node[g->out[o].node], false);
   if (writes_region(p, R_WEIGHT) || writes_region(p, R_STATE))
-    str_printf(b, "  dlrt_cuda_params_out(f, 1);\n");
+    str_printf(b, "  dlrt_cuda_params_out(f);\n");
   str_printf(b, "}\n\n");
 }
 
@@ -1231,7 +1230,7 @@ static const char host_prelude[] =
     "                      int64_t gz, int threads);\n"
     "void dlrt_cuda_sync(const dlrt_frame *f);\n"
     "void dlrt_cuda_params_in(const dlrt_frame *f, int64_t weight_bytes, int64_t state_bytes);\n"
-    "void dlrt_cuda_params_out(const dlrt_frame *f, int wrote);\n\n"
+    "void dlrt_cuda_params_out(const dlrt_frame *f);\n\n"
     "static int64_t dlc_min(int64_t a, int64_t b) { return a < b ? a : b; }\n"
     "static int64_t dlc_max(int64_t a, int64_t b) { return a > b ? a : b; }\n\n";
 

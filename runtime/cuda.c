@@ -241,8 +241,8 @@ void dlrt_cuda_params_in(const dlrt_frame *f, int64_t weight_bytes, int64_t stat
 }
 
 /* After an entry that wrote weights or state: the host's copy is stale. */
-void dlrt_cuda_params_out(const dlrt_frame *f, int wrote) {
-  if (wrote && holds(f)) dev.host_stale = true;
+void dlrt_cuda_params_out(const dlrt_frame *f) {
+  if (holds(f)) dev.host_stale = true;
 }
 
 void dlrt_params_to_host(const dlrt_frame *f) {

@@ -88,10 +88,10 @@ void dlrt_cuda_enter(const dlrt_frame *f, const char *entry, const char *ptx, in
 void dlrt_cuda_copy(const dlrt_frame *f, int to_device, int region, int64_t off, int64_t bytes);
 /* The weights and optimiser state stay on the device between entries:
  * params_in copies them in unless the device holds f's current values;
- * params_out (wrote: the entry wrote some of them) marks the host's copy
- * stale. */
+ * params_out, called by an entry that writes some of them, marks the
+ * host's copy stale. */
 void dlrt_cuda_params_in(const dlrt_frame *f, int64_t weight_bytes, int64_t state_bytes);
-void dlrt_cuda_params_out(const dlrt_frame *f, int wrote);
+void dlrt_cuda_params_out(const dlrt_frame *f);
 /* Before the host reads or writes f's weights or optimiser state: brings
  * them back from the device if an entry changed them there, and has the
  * next entry copy them in again. A no-op when nothing runs on a device.

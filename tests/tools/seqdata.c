@@ -61,6 +61,14 @@ static bool save(const char *path, dlrt_dtype t, int rank, const int64_t *dim, v
   return false;
 }
 
+/* DIR/TASK_SET_NAME.npy: a [rows, cols] array of one set of a task. */
+static bool save_set(const char *dir, const char *task, const char *set, const char *name,
+                     dlrt_dtype t, int64_t rows, int64_t cols, void *data) {
+  char path[4096];
+  snprintf(path, sizeof path, "%s/%s_%s_%s.npy", dir, task, set, name);
+  return save(path, t, 2, (int64_t[]){rows, cols}, data);
+}
+
 static double gauss(dlrt_rng *r) { return dlrt_rng_normal(r); }
 
 /* The value of option name in argv[from..], or def. */
@@ -109,11 +117,8 @@ static bool ncf_set(const char *dir, const char *set, int64_t M, int64_t U, int6
     pairs[2 * m] = (int32_t)a, pairs[2 * m + 1] = (int32_t)b;
     y[m] = (float)(dot + noise * gauss(r));
   }
-  char path[4096];
-  snprintf(path, sizeof path, "%s/ncf_%s_pairs.npy", dir, set);
-  bool ok = save(path, DLRT_I32, 2, (int64_t[]){M, 2}, pairs);
-  snprintf(path, sizeof path, "%s/ncf_%s_ratings.npy", dir, set);
-  ok = ok && save(path, DLRT_F32, 2, (int64_t[]){M, 1}, y);
+  bool ok = save_set(dir, "ncf", set, "pairs", DLRT_I32, M, 2, pairs) &&
+            save_set(dir, "ncf", set, "ratings", DLRT_F32, M, 1, y);
   free(pairs);
   free(y);
   return ok;
@@ -211,11 +216,8 @@ static bool rev_set(const char *dir, const char *set, int64_t M, int64_t Lmin, i
     for (int64_t i = L; i < Lmax; i++) s[i] = REV_END;
     for (int64_t i = 0; i < T; i++) t[i] = i < L ? s[L - 1 - i] : REV_END;
   }
-  char path[4096];
-  snprintf(path, sizeof path, "%s/reverse_%s_src.npy", dir, set);
-  bool ok = save(path, DLRT_I32, 2, (int64_t[]){M, Lmax}, src);
-  snprintf(path, sizeof path, "%s/reverse_%s_tgt.npy", dir, set);
-  ok = ok && save(path, DLRT_I32, 2, (int64_t[]){M, T}, tgt);
+  bool ok = save_set(dir, "reverse", set, "src", DLRT_I32, M, Lmax, src) &&
+            save_set(dir, "reverse", set, "tgt", DLRT_I32, M, T, tgt);
   free(src);
   free(tgt);
   return ok;
