@@ -101,6 +101,18 @@ typedef struct KGemm {
   int nr;                         /* panel width (columns per parallel unit) */
 } KGemm;
 
+/* A max pooling kernel whose windows tile each plane in pairs of columns
+ * (kernel KH x 2, stride KH x 2, no padding), parallel over the N*C
+ * planes: forward (dy < 0) writes the window maxima to y; the gradient
+ * writes dy at each window's first maximum of x, 0 elsewhere, to y. The
+ * body holds the same computation as plain loops; a backend may run this
+ * description instead (LLVM: vector loads of whole rows, the even and odd
+ * columns split by shuffles, where the loops would gather). */
+typedef struct KPool {
+  int x, dy, y;                  /* buffers */
+  int64_t H, W, OH, OW, KH;      /* the plane of x; of the windows */
+} KPool;
+
 /* One kernel: body runs for var 0 over [lo, hi) of [0, extent). Variable 0
  * is the parallel loop variable; other variables are inner loop variables
  * or scalar locals (typed by vartype). In a kernel with gemm set, the
@@ -121,6 +133,7 @@ typedef struct Kernel {
   int nbody, capbody;
   double work;          /* estimated flops per unit of extent (scheduling) */
   KGemm *gemm;          /* a matrix-product kernel, or NULL */
+  KPool *pool;          /* a pooling kernel a backend may vectorize, or NULL */
 } Kernel;
 
 /* Kernels first..last-1 of a program run count times in order, K_ITER

@@ -345,6 +345,13 @@ void kir_print(FILE *f, const Program *p) {
       if (kb->region != R_NONE) fprintf(f, "+%lld", (long long)kb->off);
       fprintf(f, "%s\n", kb->written ? " (out)" : "");
     }
+    if (k->pool) {
+      const KPool *kp = k->pool;
+      fprintf(f, "  pool%s b%d = ", kp->dy >= 0 ? " gradient" : "", kp->y);
+      if (kp->dy >= 0) fprintf(f, "b%d at the first maximum of ", kp->dy);
+      fprintf(f, "b%d: windows %lldx2 of planes %lldx%lld\n", kp->x, (long long)kp->KH,
+              (long long)kp->H, (long long)kp->W);
+    }
     if (k->gemm) {
       const KGemm *gm = k->gemm;
       fprintf(f, "  gemm b%d = b%d x b%d: M=", gm->c, gm->a, gm->b);

@@ -667,6 +667,131 @@ static void gen_gemm_panels(Gen *g, const KGemm *gm, LLVMValueRef lo, LLVMValueR
   range_loop(g, lo, hi, panel, &pn);
 }
 
+/* ---- max pooling in pairs of columns (KPool) ----
+ *
+ * The loop nest of such a kernel reads x at stride 2 along a row, which
+ * the loop vectorizer turns into gathers. Here each row of windows is
+ * taken VW windows at a time: two vector loads of the 2*VW input columns
+ * of each of the KH rows, split into even and odd columns by shuffles,
+ * and the running maximum (and, for the gradient, which of the 2*KH
+ * positions holds it) kept with the same strict compare as the loops:
+ *
+ *     best = -inf, at = -1
+ *     for kh < KH, kw < 2:  v = x[oh*KH + kh][2*ow + kw]   (VW of ow)
+ *                           at = best < v ? 2*kh + kw : at; best = max...
+ *     forward:  y[oh][ow] = best
+ *     gradient: dx[oh*KH + kh][2*ow + kw] = at == 2*kh + kw ? dy[oh][ow] : 0
+ *
+ * with the even and odd results interleaved again by shuffles. Loads and
+ * stores are masked to the row's last window. */
+typedef struct PoolGen {
+  const KPool *kp;
+  LLVMValueRef x, dy, y;        /* this plane's */
+  LLVMValueRef oh;
+  LLVMValueRef even, odd, lo, hi; /* shuffle masks */
+} PoolGen;
+
+static LLVMValueRef pool_shuffle_mask(Gen *g, int kind) {
+  int vw = vector_width;
+  LLVMValueRef m[16];
+  for (int i = 0; i < vw; i++) {
+    int v = kind == 0 ? 2 * i : kind == 1 ? 2 * i + 1 : (kind == 2 ? 0 : vw / 2) + i / 2 + (i & 1) * vw;
+    m[i] = LLVMConstInt(g->t_i32, (unsigned long long)v, 0);
+  }
+  return LLVMConstVector(m, (unsigned)vw);
+}
+
+static LLVMValueRef splat_i32(Gen *g, int v) {
+  LLVMValueRef e[16];
+  for (int i = 0; i < vector_width; i++) e[i] = LLVMConstInt(g->t_i32, (unsigned long long)(int64_t)v, 1);
+  return LLVMConstVector(e, (unsigned)vector_width);
+}
+
+/* VW windows of row oh from column j0 = chunk * VW. */
+static void pool_chunk(Gen *g, LLVMValueRef chunk, void *ctx) {
+  PoolGen *pg = ctx;
+  const KPool *kp = pg->kp;
+  int vw = vector_width;
+  LLVMValueRef j0 = LLVMBuildMul(g->b, chunk, ci(g, vw), "");
+  LLVMValueRef left = LLVMBuildSub(g->b, ci(g, kp->OW), j0, "");
+  LLVMValueRef n = LLVMBuildSelect(g->b, LLVMBuildICmp(g->b, LLVMIntSLT, left, ci(g, vw), ""), left,
+                                   ci(g, vw), "");
+  LLVMValueRef n2 = LLVMBuildMul(g->b, n, ci(g, 2), "");
+  LLVMValueRef in_mask[2] = {lane_mask(g, n2, 0), lane_mask(g, n2, vw)};
+  LLVMValueRef out_mask = lane_mask(g, n, 0);
+  LLVMValueRef best = splat(g, cf(g, -__builtin_inf()));
+  LLVMValueRef at = splat_i32(g, -1);
+  bool grad = kp->dy >= 0;
+  LLVMValueRef row0 = LLVMBuildMul(g->b, pg->oh, ci(g, kp->KH), "");
+  for (int kh = 0; kh < kp->KH; kh++) {
+    LLVMValueRef off = LLVMBuildAdd(g->b, LLVMBuildMul(g->b, LLVMBuildAdd(g->b, row0, ci(g, kh), ""),
+                                                       ci(g, kp->W), ""),
+                                    LLVMBuildMul(g->b, j0, ci(g, 2), ""), "");
+    LLVMValueRef row = gep_f(g, pg->x, off);
+    LLVMValueRef a = vload(g, row, in_mask[0], 4), b = vload(g, gep_f(g, row, ci(g, vw)), in_mask[1], 4);
+    LLVMValueRef v[2] = {LLVMBuildShuffleVector(g->b, a, b, pg->even, ""),
+                         LLVMBuildShuffleVector(g->b, a, b, pg->odd, "")};
+    for (int kw = 0; kw < 2; kw++) {
+      LLVMValueRef beats = LLVMBuildFCmp(g->b, LLVMRealOLT, best, v[kw], "");
+      if (grad) at = LLVMBuildSelect(g->b, beats, splat_i32(g, 2 * kh + kw), at, "");
+      best = LLVMBuildSelect(g->b, beats, v[kw], best, "");
+    }
+  }
+  LLVMValueRef oat = LLVMBuildAdd(g->b, LLVMBuildMul(g->b, pg->oh, ci(g, kp->OW), ""), j0, "");
+  if (!grad) {
+    vstore(g, best, gep_f(g, pg->y, oat), out_mask, 4);
+    return;
+  }
+  LLVMValueRef dv = vload(g, gep_f(g, pg->dy, oat), out_mask, 4), zero = LLVMConstNull(vecf(g));
+  for (int kh = 0; kh < kp->KH; kh++) {
+    LLVMValueRef part[2];
+    for (int kw = 0; kw < 2; kw++)
+      part[kw] = LLVMBuildSelect(g->b, LLVMBuildICmp(g->b, LLVMIntEQ, at, splat_i32(g, 2 * kh + kw), ""),
+                                 dv, zero, "");
+    LLVMValueRef off = LLVMBuildAdd(g->b, LLVMBuildMul(g->b, LLVMBuildAdd(g->b, row0, ci(g, kh), ""),
+                                                       ci(g, kp->W), ""),
+                                    LLVMBuildMul(g->b, j0, ci(g, 2), ""), "");
+    LLVMValueRef row = gep_f(g, pg->y, off);
+    vstore(g, LLVMBuildShuffleVector(g->b, part[0], part[1], pg->lo, ""), row, in_mask[0], 4);
+    vstore(g, LLVMBuildShuffleVector(g->b, part[0], part[1], pg->hi, ""), gep_f(g, row, ci(g, vw)),
+           in_mask[1], 4);
+  }
+}
+
+static void pool_row(Gen *g, LLVMValueRef oh, void *ctx) {
+  PoolGen *pg = ctx;
+  pg->oh = oh;
+  counted_loop(g, ci(g, (pg->kp->OW + vector_width - 1) / vector_width), pool_chunk, pg);
+}
+
+static void pool_zero(Gen *g, LLVMValueRef i, void *ctx) {
+  PoolGen *pg = ctx;
+  LLVMBuildStore(g->b, cf(g, 0), gep_f(g, pg->y, i));
+}
+
+static void pool_plane(Gen *g, LLVMValueRef t, void *ctx) {
+  PoolGen *pg = ctx;
+  const KPool *kp = pg->kp;
+  bool grad = kp->dy >= 0;
+  int64_t hw = kp->H * kp->W, ohw = kp->OH * kp->OW;
+  PoolGen pl = *pg;
+  pl.x = gep_f(g, g->buf[kp->x], LLVMBuildMul(g->b, t, ci(g, hw), ""));
+  pl.y = gep_f(g, g->buf[kp->y], LLVMBuildMul(g->b, t, ci(g, grad ? hw : ohw), ""));
+  if (grad) {
+    pl.dy = gep_f(g, g->buf[kp->dy], LLVMBuildMul(g->b, t, ci(g, ohw), ""));
+    /* rows and a column outside every window get 0 */
+    if (kp->OH * kp->KH != kp->H || kp->OW * 2 != kp->W) counted_loop(g, ci(g, hw), pool_zero, &pl);
+  }
+  counted_loop(g, ci(g, kp->OH), pool_row, &pl);
+}
+
+static void gen_pool(Gen *g, const KPool *kp, LLVMValueRef lo, LLVMValueRef hi) {
+  cg_gemm_nr(); /* sets vector_width */
+  PoolGen pg = {.kp = kp, .even = pool_shuffle_mask(g, 0), .odd = pool_shuffle_mask(g, 1),
+                .lo = pool_shuffle_mask(g, 2), .hi = pool_shuffle_mask(g, 3)};
+  range_loop(g, lo, hi, pool_plane, &pg);
+}
+
 /* The body: void name.body(T* noalias b0, ..., i64 N, i64 lo, i64 hi,
  * frame*): buffers as arguments, so that noalias can say they are
  * distinct; the frame for runtime scalars. */
@@ -696,6 +821,8 @@ static LLVMValueRef gen_body(Gen *g, const Kernel *k, const char *entry) {
   for (int v = 0; v < k->nvar; v++) g->var[v] = LLVMBuildAlloca(g->b, ktype(g, k->vartype[v]), "");
   if (k->gemm)
     gen_gemm_panels(g, k->gemm, LLVMGetParam(fn, (unsigned)nb + 1), LLVMGetParam(fn, (unsigned)nb + 2));
+  else if (k->pool)
+    gen_pool(g, k->pool, LLVMGetParam(fn, (unsigned)nb + 1), LLVMGetParam(fn, (unsigned)nb + 2));
   else
     gen_loop(g, g->var[0], LLVMGetParam(fn, (unsigned)nb + 1), LLVMGetParam(fn, (unsigned)nb + 2),
              k->body, k->nbody);

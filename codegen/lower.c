@@ -1033,11 +1033,37 @@ static void window_argmax(Program *p, Kernel *k, KStmt *parent, int buf, const W
   kir_set(p, k, l, best, kir_select(p, beats, v, ivar(p, k, best)));
 }
 
+/* Windows of KH x 2 with the same stride and no padding, over a plain
+ * (not blocked) image: what KPool describes. Taller windows would unroll
+ * into long chains; 8 rows is far past any pooling in use. */
+static bool pair_tiles(const Win *w, int rank) {
+  return rank == 4 && w->KW == 2 && w->sw == 2 && w->sh == w->KH && w->KH <= 8 && w->ph == 0 &&
+         w->pw == 0;
+}
+
 static void lower_max_pool2d(Program *p, int node) {
   const Node *nd = &p->g->node[node];
   const Node *x = &p->g->node[nd->in[0]];
   Win w = window_of(nd, &x->shape, &nd->shape, 0, 0);
   Kernel *k = kir_kernel(p, "max_pool2d", node, nd->loc);
+  if (pair_tiles(&w, x->shape.rank)) {
+    /* parallel over the planes t = n*C + c, as KPool says */
+    k->extent = kir_imul(p, kir_dim(p, nd->shape.d[0]), ic(p, w.C));
+    int in = kir_buf(p, k, nd->in[0], false), out = kir_buf(p, k, node, true), oh, ow;
+    int best = kir_var(p, k, KT_F32), arg = kir_var(p, k, KT_I64);
+    KExpr *t = ivar(p, k, 0);
+    KStmt *l = loop_to(p, k, NULL, &oh, ic(p, w.OH));
+    l = loop_to(p, k, l, &ow, ic(p, w.OW));
+    window_argmax(p, k, l, in, &w, ic(p, 0), t, ivar(p, k, oh), ivar(p, k, ow), best, arg);
+    KExpr *at = kir_iadd(p, kir_imul(p, t, ic(p, w.OH * w.OW)),
+                         kir_iadd(p, kir_imul(p, ivar(p, k, oh), ic(p, w.OW)), ivar(p, k, ow)));
+    kir_store(p, k, l, out, at, ivar(p, k, best));
+    k->pool = arena_alloc(p->arena, sizeof *k->pool);
+    *k->pool = (KPool){.x = in, .dy = -1, .y = out, .H = w.H, .W = w.W, .OH = w.OH, .OW = w.OW,
+                       .KH = w.KH};
+    k->work = (double)(w.OH * w.OW * w.KH * w.KW);
+    return;
+  }
   Nest n = nest_over(p, k, &nd->shape);
   if (n.rank == 5) w.lane = ivar(p, k, n.var[4]); /* a blocked image */
   int best = kir_var(p, k, KT_F32), arg = kir_var(p, k, KT_I64);
@@ -1109,6 +1135,11 @@ static void lower_max_pool2d_grad(Program *p, int node) {
     KExpr *mine = kir_bin(p, K_EQ, ivar(p, k, arg), pos);
     kir_store(p, k, r, out, kir_iadd(p, plane, pos), kir_select(p, mine, dv, kir_const_f(p, 0)));
     k->work = (double)(4 * w.H * w.W);
+    if (pair_tiles(&w, nd->shape.rank)) {
+      k->pool = arena_alloc(p->arena, sizeof *k->pool);
+      *k->pool = (KPool){.x = kir_buf(p, k, nd->in[0], false), .dy = kir_buf(p, k, nd->in[1], false),
+                         .y = out, .H = w.H, .W = w.W, .OH = w.OH, .OW = w.OW, .KH = w.KH};
+    }
     return;
   }
   KExpr *found = kir_cast(p, KT_I64, kir_bin(p, K_LE, ic(p, 0), ivar(p, k, arg)));

@@ -27,7 +27,7 @@ train {
 # CHECK-NEXT: v3 = t / 28LL % 5LL;
 # CHECK-NEXT: v4 = t / 1LL % 28LL;
 # CHECK: max_pool2d: %{{[0-9]+}}
-# CHECK-NEXT: launch: grid ((((f.N * 1176LL) + 255LL) / 256LL), 1LL, 1LL) x 256 threads */
+# CHECK-NEXT: launch: grid (((((f.N * 6LL) * 196LL) + 255LL) / 256LL), 1LL, 1LL) x 256 threads */
 # CHECK: lstm_cell: %{{[0-9]+}}
 # CHECK-NEXT: launch: grid ((((f.N * 8LL) + 255LL) / 256LL), 1LL, 1LL) x 256 threads */
 # CHECK: softmax: %{{[0-9]+}}

@@ -470,6 +470,25 @@ static void pool_grad_tiles(Graph *g, Op op, int64_t H, int64_t W) {
 static void pool_grad_tiles_left(Graph *g, Op op) { pool_grad_tiles(g, op, 7, 6); }
 static void pool_grad_tiles_exact(Graph *g, Op op) { pool_grad_tiles(g, op, 6, 4); }
 
+/* Windows of KH x 2 that tile rows wider than a vector register (the
+ * LLVM backend's KPool path: codegen/llvm.c), with a row and a column
+ * left over, or none; relu makes ties. */
+static void pool_pairs(Graph *g, Op op, int64_t KH, int64_t H, int64_t W) {
+  int x = input(g, "x", 4, (int64_t[]){-1, 3, H, W});
+  int r = add(g, OP_RELU, &x, 1, (Attrs){0});
+  Attrs a = {.ints = {KH, 2, KH, 2, 0, 0}, .nints = 6};
+  if (op == OP_MAX_POOL2D) {
+    out(g, add(g, op, &r, 1, a));
+    return;
+  }
+  int dy = input(g, "dy", 4, (int64_t[]){-1, 3, H / KH, W / 2});
+  out(g, add(g, op, (int[]){r, dy}, 2, a));
+}
+
+static void pool_pairs_left(Graph *g, Op op) { pool_pairs(g, op, 2, 7, 37); }
+static void pool_pairs_exact(Graph *g, Op op) { pool_pairs(g, op, 2, 28, 28); }
+static void pool_pairs_tall(Graph *g, Op op) { pool_pairs(g, op, 3, 10, 40); }
+
 /* running_stat outside training (the compiled predict and `dlc run` both
  * run the inference mode) reads its running average. */
 static void running_stat(Graph *g, Op op) {
@@ -650,6 +669,12 @@ static const Case cases[] = {
     {OP_MAX_POOL2D_GRAD, "max_pool2d_grad_overlap", pool_grad_overlap, false},
     {OP_MAX_POOL2D_GRAD, "max_pool2d_grad_tiles_left", pool_grad_tiles_left, false},
     {OP_MAX_POOL2D_GRAD, "max_pool2d_grad_tiles_exact", pool_grad_tiles_exact, false},
+    {OP_MAX_POOL2D, "max_pool2d_pairs_left", pool_pairs_left, false},
+    {OP_MAX_POOL2D, "max_pool2d_pairs_exact", pool_pairs_exact, false},
+    {OP_MAX_POOL2D, "max_pool2d_pairs_tall", pool_pairs_tall, false},
+    {OP_MAX_POOL2D_GRAD, "max_pool2d_grad_pairs_left", pool_pairs_left, false},
+    {OP_MAX_POOL2D_GRAD, "max_pool2d_grad_pairs_exact", pool_pairs_exact, false},
+    {OP_MAX_POOL2D_GRAD, "max_pool2d_grad_pairs_tall", pool_pairs_tall, false},
     {OP_AVG_POOL2D_GRAD, "avg_pool2d_grad", pool_grad, false},
     {OP_TO_BLOCKED, "to_blocked", blocked_to, false},
     {OP_TO_BLOCKED, "to_blocked_param", blocked_to_param, false},
