@@ -324,7 +324,9 @@ static int compile_all(const Graph *src, const Opts *o, FILE *dump, Entry *e) {
       for (int j = 0; j < n; j++) ir_free_graph((Graph *)e[j].g);
       return -1;
     }
-    e[n++] = (Entry){.kind = (EntryKind)k, .g = g, .p = cg_lower(g)};
+    Program *p = cg_lower(g);
+    cg_tile(g, p);
+    e[n++] = (Entry){.kind = (EntryKind)k, .g = g, .p = p};
   }
   return n;
 }
@@ -499,21 +501,24 @@ static bool build_cuda(const Opts *o, const Entry *e, int n, const char *manifes
 }
 
 /* The targets of dlc build: the one place that lists them. A target may
- * leave a pass out of its pipelines: CUDA the layout pass, whose blocked
+ * leave passes out of its pipelines: CUDA the layout pass, whose blocked
  * convolutions are loops for a CPU's vector registers (one GPU thread
- * per output row), where convgemm's are tiled products. */
+ * per output row), where convgemm's are tiled products; and tile, whose
+ * sample groups keep a CPU core's tensors in its cache. */
 typedef struct Target {
   const char *name;
   bool (*build)(const Opts *o, const Entry *e, int n, const char *manifest, BuildStats *st);
-  const char *skip;  /* a pass the target leaves out, or NULL */
+  const char *skip[2];  /* passes the target leaves out, or NULL */
 } Target;
 
-static const Target targets[] = {{"cpu", build_cpu, NULL}, {"cuda", build_cuda, "layout"}};
+static const Target targets[] = {{"cpu", build_cpu, {NULL}},
+                                 {"cuda", build_cuda, {"layout", "tile"}}};
 
 static void skip_passes_of(Opts *o, const char *target) {
   for (size_t i = 0; i < sizeof targets / sizeof *targets; i++)
-    if (strcmp(targets[i].name, target) == 0 && targets[i].skip && o->ndisabled < 32)
-      o->disabled[o->ndisabled++] = targets[i].skip;
+    for (int j = 0; j < 2; j++)
+      if (strcmp(targets[i].name, target) == 0 && targets[i].skip[j] && o->ndisabled < 32)
+        o->disabled[o->ndisabled++] = targets[i].skip[j];
 }
 
 /* The target o asks for, or NULL after a message. */

@@ -134,6 +134,10 @@ typedef struct Kernel {
   double work;          /* estimated flops per unit of extent (scheduling) */
   KGemm *gemm;          /* a matrix-product kernel, or NULL */
   KPool *pool;          /* a pooling kernel a backend may vectorize, or NULL */
+  int64_t per_sample;   /* > 0: the extent is N * per_sample, and unit t reads
+                           and writes batch-proportional tensors only in
+                           sample t / per_sample (so a backend may run a
+                           run of such kernels sample by sample) */
 } Kernel;
 
 /* Kernels first..last-1 of a program run count times in order, K_ITER
@@ -145,6 +149,15 @@ typedef struct KRepeat {
   int64_t count;
 } KRepeat;
 
+/* Kernels first..end-1 run as a sample group (codegen/tile.c): the
+ * members, each S samples at a time through all of them, then the others
+ * (deferred) in order. */
+typedef struct KTile {
+  int first, end;
+  const bool *member;   /* end - first flags */
+  int64_t S;
+} KTile;
+
 typedef struct Program {
   Arena *arena;         /* owns kernels and expressions */
   const Graph *g;
@@ -152,6 +165,8 @@ typedef struct Program {
   int nk, capk;
   KRepeat *loop;          /* in kernel order */
   int nloop, caploop;
+  KTile *tile;          /* in kernel order, disjoint */
+  int ntile;
 } Program;
 
 /* Builders. Expressions and statements are allocated from p->arena. */
@@ -253,6 +268,12 @@ bool cg_llvm_print(FILE *f, const Entry *e, int n, const char *manifest, int opt
 /* The panel width of matrix products on the host: two vectors of the
  * widest float vectors the CPU has (16 with AVX2, 32 with AVX-512). */
 int cg_gemm_nr(void);
+
+/* Sample groups (codegen/tile.c): when g->tile is set (passes/tile.c),
+ * find the runs of per-sample kernels of p that may run a few samples at
+ * a time, plan g's memory again so that their tensors stay apart, and
+ * record them in p->tile. */
+void cg_tile(Graph *g, Program *p);
 
 /* ---- header.c: the C header backend ------------------------------------ */
 

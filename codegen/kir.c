@@ -337,6 +337,7 @@ void kir_print(FILE *f, const Program *p) {
       fprintf(f, "repeat iter in [0, %lld) {\n\n", (long long)p->loop[l].count);
     fprintf(f, "kernel %s  # %%%d", k->name, k->node);
     if (k->loc.line) fprintf(f, " @\"%s\":%d:%d", k->loc.file, k->loc.line, k->loc.col);
+    if (k->per_sample) fprintf(f, "  [per sample %lld]", (long long)k->per_sample);
     fprintf(f, "\n");
     for (int b = 0; b < k->nbuf; b++) {
       const KBuf *kb = &k->buf[b];

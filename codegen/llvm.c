@@ -487,6 +487,10 @@ static LLVMValueRef ukr(Gen *g, int mr) {
   return fn;
 }
 
+/* Blocks of the dot-product path (dot_product, below): rows, columns, and
+ * the least K it is taken for. */
+enum { DOT_R = 3, DOT_C = 4, DOT_MIN_K = 256 };
+
 /* The state of one panel of a gemm kernel while its loops are built. */
 typedef struct Panel {
   const KGemm *gm;
@@ -500,6 +504,8 @@ typedef struct Panel {
   LLVMValueRef k0, kc;       /* current K block */
   LLVMValueRef mask[2];
   LLVMValueRef base[3];      /* A, B, C with their offsets applied */
+  bool dot;                  /* dot products along K (dot_product) */
+  LLVMValueRef dot_acc[DOT_R][DOT_C]; /* their accumulators (allocas) */
 } Panel;
 
 static void pack_row(Gen *g, LLVMValueRef k, void *ctx) {
@@ -620,6 +626,119 @@ static void k_block(Gen *g, LLVMValueRef kb, void *ctx) {
   counted_loop(g, rblocks, row_block, pn);
 }
 
+/* ---- products of two K-contiguous operands, K long: dot products ----
+ *
+ * When both A and B have K as their contiguous dimension (a_ks = 1, B
+ * transposed: ldb = 1) and K is long, as in a convolution's weight
+ * gradient (dW = dY col^T over every output position), packing B's panel
+ * would transpose all of it per call, as much work as the product. Each
+ * element of the panel is then a dot product along K instead: blocks of
+ * DOT_R rows by DOT_C columns keep DOT_R*DOT_C vector accumulators, fed
+ * by DOT_R + DOT_C vector loads per VW steps of K, and are summed across
+ * lanes at the end. Rows and columns past the block's edge repeat the
+ * last one and are not stored. */
+static bool const_is(const KExpr *e, int64_t v) { return e->op == K_CONST && e->i == v; }
+
+/* Chosen when lowering knows the shapes (the products in question have
+ * static K). */
+static bool dot_product(const KGemm *gm) {
+  return const_is(gm->a_ks, 1) && const_is(gm->ldb, 1) && !const_is(gm->b_ns, 1) &&
+         gm->K->op == K_CONST && gm->K->i >= DOT_MIN_K;
+}
+
+typedef struct Dot {
+  Panel *pn;
+  LLVMValueRef i0, j0;                 /* the block's first row, column */
+  LLVMValueRef arow[DOT_R], bcol[DOT_C];
+  LLVMValueRef acc[DOT_R][DOT_C];      /* allocas of vectors */
+} Dot;
+
+static LLVMValueRef clamp_below(Gen *g, LLVMValueRef v, LLVMValueRef n) {
+  LLVMValueRef last = LLVMBuildSub(g->b, n, ci(g, 1), "");
+  return LLVMBuildSelect(g->b, LLVMBuildICmp(g->b, LLVMIntSLT, v, last, ""), v, last, "");
+}
+
+static void dot_step(Gen *g, Dot *d, LLVMValueRef k, LLVMValueRef mask) {
+  LLVMValueRef a[DOT_R], b[DOT_C];
+  for (int r = 0; r < DOT_R; r++) a[r] = vload(g, gep_f(g, d->arow[r], k), mask, 4);
+  for (int c = 0; c < DOT_C; c++) b[c] = vload(g, gep_f(g, d->bcol[c], k), mask, 4);
+  for (int r = 0; r < DOT_R; r++)
+    for (int c = 0; c < DOT_C; c++) {
+      LLVMValueRef args[3] = {a[r], b[c], LLVMBuildLoad2(g->b, vecf(g), d->acc[r][c], "")};
+      LLVMBuildStore(g->b, intrinsic(g, "llvm.fmuladd", vecf(g), args, 3), d->acc[r][c]);
+    }
+}
+
+static void dot_kvec(Gen *g, LLVMValueRef kv, void *ctx) {
+  dot_step(g, ctx, LLVMBuildMul(g->b, kv, ci(g, vector_width), ""), NULL);
+}
+
+/* The sum of v's lanes: halves added log2(VW) times. */
+static LLVMValueRef lane_sum(Gen *g, LLVMValueRef v) {
+  int vw = vector_width;
+  for (int h = vw / 2; h >= 1; h /= 2) {
+    LLVMValueRef m[16];
+    for (int i = 0; i < vw; i++) m[i] = LLVMConstInt(g->t_i32, (unsigned long long)((i + h) % vw), 0);
+    v = LLVMBuildFAdd(g->b, v, LLVMBuildShuffleVector(g->b, v, v, LLVMConstVector(m, (unsigned)vw), ""), "");
+  }
+  return LLVMBuildExtractElement(g->b, v, LLVMConstInt(g->t_i32, 0, 0), "");
+}
+
+/* Store s at C[i][j] when (i, j) is inside the product. */
+static void dot_store(Gen *g, Panel *pn, LLVMValueRef i, LLVMValueRef j, LLVMValueRef s) {
+  LLVMValueRef in = LLVMBuildAnd(g->b, LLVMBuildICmp(g->b, LLVMIntSLT, i, pn->M, ""),
+                                 LLVMBuildICmp(g->b, LLVMIntSLT, j, pn->nc, ""), "");
+  LLVMBasicBlockRef yes = LLVMAppendBasicBlockInContext(g->ctx, g->fn, "dot_store");
+  LLVMBasicBlockRef done = LLVMAppendBasicBlockInContext(g->ctx, g->fn, "dot_stored");
+  LLVMBuildCondBr(g->b, in, yes, done);
+  LLVMPositionBuilderAtEnd(g->b, yes);
+  LLVMBuildStore(g->b, s, gep_f(g, pn->C, LLVMBuildAdd(g->b, LLVMBuildMul(g->b, i, pn->ldc, ""), j, "")));
+  LLVMBuildBr(g->b, done);
+  LLVMPositionBuilderAtEnd(g->b, done);
+}
+
+static void dot_block(Gen *g, LLVMValueRef cb, void *ctx) {
+  Dot *d = ctx;
+  Panel *pn = d->pn;
+  d->j0 = LLVMBuildMul(g->b, cb, ci(g, DOT_C), "");
+  for (int r = 0; r < DOT_R; r++) {
+    LLVMValueRef i = clamp_below(g, LLVMBuildAdd(g->b, d->i0, ci(g, r), ""), pn->M);
+    d->arow[r] = gep_f(g, pn->A, LLVMBuildMul(g->b, i, pn->ars, ""));
+  }
+  for (int c = 0; c < DOT_C; c++) {
+    LLVMValueRef j = clamp_below(g, LLVMBuildAdd(g->b, d->j0, ci(g, c), ""), pn->nc);
+    d->bcol[c] = gep_f(g, pn->B, LLVMBuildMul(g->b, j, pn->bns, ""));
+  }
+  for (int r = 0; r < DOT_R; r++)
+    for (int c = 0; c < DOT_C; c++) LLVMBuildStore(g->b, LLVMConstNull(vecf(g)), d->acc[r][c]);
+  int64_t K = pn->gm->K->i, full = K / vector_width;
+  counted_loop(g, ci(g, full), dot_kvec, d);
+  if (K % vector_width)
+    dot_step(g, d, ci(g, full * vector_width), lane_mask(g, ci(g, K % vector_width), 0));
+  for (int r = 0; r < DOT_R; r++)
+    for (int c = 0; c < DOT_C; c++)
+      dot_store(g, pn, LLVMBuildAdd(g->b, d->i0, ci(g, r), ""), LLVMBuildAdd(g->b, d->j0, ci(g, c), ""),
+                lane_sum(g, LLVMBuildLoad2(g->b, vecf(g), d->acc[r][c], "")));
+}
+
+static void dot_rows(Gen *g, LLVMValueRef rb, void *ctx) {
+  Dot *d = ctx;
+  d->i0 = LLVMBuildMul(g->b, rb, ci(g, DOT_R), "");
+  LLVMValueRef cblocks = LLVMBuildSDiv(g->b, LLVMBuildAdd(g->b, d->pn->nc, ci(g, DOT_C - 1), ""),
+                                       ci(g, DOT_C), "");
+  counted_loop(g, cblocks, dot_block, d);
+}
+
+/* The whole panel (every K) as dot products; the accumulators' allocas
+ * are the function's (made in its entry block by the caller). */
+static void dot_panel(Gen *g, Panel *pn, LLVMValueRef acc[DOT_R][DOT_C]) {
+  Dot d = {.pn = pn};
+  memcpy(d.acc, acc, sizeof d.acc);
+  LLVMValueRef rblocks = LLVMBuildSDiv(g->b, LLVMBuildAdd(g->b, pn->M, ci(g, DOT_R - 1), ""),
+                                       ci(g, DOT_R), "");
+  counted_loop(g, rblocks, dot_rows, &d);
+}
+
 /* One panel t = batch * panels + column panel: its corners and width,
  * then every K block. */
 static void panel(Gen *g, LLVMValueRef t, void *ctx) {
@@ -635,7 +754,10 @@ static void panel(Gen *g, LLVMValueRef t, void *ctx) {
   pn->A = gep_f(g, pn->base[0], LLVMBuildMul(g->b, bt, pn->sa, ""));
   pn->B = gep_f(g, pn->base[1], LLVMBuildAdd(g->b, LLVMBuildMul(g->b, bt, pn->sb, ""),
                                              LLVMBuildMul(g->b, j0, pn->bns, ""), ""));
-  counted_loop(g, pn->kblocks, k_block, pn);
+  if (pn->dot)
+    dot_panel(g, pn, pn->dot_acc);
+  else
+    counted_loop(g, pn->kblocks, k_block, pn);
   if (g->k->nbody) { /* the epilogue of this panel, while it is in cache */
     LLVMBuildStore(g->b, t, g->var[0]);
     g->keep_loops = true;
@@ -664,6 +786,10 @@ static void gen_gemm_panels(Gen *g, const KGemm *gm, LLVMValueRef lo, LLVMValueR
                         LLVMBuildICmp(g->b, LLVMIntNE, pn.bns, ci(g, 1), ""), "");
   pn.panels = LLVMBuildSDiv(g->b, LLVMBuildAdd(g->b, pn.Ncols, ci(g, nr - 1), ""), ci(g, nr), "");
   pn.kblocks = LLVMBuildSDiv(g->b, LLVMBuildAdd(g->b, pn.K, ci(g, kcmax - 1), ""), ci(g, kcmax), "");
+  pn.dot = dot_product(gm);
+  if (pn.dot)
+    for (int r = 0; r < DOT_R; r++)
+      for (int c = 0; c < DOT_C; c++) pn.dot_acc[r][c] = LLVMBuildAlloca(g->b, vecf(g), "");
   range_loop(g, lo, hi, panel, &pn);
 }
 
@@ -962,6 +1088,82 @@ static void call_kernel(Gen *g, const Kernel *k, LLVMValueRef kfn, LLVMValueRef 
   LLVMPositionBuilderAtEnd(g->b, next);
 }
 
+/* ---- sample groups (codegen/tile.c) ----
+ *
+ * A group runs as one parallel job over the samples: each thread takes
+ * its samples S at a time through every member,
+ *
+ *     tile(lo, hi): for s0 in [lo, hi) step S:
+ *                     for each member m: m(s0 * u_m, min(s0 + S, hi) * u_m)
+ *
+ * then the kernels the group deferred run as usual. */
+typedef struct TileGen {
+  const Program *p;
+  const KTile *t;
+  LLVMValueRef *kfns, frame, lo, hi;
+} TileGen;
+
+static void tile_step(Gen *g, LLVMValueRef c, void *ctx) {
+  TileGen *t = ctx;
+  const KTile *kt = t->t;
+  LLVMValueRef s0 = LLVMBuildAdd(g->b, t->lo, LLVMBuildMul(g->b, c, ci(g, kt->S), ""), "");
+  LLVMValueRef s1 = LLVMBuildAdd(g->b, s0, ci(g, kt->S), "");
+  s1 = LLVMBuildSelect(g->b, LLVMBuildICmp(g->b, LLVMIntSLT, s1, t->hi, ""), s1, t->hi, "");
+  for (int i = kt->first; i < kt->end; i++) {
+    if (!kt->member[i - kt->first]) continue;
+    LLVMValueRef u = ci(g, t->p->k[i]->per_sample);
+    LLVMValueRef args[3] = {t->frame, LLVMBuildMul(g->b, s0, u, ""), LLVMBuildMul(g->b, s1, u, "")};
+    LLVMBuildCall2(g->b, g->t_kfn, t->kfns[i], args, 3, "");
+  }
+}
+
+/* The group's job, named entry.tile<first>: samples [lo, hi) S at a time. */
+static LLVMValueRef gen_tile(Gen *g, const char *entry, TileGen *t) {
+  char name[256];
+  snprintf(name, sizeof name, "%s.tile%d", entry, t->t->first);
+  LLVMValueRef fn = LLVMAddFunction(g->mod, name, g->t_kfn);
+  LLVMSetLinkage(fn, LLVMInternalLinkage);
+  add_attr(g, fn, LLVMAttributeFunctionIndex, "nounwind");
+  LLVMBasicBlockRef saved = LLVMGetInsertBlock(g->b);
+  LLVMValueRef saved_fn = g->fn;
+  g->fn = fn;
+  LLVMPositionBuilderAtEnd(g->b, LLVMAppendBasicBlockInContext(g->ctx, fn, "entry"));
+  t->frame = LLVMGetParam(fn, 0);
+  t->lo = LLVMGetParam(fn, 1);
+  t->hi = LLVMGetParam(fn, 2);
+  LLVMValueRef steps = LLVMBuildSDiv(g->b, LLVMBuildAdd(g->b, LLVMBuildSub(g->b, t->hi, t->lo, ""),
+                                                        ci(g, t->t->S - 1), ""), ci(g, t->t->S), "");
+  counted_loop(g, steps, tile_step, t);
+  LLVMBuildRetVoid(g->b);
+  g->fn = saved_fn;
+  LLVMPositionBuilderAtEnd(g->b, saved);
+  return fn;
+}
+
+/* Runs the group starting at kernel first, if there is one; returns the
+ * index after it, or first. */
+static int call_group(Gen *g, const char *entry, int first, LLVMValueRef *kfns, LLVMValueRef frame,
+                      LLVMValueRef N) {
+  const Program *p = g->p;
+  const KTile *kt = NULL;
+  for (int i = 0; i < p->ntile && !kt; i++)
+    if (p->tile[i].first == first) kt = &p->tile[i];
+  if (!kt) return first;
+  TileGen t = {.p = p, .t = kt, .kfns = kfns};
+  LLVMValueRef fn = gen_tile(g, entry, &t);
+  LLVMTypeRef kfn_p = LLVMPointerType(g->t_kfn, 0);
+  LLVMTypeRef par_ty = LLVMFunctionType(g->t_void, (LLVMTypeRef[]){kfn_p, g->t_framep, g->t_i64}, 3, 0);
+  LLVMBuildCall2(g->b, par_ty, g->parallel, (LLVMValueRef[]){fn, frame, N}, 3, "");
+  for (int i = first; i < kt->end; i++)
+    if (kt->member[i - first]) gen_check(g, p->k[i], frame, N);
+  for (int i = first; i < kt->end; i++)
+    if (!kt->member[i - first]) {
+      call_kernel(g, p->k[i], kfns[i], frame, N);
+      gen_check(g, p->k[i], frame, N);
+    }
+  return kt->end;
+}
+
 /* An entry (dlrt_forward, ...): each kernel in order, the kernels of a
  * KRepeat inside a counted loop that writes the iteration into the frame.
  * The runtime's frame is read-only here: a program with loops works on
@@ -996,6 +1198,11 @@ static void gen_entry(Gen *g, const char *symbol, LLVMValueRef *kfns) {
       LLVMBuildCondBr(g->b, LLVMBuildICmp(g->b, LLVMIntSLT, it, ci(g, lp->count), ""), body, exit);
       LLVMPositionBuilderAtEnd(g->b, body);
       LLVMBuildStore(g->b, it, iter_slot(g, frame));
+    }
+    int after = call_group(g, symbol, i, kfns, frame, N);
+    if (after > i) {
+      i = after - 1;
+      continue;
     }
     call_kernel(g, g->p->k[i], kfns[i], frame, N);
     gen_check(g, g->p->k[i], frame, N);

@@ -217,21 +217,39 @@ static KExpr *result(Program *p, Kernel *k, int node, const Access *a, KExpr *id
   return scalar_op(p, nd, v[0], v[1], idx);
 }
 
+/* The block of a flat kernel over a tensor of shape s: FLAT_BLOCK, or for
+ * a tensor of samples ([N, ...]) of at least FLAT_BLOCK / 8 elements
+ * each, the largest divisor of the sample's size up to FLAT_BLOCK that is
+ * at least that, so that blocks do not straddle samples (*per_sample:
+ * blocks per sample; else 0). */
+static int64_t flat_block(const Shape *s, int64_t *per_sample) {
+  Size sz = shape_numel(s);
+  *per_sample = 0;
+  if (!sz.sym || s->rank == 0 || s->d[0] != -1) return FLAT_BLOCK;
+  for (int64_t b = sz.k < FLAT_BLOCK ? sz.k : FLAT_BLOCK; b >= FLAT_BLOCK / 8; b--)
+    if (sz.k % b == 0) {
+      *per_sample = sz.k / b;
+      return b;
+    }
+  return FLAT_BLOCK;
+}
+
 static void lower_flat(Program *p, Kernel *k, int node) {
   const Node *nd = &p->g->node[node];
   Size sz = shape_numel(&nd->shape);
+  int64_t block = flat_block(&nd->shape, &k->per_sample);
   KExpr *numel = kir_imul(p, kir_const_i(p, sz.k), sz.sym ? kir_n(p) : kir_const_i(p, 1));
-  k->extent = kir_bin(p, K_DIV, kir_iadd(p, numel, kir_const_i(p, FLAT_BLOCK - 1)),
-                      kir_const_i(p, FLAT_BLOCK));
-  KExpr *lo = kir_imul(p, kir_var_ref(p, k, 0), kir_const_i(p, FLAT_BLOCK));
-  KExpr *hi = kir_bin(p, K_MIN, kir_iadd(p, lo, kir_const_i(p, FLAT_BLOCK)), numel);
+  k->extent = kir_bin(p, K_DIV, kir_iadd(p, numel, kir_const_i(p, block - 1)),
+                      kir_const_i(p, block));
+  KExpr *lo = kir_imul(p, kir_var_ref(p, k, 0), kir_const_i(p, block));
+  KExpr *hi = kir_bin(p, K_MIN, kir_iadd(p, lo, kir_const_i(p, block)), numel);
   int i = kir_var(p, k, KT_I64);
   KStmt *loop = kir_loop(p, k, NULL, i, lo, hi);
   Access a = {.flat = kir_var_ref(p, k, i)};
   int out;
   KExpr *val = result(p, k, node, &a, a.flat, &out);
   kir_store(p, k, loop, out, a.flat, val);
-  k->work = FLAT_BLOCK;
+  k->work = (double)block;
 }
 
 static int absorbed_product(const Graph *g, int node);
@@ -256,6 +274,7 @@ static void lower_elemwise(Program *p, int node) {
   KExpr *val = result(p, k, node, &ac, idx, &out);
   kir_store(p, k, n.inner, out, idx, val);
   k->work = (double)numel_eval(&nd->shape, 1) / (double)(nd->shape.rank ? llabs(nd->shape.d[0]) : 1);
+  if (nd->shape.rank && nd->shape.d[0] == -1) k->per_sample = 1;
 }
 
 static void lower_broadcast(Program *p, int node) { lower_elemwise(p, node); }
@@ -530,6 +549,11 @@ static KGemm *gemm_of(Program *p, Kernel *k, int node, int cbuf) {
   KExpr *panels = kir_bin(p, K_DIV, kir_iadd(p, gm->N, kir_const_i(p, gm->nr - 1)),
                           kir_const_i(p, gm->nr));
   k->extent = kir_imul(p, gm->batch, panels);
+  /* one product per sample (a convolution's), the other operand a sample's
+   * too or batch-independent */
+  if (rb == 3 && b->shape.d[0] == -1 && P > 0 &&
+      (ra == 3 ? a->shape.d[0] == -1 : !shape_numel(&a->shape).sym))
+    k->per_sample = (P + gm->nr - 1) / gm->nr;
   /* flops per panel, taking a batch-dependent M or K as 64 */
   int64_t m = gm->M->op == K_CONST ? gm->M->i : 64;
   k->work = 2.0 * (double)m * gm->nr * (double)(K < 0 ? 64 * -K : K);
@@ -956,6 +980,7 @@ static void lower_im2col(Program *p, int node) {
   Win w = col_window(nd, &p->g->node[nd->in[0]].shape);
   Kernel *k = kir_kernel(p, "im2col", node, nd->loc);
   k->extent = kir_dim(p, nd->shape.d[0]);
+  k->per_sample = nd->shape.d[0] == -1;
   ColRun r = col_run(p, k, &w);
   int out = kir_buf(p, k, node, true), in = kir_buf(p, k, nd->in[0], false), ow;
   KExpr *run[4] = {ic(p, 0), r.lo, r.hi, ic(p, w.OW)};
@@ -977,6 +1002,7 @@ static void lower_col2im(Program *p, int node) {
   Win w = col_window(nd, &nd->shape);
   Kernel *k = kir_kernel(p, "col2im", node, nd->loc);
   k->extent = kir_dim(p, nd->shape.d[0]);
+  k->per_sample = nd->shape.d[0] == -1;
   int out = kir_buf(p, k, node, true), in = kir_buf(p, k, nd->in[0], false), i, ow;
   int64_t chw = w.C * w.H * w.W;
   KStmt *z = loop_to(p, k, NULL, &i, ic(p, chw));
@@ -1061,6 +1087,7 @@ static void lower_max_pool2d(Program *p, int node) {
     k->pool = arena_alloc(p->arena, sizeof *k->pool);
     *k->pool = (KPool){.x = in, .dy = -1, .y = out, .H = w.H, .W = w.W, .OH = w.OH, .OW = w.OW,
                        .KH = w.KH};
+    if (nd->shape.d[0] == -1) k->per_sample = w.C;
     k->work = (double)(w.OH * w.OW * w.KH * w.KW);
     return;
   }
@@ -1107,6 +1134,7 @@ static void lower_max_pool2d_grad(Program *p, int node) {
   Win w = window_of(nd, &nd->shape, &dy->shape, 0, 0);
   Kernel *k = kir_kernel(p, "max_pool2d_grad", node, nd->loc);
   k->extent = kir_imul(p, kir_dim(p, nd->shape.d[0]), ic(p, w.C));
+  if (nd->shape.d[0] == -1) k->per_sample = w.C;
   int out = kir_buf(p, k, node, true), i, oh, ow;
   KExpr *t = ivar(p, k, 0); /* the channel n*C + c */
   KExpr *plane = kir_imul(p, t, ic(p, w.H * w.W));

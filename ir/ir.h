@@ -252,6 +252,9 @@ typedef struct Graph {
    * reads and their defaults from the train section. */
   bool hyper_used[H_COUNT];
   double hyper[H_COUNT];
+  /* Set by passes/tile.c: the CPU backend may run chains of per-sample
+   * kernels a few samples at a time. */
+  bool tile;
 } Graph;
 
 typedef struct OpInfo {

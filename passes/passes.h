@@ -151,5 +151,16 @@ void pass_fuse(Graph *g);
  * (reshape) alias their operand; fill constants get no storage. Fills
  * g->region_k/n and the naive totals. */
 void pass_plan(Graph *g);
+/* Plan again, with node i's storage (its root's, for a view) live at
+ * least until node keep[i] has run: codegen/tile.c keeps the tensors of a
+ * group of kernels apart for the whole group. */
+void plan_keeping(Graph *g, const int *keep);
+
+/* ---- tile.c: sample tiling ------------------------------------------------ */
+
+/* Let the CPU backend run chains of per-sample kernels (im2col, the
+ * convolution's product, pooling, their gradients) a few samples at a
+ * time, so that the tensors between them stay in cache. Sets g->tile. */
+void pass_tile(Graph *g);
 
 #endif

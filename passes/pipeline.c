@@ -26,6 +26,7 @@ const Pass pass_table[] = {
     {"convgemm", pass_convgemm, "groups == 1 convolutions as im2col + matmul (+ col2im)"},
     {"fuse", pass_fuse, "compute elementwise chains inline in their consumer's kernel"},
     {"plan", pass_plan, "assign every tensor an offset in one static arena"},
+    {"tile", pass_tile, "run chains of per-sample kernels a few samples at a time (CPU)"},
 };
 const int pass_count = (int)(sizeof pass_table / sizeof pass_table[0]);
 
@@ -74,8 +75,11 @@ const Pass *pass_lookup(const char *name) {
  *   fuse     after both: fusion decisions depend on use counts, which are
  *            only right once duplicates and dead nodes are gone, and it
  *            fuses the blocked bias + relu chains like the plain ones.
- *   plan     last: memory planning assigns storage to the final set of
- *            tensors; any rewrite after it would invalidate the offsets.
+ *   plan     last of the rewrites: memory planning assigns storage to
+ *            the final set of tensors; any rewrite after it would
+ *            invalidate the offsets.
+ *   tile     after plan: it changes nothing in the graph, and codegen
+ *            checks its kernel groups against the plan's offsets.
  */
 const char *const pipeline_infer[] = {
     "shapes",
@@ -88,6 +92,7 @@ const char *const pipeline_infer[] = {
     "convgemm",
     "fuse",
     "plan",
+    "tile",
 };
 const int pipeline_infer_len =
     (int)(sizeof pipeline_infer / sizeof pipeline_infer[0]);
@@ -104,6 +109,7 @@ const char *const pipeline_eval[] = {
     "convgemm",
     "fuse",
     "plan",
+    "tile",
 };
 const int pipeline_eval_len = (int)(sizeof pipeline_eval / sizeof pipeline_eval[0]);
 
@@ -118,6 +124,7 @@ const char *const pipeline_train[] = {
     "convgemm",
     "fuse",
     "plan",
+    "tile",
 };
 const int pipeline_train_len = (int)(sizeof pipeline_train / sizeof pipeline_train[0]);
 

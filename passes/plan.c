@@ -106,11 +106,16 @@ static int *fill_last_use(const Graph *g, const bool *read_through) {
   return last;
 }
 
-void pass_plan(Graph *g) {
+static void plan(Graph *g, const int *keep) {
   bool *read_through = malloc(sizeof(bool) * (size_t)(g->nnode + 1));
   if (!read_through) die("out of memory");
   for (int i = 0; i < g->nnode; i++) read_through[i] = ir_read_through(g, i);
   int *last = fill_last_use(g, read_through);
+  if (keep)
+    for (int i = 0; i < g->nnode; i++) {
+      int r = root_of(g, read_through, i);
+      if (last[r] < keep[i]) last[r] = keep[i];
+    }
   Pool act = {0}, actn = {0};
   int64_t wtop = 0, stop = 0;
   g->naive_k = g->naive_n = 0;
@@ -155,3 +160,8 @@ void pass_plan(Graph *g) {
   free(last);
   free(read_through);
 }
+
+void pass_plan(Graph *g) { plan(g, NULL); }
+
+/* Contract in passes.h. */
+void plan_keeping(Graph *g, const int *keep) { plan(g, keep); }

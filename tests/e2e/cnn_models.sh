@@ -105,4 +105,41 @@ if "$DLC" build "$D/fold.dlm" -o "$D/fold" >"$D/fold.log" 2>&1 &&
 else
   fail "bnfold_on_vs_off" "$(tail -5 "$D/fold.log")" "$(cat "$D/cmp.txt" 2>/dev/null)"
 fi
+# Sample tiling (passes/tile.c, codegen/tile.c): the training step runs
+# its chains of per-sample kernels (im2col, the convolution's product,
+# pooling and their gradients) a few samples at a time. Every element is
+# computed by the same code, so a few steps with tiling on and off, on one
+# thread and on two, must leave bit-identical weights; and the step must
+# actually have groups.
+cat >"$D/tile.dlm" <<DLM
+input image: f32[N, 1, 28, 28]
+label y: i32[N] classes 10
+h = maxpool(relu(conv2d(image, 6, kernel = 5, pad = 2)), 2)
+h = maxpool(relu(conv2d(h, 8, kernel = 3)), 2)
+logits = dense(relu(dense(flatten(h), 32)), 10)
+output probs = softmax(logits)
+train {
+  loss = cross_entropy(logits, y)
+  optimizer = sgd(lr = 0.05, momentum = 0.9)
+  batch = 50
+  epochs = 1
+}
+DLM
+ok=1
+"$DLC" build "$D/tile.dlm" -o "$D/tile" >"$D/tile.log" 2>&1 &&
+  "$DLC" build "$D/tile.dlm" -o "$D/notile" --disable-pass tile >>"$D/tile.log" 2>&1 || ok=0
+groups=$("$DLC" dump "$D/tile.dlm" --graph train --emit llvm 2>/dev/null | grep -c '^define internal void @dlrt_train_step.tile')
+[ "$groups" -ge 2 ] || ok=0
+for t in 1 2; do
+  for b in tile notile; do
+    "$D/$b" train "${DATA[@]:0:8}" --limit 400 --threads $t --seed 3 --save "$D/$b.$t.ckpt" --quiet \
+      >>"$D/tile.log" 2>&1 || ok=0
+  done
+  cmp -s "$D/tile.$t.ckpt" "$D/notile.$t.ckpt" || ok=0
+done
+if [ $ok = 1 ]; then
+  pass "tile_on_vs_off ($groups groups)"
+else
+  fail "tile_on_vs_off" "groups: $groups" "$(tail -5 "$D/tile.log")"
+fi
 [ "$fails" -eq 0 ]

@@ -310,6 +310,17 @@ static void conv_grad_dense(Graph *g, Op op) {
   }
 }
 
+/* conv2d_grad_weight over 420 output positions: a product of two
+ * K-contiguous operands with K >= 256, which the LLVM backend runs as dot
+ * products (codegen/llvm.c, dot_product); 5 rows and 18 columns leave
+ * partial blocks, 420 a partial vector. */
+static void conv_grad_weight_long(Graph *g, Op op) {
+  Attrs a = {.ints = {1, 1, 1, 1, 1, 1, 1, 3, 3}, .nints = 9};
+  int x = input(g, "x", 4, (int64_t[]){-1, 2, 21, 20});
+  int dy = input(g, "dy", 4, (int64_t[]){-1, 5, 21, 20});
+  out(g, add(g, op, (int[]){x, dy}, 2, a));
+}
+
 /* im2col of x [N, 3, 7, 6] and col2im back: a 3x2 kernel, stride 2 by 1,
  * pad 1 by 2, dilation 1 by 2; OH*OW = 4*8 positions, 3*3*2 taps. */
 static void columns(Graph *g, Op op) {
@@ -657,6 +668,7 @@ static const Case cases[] = {
     {OP_CONV2D_GRAD_WEIGHT, "conv2d_grad_weight", conv_grad, false},
     {OP_CONV2D_GRAD_INPUT, "conv2d_grad_input_dense", conv_grad_dense, false},
     {OP_CONV2D_GRAD_WEIGHT, "conv2d_grad_weight_dense", conv_grad_dense, false},
+    {OP_CONV2D_GRAD_WEIGHT, "conv2d_grad_weight_long", conv_grad_weight_long, false},
     {OP_IM2COL, "im2col", columns, false},
     {OP_IM2COL, "im2col_plain", columns_plain, false},
     {OP_COL2IM, "col2im", columns, false},

@@ -1,0 +1,189 @@
+/* tile.c — sample groups: runs of per-sample kernels that the CPU backend
+ * runs a few samples at a time.
+ *
+ * Problem: each kernel sweeps the whole batch. LeNet-5's first im2col
+ * writes 5 MB at batch 64 and the product after it reads them back from
+ * the last-level cache; so do pooling, col2im and their gradients.
+ *
+ * Approach: a kernel with Kernel.per_sample = u works sample by sample
+ * (unit t touches the batch-proportional tensors only in sample t / u).
+ * Consecutive such kernels form a group, which codegen/llvm.c runs as one
+ * parallel job over the samples, S samples at a time through every
+ * member, S chosen so that what the members touch per step fits
+ * TILE_BYTES: what one member writes the next reads from L2. Each element
+ * is still computed by the same code, so results are bit-identical.
+ * Kernels between members that are not per-sample (a bias gradient's sum
+ * over the batch) are deferred to after the group when nothing a later
+ * member touches depends on them.
+ *
+ * Two things would make interleaving wrong:
+ *  - dependences: a deferred kernel writing what a later member reads, or
+ *    reading what a later member writes (the same storage). These end the
+ *    group.
+ *  - the memory plan: two tensors the planner put in overlapping bytes,
+ *    one dead before the other is born, both touched in the group: run
+ *    interleaved, one step's writes would clobber another step's reads.
+ *    So once the groups are known, the graph is planned again with every
+ *    tensor a group touches kept live to the group's last node
+ *    (plan_keeping), and the kernels' buffer offsets are refreshed. The
+ *    groups are then checked against the new plan; a group that still
+ *    overlaps (none should) is dropped.
+ *
+ * Cost: O(kernels * buffers^2) per group; the extra liveness costs arena
+ * bytes (dlc build --stats shows them).
+ */
+#include "codegen.h"
+#include "passes.h"
+
+#include <stdlib.h>
+
+enum { TILE_BYTES = 256 << 10 };
+
+/* The bytes one buffer occupies: per sample in R_ACTN. */
+typedef struct Span {
+  Region region;
+  int64_t lo, hi;
+  int root;         /* the node that owns the storage */
+  bool written;
+} Span;
+
+typedef struct Spans {
+  Span *s;
+  int n, cap;
+} Spans;
+
+static int storage_root(const Graph *g, int j) {
+  for (;;) {
+    const Node *n = &g->node[j];
+    if (!(op_info[n->op].flags & F_VIEW) && n->op != OP_ASSIGN && n->op != OP_SCATTER_UPDATE) return j;
+    j = n->in[0];
+  }
+}
+
+static void push(Spans *to, Span s) {
+  if (to->n == to->cap) {
+    to->cap = to->cap ? 2 * to->cap : 16;
+    to->s = realloc(to->s, sizeof *to->s * (size_t)to->cap);
+    if (!to->s) die("out of memory");
+  }
+  to->s[to->n++] = s;
+}
+
+static void spans_of(const Graph *g, const Kernel *k, Spans *out) {
+  for (int b = 0; b < k->nbuf; b++) {
+    const KBuf *kb = &k->buf[b];
+    if (kb->region == R_NONE) continue;
+    const Node *nd = &g->node[kb->node];
+    int64_t bytes = dtype_bytes(nd->dtype, shape_numel(&nd->shape)).k;
+    push(out, (Span){kb->region, kb->off, kb->off + bytes, storage_root(g, kb->node), kb->written});
+  }
+}
+
+static bool overlap(const Span *a, const Span *b) {
+  return a->region == b->region && a->lo < b->hi && b->lo < a->hi && (a->written || b->written);
+}
+
+/* Whether a kernel with spans k may follow the members (spans m) and the
+ * deferred kernels (spans d) into the group. With plan set, storage that
+ * two different tensors share also counts. */
+static bool can_join(const Spans *k, const Spans *m, const Spans *d, bool plan) {
+  for (int i = 0; i < k->n; i++) {
+    const Span *x = &k->s[i];
+    for (int j = 0; j < d->n; j++)
+      if (overlap(x, &d->s[j]) && (plan || x->root == d->s[j].root)) return false;
+    if (!plan) continue;
+    for (int j = 0; j < m->n; j++)
+      if (overlap(x, &m->s[j]) && x->root != m->s[j].root) return false;
+    for (int j = i + 1; j < k->n; j++)
+      if (overlap(x, &k->s[j]) && x->root != k->s[j].root) return false;
+  }
+  return true;
+}
+
+static bool in_repeat(const Program *p, int i) {
+  for (int l = 0; l < p->nloop; l++)
+    if (i >= p->loop[l].first && i < p->loop[l].last) return true;
+  return false;
+}
+
+/* The group starting at kernel first: fills t (member flags in member,
+ * indexed from first) and returns its member count. */
+static int find_group(const Program *p, int first, bool *member, KTile *t, bool plan) {
+  Spans m = {0}, d = {0}, k = {0};
+  int nm = 0, last = first;
+  for (int i = first; i < p->nk && !in_repeat(p, i); i++) {
+    const Kernel *kn = p->k[i];
+    k.n = 0;
+    spans_of(p->g, kn, &k);
+    bool join = kn->per_sample > 0 && can_join(&k, &m, &d, plan);
+    if (kn->per_sample > 0 && !join) break;
+    if (i == first && !join) break;
+    for (int j = 0; j < k.n; j++) push(join ? &m : &d, k.s[j]);
+    member[i - first] = join;
+    if (join) nm++, last = i;
+  }
+  /* deferred kernels after the last member run as usual */
+  int64_t bytes = 0;
+  for (int i = 0; i < m.n; i++) {
+    bool seen = false;
+    for (int j = 0; j < i && !seen; j++) seen = m.s[j].root == m.s[i].root;
+    if (!seen && m.s[i].region == R_ACTN) bytes += m.s[i].hi - m.s[i].lo;
+  }
+  *t = (KTile){.first = first, .end = last + 1, .member = member,
+               .S = bytes > 0 && bytes < TILE_BYTES ? TILE_BYTES / bytes : 1};
+  free(m.s);
+  free(d.s);
+  free(k.s);
+  return nm;
+}
+
+/* Groups of two members or more, into p->tile: ignoring storage that
+ * different tensors share (plan false), or checked against it (true). */
+static void find_groups(Program *p, bool plan) {
+  p->ntile = 0;
+  for (int i = 0; i < p->nk; i++) {
+    if (p->k[i]->per_sample <= 0 || in_repeat(p, i)) continue;
+    bool *member = arena_alloc(p->arena, (size_t)(p->nk - i) * sizeof *member);
+    KTile t;
+    if (find_group(p, i, member, &t, plan) < 2) continue;
+    p->tile[p->ntile++] = t;
+    i = t.end - 1;
+  }
+}
+
+/* Each kernel's buffers at their tensors' (new) storage, as kir_buf. */
+static void refresh_offsets(const Graph *g, Program *p) {
+  for (int i = 0; i < p->nk; i++)
+    for (int b = 0; b < p->k[i]->nbuf; b++) {
+      KBuf *kb = &p->k[i]->buf[b];
+      const Node *n = &g->node[kb->node];
+      while (op_info[n->op].flags & F_VIEW) n = &g->node[n->in[0]];
+      if (n->op == OP_CONST) continue;
+      kb->region = n->region;
+      kb->off = n->off;
+    }
+}
+
+void cg_tile(Graph *g, Program *p) {
+  if (!g->tile || !p->nk) return;
+  p->tile = arena_alloc(p->arena, sizeof *p->tile * (size_t)p->nk);
+  find_groups(p, false);
+  if (!p->ntile) return;
+  int *keep = calloc((size_t)g->nnode + 1, sizeof *keep);
+  if (!keep) die("out of memory");
+  for (int t = 0; t < p->ntile; t++) {
+    const KTile *kt = &p->tile[t];
+    int last = 0;
+    for (int i = kt->first; i < kt->end; i++)
+      if (p->k[i]->node > last) last = p->k[i]->node;
+    for (int i = kt->first; i < kt->end; i++)
+      for (int b = 0; b < p->k[i]->nbuf; b++) {
+        int n = p->k[i]->buf[b].node;
+        if (keep[n] < last) keep[n] = last;
+      }
+  }
+  plan_keeping(g, keep);
+  free(keep);
+  refresh_offsets(g, p);
+  find_groups(p, true);
+}
