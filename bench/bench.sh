@@ -80,6 +80,9 @@ l_size=$(( $(stat -c %s "$D/lenet5") / 1024 ))
 l_train=$(grep -o '[0-9]* samples/s' "$D/ltrain.log" | head -1 | cut -d' ' -f1)
 l_acc=$(grep -o 'test accuracy [0-9.]*' "$D/ltrain.log" | awk '{print $3}')
 l_peak=$(peak_mb "$D/lenet5" train --epochs 1 --threads "$T" --quiet)
+"$BUILD/dlc" build models/lenet5.dlm -o "$D/lenet5_notile" --disable-pass tile 2>/dev/null
+"$D/lenet5_notile" train --epochs 1 --threads "$T" >"$D/lnotile.log" 2>&1
+l_notile=$(grep -o '[0-9]* samples/s' "$D/lnotile.log" | head -1 | cut -d' ' -f1)
 l_b1=$("$D/lenet5" bench --batch 1 --iters 5000 --threads 1 | awk '/latency_us/ {print $2}')
 l_b256=$("$D/lenet5" bench --batch 256 --iters 100 --threads "$T" | awk '/samples_per_s/ {print $2}')
 # ---- LeNet-5: PyTorch, the faster BLAS thread setting for training
@@ -180,6 +183,7 @@ done
     echo "| inference, batch 256 (samples/s) | $l_b256 | | |"
     echo "| peak memory, training (MB) | $l_peak | | |"
   fi
+  echo "| training, --disable-pass tile (samples/s) | $l_notile | | |"
   echo "| compile time, dlc build (s) | $(printf %.2f "$l_compile") | | |"
   echo "| executable size (KB) | $l_size | | |"
   echo

@@ -138,6 +138,8 @@ typedef struct Kernel {
                            and writes batch-proportional tensors only in
                            sample t / per_sample (so a backend may run a
                            run of such kernels sample by sample) */
+  int64_t tile_S;       /* a member of a sample group (codegen/tile.c): its
+                           samples per step, which R_TILE buffers are deep */
 } Kernel;
 
 /* Kernels first..last-1 of a program run count times in order, K_ITER
@@ -156,6 +158,7 @@ typedef struct KTile {
   int first, end;
   const bool *member;   /* end - first flags */
   int64_t S;
+  int64_t scratch;      /* bytes of R_TILE storage a thread needs */
 } KTile;
 
 typedef struct Program {

@@ -315,7 +315,7 @@ static void print_stmt(FILE *f, const Kernel *k, const KStmt *s, int depth) {
 }
 
 static const char *const region_name[R_COUNT] = {"const", "weight", "act", "actN",
-                                                 "state"};
+                                                 "state", "tile"};
 
 static void print_offsets(FILE *f, const Kernel *k, const KGemm *gm) {
   KExpr *off[3] = {gm->a_off, gm->b_off, gm->c_off};

@@ -40,6 +40,7 @@ typedef struct Gen {
   LLVMValueRef parallel;   /* dlrt_parallel */
   LLVMValueRef checking;   /* dlrt_checking_numerics (a bool) */
   LLVMValueRef check;      /* dlrt_check_numerics */
+  LLVMValueRef scratch;    /* dlrt_tile_scratch */
   bool keep_loops;         /* loops built now are not to be unrolled */
   const Program *p;
   /* per kernel body: */
@@ -487,10 +488,6 @@ static LLVMValueRef ukr(Gen *g, int mr) {
   return fn;
 }
 
-/* Blocks of the dot-product path (dot_product, below): rows, columns, and
- * the least K it is taken for. */
-enum { DOT_R = 3, DOT_C = 4, DOT_MIN_K = 256 };
-
 /* The state of one panel of a gemm kernel while its loops are built. */
 typedef struct Panel {
   const KGemm *gm;
@@ -504,8 +501,6 @@ typedef struct Panel {
   LLVMValueRef k0, kc;       /* current K block */
   LLVMValueRef mask[2];
   LLVMValueRef base[3];      /* A, B, C with their offsets applied */
-  bool dot;                  /* dot products along K (dot_product) */
-  LLVMValueRef dot_acc[DOT_R][DOT_C]; /* their accumulators (allocas) */
 } Panel;
 
 static void pack_row(Gen *g, LLVMValueRef k, void *ctx) {
@@ -626,119 +621,6 @@ static void k_block(Gen *g, LLVMValueRef kb, void *ctx) {
   counted_loop(g, rblocks, row_block, pn);
 }
 
-/* ---- products of two K-contiguous operands, K long: dot products ----
- *
- * When both A and B have K as their contiguous dimension (a_ks = 1, B
- * transposed: ldb = 1) and K is long, as in a convolution's weight
- * gradient (dW = dY col^T over every output position), packing B's panel
- * would transpose all of it per call, as much work as the product. Each
- * element of the panel is then a dot product along K instead: blocks of
- * DOT_R rows by DOT_C columns keep DOT_R*DOT_C vector accumulators, fed
- * by DOT_R + DOT_C vector loads per VW steps of K, and are summed across
- * lanes at the end. Rows and columns past the block's edge repeat the
- * last one and are not stored. */
-static bool const_is(const KExpr *e, int64_t v) { return e->op == K_CONST && e->i == v; }
-
-/* Chosen when lowering knows the shapes (the products in question have
- * static K). */
-static bool dot_product(const KGemm *gm) {
-  return const_is(gm->a_ks, 1) && const_is(gm->ldb, 1) && !const_is(gm->b_ns, 1) &&
-         gm->K->op == K_CONST && gm->K->i >= DOT_MIN_K;
-}
-
-typedef struct Dot {
-  Panel *pn;
-  LLVMValueRef i0, j0;                 /* the block's first row, column */
-  LLVMValueRef arow[DOT_R], bcol[DOT_C];
-  LLVMValueRef acc[DOT_R][DOT_C];      /* allocas of vectors */
-} Dot;
-
-static LLVMValueRef clamp_below(Gen *g, LLVMValueRef v, LLVMValueRef n) {
-  LLVMValueRef last = LLVMBuildSub(g->b, n, ci(g, 1), "");
-  return LLVMBuildSelect(g->b, LLVMBuildICmp(g->b, LLVMIntSLT, v, last, ""), v, last, "");
-}
-
-static void dot_step(Gen *g, Dot *d, LLVMValueRef k, LLVMValueRef mask) {
-  LLVMValueRef a[DOT_R], b[DOT_C];
-  for (int r = 0; r < DOT_R; r++) a[r] = vload(g, gep_f(g, d->arow[r], k), mask, 4);
-  for (int c = 0; c < DOT_C; c++) b[c] = vload(g, gep_f(g, d->bcol[c], k), mask, 4);
-  for (int r = 0; r < DOT_R; r++)
-    for (int c = 0; c < DOT_C; c++) {
-      LLVMValueRef args[3] = {a[r], b[c], LLVMBuildLoad2(g->b, vecf(g), d->acc[r][c], "")};
-      LLVMBuildStore(g->b, intrinsic(g, "llvm.fmuladd", vecf(g), args, 3), d->acc[r][c]);
-    }
-}
-
-static void dot_kvec(Gen *g, LLVMValueRef kv, void *ctx) {
-  dot_step(g, ctx, LLVMBuildMul(g->b, kv, ci(g, vector_width), ""), NULL);
-}
-
-/* The sum of v's lanes: halves added log2(VW) times. */
-static LLVMValueRef lane_sum(Gen *g, LLVMValueRef v) {
-  int vw = vector_width;
-  for (int h = vw / 2; h >= 1; h /= 2) {
-    LLVMValueRef m[16];
-    for (int i = 0; i < vw; i++) m[i] = LLVMConstInt(g->t_i32, (unsigned long long)((i + h) % vw), 0);
-    v = LLVMBuildFAdd(g->b, v, LLVMBuildShuffleVector(g->b, v, v, LLVMConstVector(m, (unsigned)vw), ""), "");
-  }
-  return LLVMBuildExtractElement(g->b, v, LLVMConstInt(g->t_i32, 0, 0), "");
-}
-
-/* Store s at C[i][j] when (i, j) is inside the product. */
-static void dot_store(Gen *g, Panel *pn, LLVMValueRef i, LLVMValueRef j, LLVMValueRef s) {
-  LLVMValueRef in = LLVMBuildAnd(g->b, LLVMBuildICmp(g->b, LLVMIntSLT, i, pn->M, ""),
-                                 LLVMBuildICmp(g->b, LLVMIntSLT, j, pn->nc, ""), "");
-  LLVMBasicBlockRef yes = LLVMAppendBasicBlockInContext(g->ctx, g->fn, "dot_store");
-  LLVMBasicBlockRef done = LLVMAppendBasicBlockInContext(g->ctx, g->fn, "dot_stored");
-  LLVMBuildCondBr(g->b, in, yes, done);
-  LLVMPositionBuilderAtEnd(g->b, yes);
-  LLVMBuildStore(g->b, s, gep_f(g, pn->C, LLVMBuildAdd(g->b, LLVMBuildMul(g->b, i, pn->ldc, ""), j, "")));
-  LLVMBuildBr(g->b, done);
-  LLVMPositionBuilderAtEnd(g->b, done);
-}
-
-static void dot_block(Gen *g, LLVMValueRef cb, void *ctx) {
-  Dot *d = ctx;
-  Panel *pn = d->pn;
-  d->j0 = LLVMBuildMul(g->b, cb, ci(g, DOT_C), "");
-  for (int r = 0; r < DOT_R; r++) {
-    LLVMValueRef i = clamp_below(g, LLVMBuildAdd(g->b, d->i0, ci(g, r), ""), pn->M);
-    d->arow[r] = gep_f(g, pn->A, LLVMBuildMul(g->b, i, pn->ars, ""));
-  }
-  for (int c = 0; c < DOT_C; c++) {
-    LLVMValueRef j = clamp_below(g, LLVMBuildAdd(g->b, d->j0, ci(g, c), ""), pn->nc);
-    d->bcol[c] = gep_f(g, pn->B, LLVMBuildMul(g->b, j, pn->bns, ""));
-  }
-  for (int r = 0; r < DOT_R; r++)
-    for (int c = 0; c < DOT_C; c++) LLVMBuildStore(g->b, LLVMConstNull(vecf(g)), d->acc[r][c]);
-  int64_t K = pn->gm->K->i, full = K / vector_width;
-  counted_loop(g, ci(g, full), dot_kvec, d);
-  if (K % vector_width)
-    dot_step(g, d, ci(g, full * vector_width), lane_mask(g, ci(g, K % vector_width), 0));
-  for (int r = 0; r < DOT_R; r++)
-    for (int c = 0; c < DOT_C; c++)
-      dot_store(g, pn, LLVMBuildAdd(g->b, d->i0, ci(g, r), ""), LLVMBuildAdd(g->b, d->j0, ci(g, c), ""),
-                lane_sum(g, LLVMBuildLoad2(g->b, vecf(g), d->acc[r][c], "")));
-}
-
-static void dot_rows(Gen *g, LLVMValueRef rb, void *ctx) {
-  Dot *d = ctx;
-  d->i0 = LLVMBuildMul(g->b, rb, ci(g, DOT_R), "");
-  LLVMValueRef cblocks = LLVMBuildSDiv(g->b, LLVMBuildAdd(g->b, d->pn->nc, ci(g, DOT_C - 1), ""),
-                                       ci(g, DOT_C), "");
-  counted_loop(g, cblocks, dot_block, d);
-}
-
-/* The whole panel (every K) as dot products; the accumulators' allocas
- * are the function's (made in its entry block by the caller). */
-static void dot_panel(Gen *g, Panel *pn, LLVMValueRef acc[DOT_R][DOT_C]) {
-  Dot d = {.pn = pn};
-  memcpy(d.acc, acc, sizeof d.acc);
-  LLVMValueRef rblocks = LLVMBuildSDiv(g->b, LLVMBuildAdd(g->b, pn->M, ci(g, DOT_R - 1), ""),
-                                       ci(g, DOT_R), "");
-  counted_loop(g, rblocks, dot_rows, &d);
-}
-
 /* One panel t = batch * panels + column panel: its corners and width,
  * then every K block. */
 static void panel(Gen *g, LLVMValueRef t, void *ctx) {
@@ -754,10 +636,7 @@ static void panel(Gen *g, LLVMValueRef t, void *ctx) {
   pn->A = gep_f(g, pn->base[0], LLVMBuildMul(g->b, bt, pn->sa, ""));
   pn->B = gep_f(g, pn->base[1], LLVMBuildAdd(g->b, LLVMBuildMul(g->b, bt, pn->sb, ""),
                                              LLVMBuildMul(g->b, j0, pn->bns, ""), ""));
-  if (pn->dot)
-    dot_panel(g, pn, pn->dot_acc);
-  else
-    counted_loop(g, pn->kblocks, k_block, pn);
+  counted_loop(g, pn->kblocks, k_block, pn);
   if (g->k->nbody) { /* the epilogue of this panel, while it is in cache */
     LLVMBuildStore(g->b, t, g->var[0]);
     g->keep_loops = true;
@@ -786,10 +665,6 @@ static void gen_gemm_panels(Gen *g, const KGemm *gm, LLVMValueRef lo, LLVMValueR
                         LLVMBuildICmp(g->b, LLVMIntNE, pn.bns, ci(g, 1), ""), "");
   pn.panels = LLVMBuildSDiv(g->b, LLVMBuildAdd(g->b, pn.Ncols, ci(g, nr - 1), ""), ci(g, nr), "");
   pn.kblocks = LLVMBuildSDiv(g->b, LLVMBuildAdd(g->b, pn.K, ci(g, kcmax - 1), ""), ci(g, kcmax), "");
-  pn.dot = dot_product(gm);
-  if (pn.dot)
-    for (int r = 0; r < DOT_R; r++)
-      for (int c = 0; c < DOT_C; c++) pn.dot_acc[r][c] = LLVMBuildAlloca(g->b, vecf(g), "");
   range_loop(g, lo, hi, panel, &pn);
 }
 
@@ -958,7 +833,13 @@ static LLVMValueRef gen_body(Gen *g, const Kernel *k, const char *entry) {
   return fn;
 }
 
-/* A pointer to buffer b of kernel k: frame base + offset, or a constant. */
+static LLVMValueRef iter_slot(Gen *g, LLVMValueRef frame);
+
+/* A pointer to buffer b of kernel k: frame base + offset, or a constant.
+ * An R_TILE buffer holds only the samples of this step of the group, from
+ * s0 (which the group's code puts in its frame's iter field): its pointer
+ * is where sample 0 would be, so that the kernel's own indexing lands in
+ * the scratch. */
 static LLVMValueRef buf_ptr(Gen *g, const Kernel *k, int b, LLVMValueRef frame,
                             LLVMValueRef N) {
   const KBuf *kb = &k->buf[b];
@@ -981,6 +862,14 @@ static LLVMValueRef buf_ptr(Gen *g, const Kernel *k, int b, LLVMValueRef frame,
   LLVMValueRef base = LLVMBuildLoad2(g->b, g->t_i8p, slot, "");
   LLVMValueRef off = LLVMConstInt(g->t_i64, (unsigned long long)kb->off, 0);
   if (kb->region == R_ACTN) off = LLVMBuildMul(g->b, off, N, "");
+  if (kb->region == R_TILE) {
+    const Node *nd = &g->p->g->node[kb->node];
+    int64_t bytes = dtype_bytes(nd->dtype, shape_numel(&nd->shape)).k;
+    LLVMValueRef s0 = LLVMBuildLoad2(g->b, g->t_i64, iter_slot(g, frame), "s0");
+    off = LLVMBuildSub(g->b, ci(g, kb->off * k->tile_S), LLVMBuildMul(g->b, s0, ci(g, bytes), ""), "");
+    LLVMValueRef p = LLVMBuildGEP2(g->b, LLVMInt8TypeInContext(g->ctx), base, &off, 1, "");
+    return LLVMBuildBitCast(g->b, p, pt, "");
+  }
   LLVMValueRef p = LLVMBuildInBoundsGEP2(g->b, LLVMInt8TypeInContext(g->ctx), base, &off, 1, "");
   return LLVMBuildBitCast(g->b, p, pt, "");
 }
@@ -1040,7 +929,7 @@ static void gen_check(Gen *g, const Kernel *k, LLVMValueRef frame, LLVMValueRef 
   LLVMPositionBuilderAtEnd(g->b, yes);
   for (int b = 0; b < k->nbuf; b++) {
     const KBuf *kb = &k->buf[b];
-    if (!kb->written || kb->type != KT_F32 || kb->region == R_NONE) continue;
+    if (!kb->written || kb->type != KT_F32 || kb->region == R_NONE || kb->region == R_TILE) continue;
     const Node *nd = &G->node[kb->node];
     char what[512], type[128];
     shape_str(type, sizeof type, nd->dtype, &nd->shape);
@@ -1100,8 +989,15 @@ static void call_kernel(Gen *g, const Kernel *k, LLVMValueRef kfn, LLVMValueRef 
 typedef struct TileGen {
   const Program *p;
   const KTile *t;
-  LLVMValueRef *kfns, frame, lo, hi;
+  LLVMValueRef *kfns, *shims, frame, lo, hi;
+  bool wide;             /* members on the pool, steps in turn */
 } TileGen;
+
+/* The type of dlrt_parallel. */
+static LLVMTypeRef par_type(Gen *g) {
+  LLVMTypeRef kfn_p = LLVMPointerType(g->t_kfn, 0);
+  return LLVMFunctionType(g->t_void, (LLVMTypeRef[]){kfn_p, g->t_framep, g->t_i64}, 3, 0);
+}
 
 static void tile_step(Gen *g, LLVMValueRef c, void *ctx) {
   TileGen *t = ctx;
@@ -1109,18 +1005,49 @@ static void tile_step(Gen *g, LLVMValueRef c, void *ctx) {
   LLVMValueRef s0 = LLVMBuildAdd(g->b, t->lo, LLVMBuildMul(g->b, c, ci(g, kt->S), ""), "");
   LLVMValueRef s1 = LLVMBuildAdd(g->b, s0, ci(g, kt->S), "");
   s1 = LLVMBuildSelect(g->b, LLVMBuildICmp(g->b, LLVMIntSLT, s1, t->hi, ""), s1, t->hi, "");
+  LLVMBuildStore(g->b, s0, iter_slot(g, t->frame));
   for (int i = kt->first; i < kt->end; i++) {
     if (!kt->member[i - kt->first]) continue;
     LLVMValueRef u = ci(g, t->p->k[i]->per_sample);
+    if (t->wide) {
+      LLVMValueRef n = LLVMBuildMul(g->b, LLVMBuildSub(g->b, s1, s0, ""), u, "");
+      LLVMBuildCall2(g->b, par_type(g), g->parallel,
+                     (LLVMValueRef[]){t->shims[i], t->frame, n}, 3, "");
+      continue;
+    }
     LLVMValueRef args[3] = {t->frame, LLVMBuildMul(g->b, s0, u, ""), LLVMBuildMul(g->b, s1, u, "")};
     LLVMBuildCall2(g->b, g->t_kfn, t->kfns[i], args, 3, "");
   }
 }
 
-/* The group's job, named entry.tile<first>: samples [lo, hi) S at a time. */
+/* Member i's units of the current step, for the pool: [lo, hi) of the
+ * step's units, offset by s0 * per_sample (s0 in the frame's iter). */
+static LLVMValueRef gen_shim(Gen *g, const char *entry, const Kernel *k, LLVMValueRef kfn) {
+  char name[256];
+  snprintf(name, sizeof name, "%s.%s.step", entry, k->name);
+  LLVMValueRef fn = LLVMAddFunction(g->mod, name, g->t_kfn);
+  LLVMSetLinkage(fn, LLVMInternalLinkage);
+  add_attr(g, fn, LLVMAttributeFunctionIndex, "nounwind");
+  LLVMBasicBlockRef saved = LLVMGetInsertBlock(g->b);
+  LLVMPositionBuilderAtEnd(g->b, LLVMAppendBasicBlockInContext(g->ctx, fn, "entry"));
+  LLVMValueRef frame = LLVMGetParam(fn, 0);
+  LLVMValueRef base = LLVMBuildMul(g->b, LLVMBuildLoad2(g->b, g->t_i64, iter_slot(g, frame), ""),
+                                   ci(g, k->per_sample), "");
+  LLVMValueRef args[3] = {frame, LLVMBuildAdd(g->b, base, LLVMGetParam(fn, 1), ""),
+                          LLVMBuildAdd(g->b, base, LLVMGetParam(fn, 2), "")};
+  LLVMBuildCall2(g->b, g->t_kfn, kfn, args, 3, "");
+  LLVMBuildRetVoid(g->b);
+  LLVMPositionBuilderAtEnd(g->b, saved);
+  return fn;
+}
+
+/* The group's job, named entry.tile<first>: samples [lo, hi) S at a time,
+ * in a copy of the frame that holds the step's first sample (iter) and
+ * this thread's scratch; .wide: on the calling thread, each member on the
+ * pool. */
 static LLVMValueRef gen_tile(Gen *g, const char *entry, TileGen *t) {
   char name[256];
-  snprintf(name, sizeof name, "%s.tile%d", entry, t->t->first);
+  snprintf(name, sizeof name, "%s.tile%d%s", entry, t->t->first, t->wide ? ".wide" : "");
   LLVMValueRef fn = LLVMAddFunction(g->mod, name, g->t_kfn);
   LLVMSetLinkage(fn, LLVMInternalLinkage);
   add_attr(g, fn, LLVMAttributeFunctionIndex, "nounwind");
@@ -1128,9 +1055,19 @@ static LLVMValueRef gen_tile(Gen *g, const char *entry, TileGen *t) {
   LLVMValueRef saved_fn = g->fn;
   g->fn = fn;
   LLVMPositionBuilderAtEnd(g->b, LLVMAppendBasicBlockInContext(g->ctx, fn, "entry"));
-  t->frame = LLVMGetParam(fn, 0);
   t->lo = LLVMGetParam(fn, 1);
   t->hi = LLVMGetParam(fn, 2);
+  LLVMValueRef copy = LLVMBuildAlloca(g->b, g->t_frame, "frame");
+  LLVMBuildStore(g->b, LLVMBuildLoad2(g->b, g->t_frame, LLVMGetParam(fn, 0), ""), copy);
+  if (t->t->scratch) {
+    LLVMValueRef idx[3] = {LLVMConstInt(g->t_i32, 0, 0), LLVMConstInt(g->t_i32, 0, 0),
+                           LLVMConstInt(g->t_i32, R_TILE, 0)};
+    LLVMValueRef slot = LLVMBuildInBoundsGEP2(g->b, g->t_frame, copy, idx, 3, "");
+    LLVMValueRef bytes = ci(g, t->t->scratch);
+    LLVMBuildStore(g->b, LLVMBuildCall2(g->b, LLVMGlobalGetValueType(g->scratch), g->scratch, &bytes, 1, ""),
+                   slot);
+  }
+  t->frame = copy;
   LLVMValueRef steps = LLVMBuildSDiv(g->b, LLVMBuildAdd(g->b, LLVMBuildSub(g->b, t->hi, t->lo, ""),
                                                         ci(g, t->t->S - 1), ""), ci(g, t->t->S), "");
   counted_loop(g, steps, tile_step, t);
@@ -1139,6 +1076,10 @@ static LLVMValueRef gen_tile(Gen *g, const char *entry, TileGen *t) {
   LLVMPositionBuilderAtEnd(g->b, saved);
   return fn;
 }
+
+/* Batches of fewer samples than this run a group's steps in turn, each
+ * member's units on the pool, rather than samples on separate threads. */
+enum { TILE_WIDE_N = 8 };
 
 /* Runs the group starting at kernel first, if there is one; returns the
  * index after it, or first. */
@@ -1149,11 +1090,23 @@ static int call_group(Gen *g, const char *entry, int first, LLVMValueRef *kfns, 
   for (int i = 0; i < p->ntile && !kt; i++)
     if (p->tile[i].first == first) kt = &p->tile[i];
   if (!kt) return first;
-  TileGen t = {.p = p, .t = kt, .kfns = kfns};
-  LLVMValueRef fn = gen_tile(g, entry, &t);
-  LLVMTypeRef kfn_p = LLVMPointerType(g->t_kfn, 0);
-  LLVMTypeRef par_ty = LLVMFunctionType(g->t_void, (LLVMTypeRef[]){kfn_p, g->t_framep, g->t_i64}, 3, 0);
-  LLVMBuildCall2(g->b, par_ty, g->parallel, (LLVMValueRef[]){fn, frame, N}, 3, "");
+  LLVMValueRef *shims = calloc((size_t)p->nk, sizeof *shims);
+  for (int i = first; i < kt->end; i++)
+    if (kt->member[i - first]) shims[i] = gen_shim(g, entry, p->k[i], kfns[i]);
+  TileGen narrow = {.p = p, .t = kt, .kfns = kfns}, wide = {.p = p, .t = kt, .shims = shims, .wide = true};
+  LLVMValueRef fn = gen_tile(g, entry, &narrow), wfn = gen_tile(g, entry, &wide);
+  free(shims);
+  LLVMBasicBlockRef many = LLVMAppendBasicBlockInContext(g->ctx, g->fn, "tile_samples");
+  LLVMBasicBlockRef few = LLVMAppendBasicBlockInContext(g->ctx, g->fn, "tile_steps");
+  LLVMBasicBlockRef next = LLVMAppendBasicBlockInContext(g->ctx, g->fn, "tiled");
+  LLVMBuildCondBr(g->b, LLVMBuildICmp(g->b, LLVMIntSGE, N, ci(g, TILE_WIDE_N), ""), many, few);
+  LLVMPositionBuilderAtEnd(g->b, many);
+  LLVMBuildCall2(g->b, par_type(g), g->parallel, (LLVMValueRef[]){fn, frame, N}, 3, "");
+  LLVMBuildBr(g->b, next);
+  LLVMPositionBuilderAtEnd(g->b, few);
+  LLVMBuildCall2(g->b, g->t_kfn, wfn, (LLVMValueRef[]){frame, ci(g, 0), N}, 3, "");
+  LLVMBuildBr(g->b, next);
+  LLVMPositionBuilderAtEnd(g->b, next);
   for (int i = first; i < kt->end; i++)
     if (kt->member[i - first]) gen_check(g, p->k[i], frame, N);
   for (int i = first; i < kt->end; i++)
@@ -1245,6 +1198,7 @@ static void gen_types(Gen *g) {
   g->checking = LLVMAddGlobal(g->mod, LLVMInt8TypeInContext(g->ctx), "dlrt_checking_numerics");
   LLVMTypeRef cp[3] = {LLVMPointerType(g->t_f32, 0), g->t_i64, g->t_i8p};
   g->check = LLVMAddFunction(g->mod, "dlrt_check_numerics", LLVMFunctionType(g->t_void, cp, 3, 0));
+  g->scratch = LLVMAddFunction(g->mod, "dlrt_tile_scratch", LLVMFunctionType(g->t_i8p, &g->t_i64, 1, 0));
 }
 
 /* Build the module for the entries. The caller disposes g->mod, g->b and

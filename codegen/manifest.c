@@ -12,6 +12,7 @@
 
 _Static_assert((int)R_WEIGHT == DLRT_R_WEIGHT && (int)R_ACT == DLRT_R_ACT &&
                    (int)R_ACTN == DLRT_R_ACTN && (int)R_STATE == DLRT_R_STATE &&
+                   (int)R_TILE == DLRT_R_TILE &&
                    (int)R_COUNT == DLRT_REGIONS,
                "compiler and runtime agree on region numbers");
 _Static_assert((int)H_COUNT <= DLRT_HYPERS, "the frame has a slot for every hyper");

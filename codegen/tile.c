@@ -127,7 +127,7 @@ static int find_group(const Program *p, int first, bool *member, KTile *t, bool 
   for (int i = 0; i < m.n; i++) {
     bool seen = false;
     for (int j = 0; j < i && !seen; j++) seen = m.s[j].root == m.s[i].root;
-    if (!seen && m.s[i].region == R_ACTN) bytes += m.s[i].hi - m.s[i].lo;
+    if (!seen && (m.s[i].region == R_ACTN || m.s[i].region == R_TILE)) bytes += m.s[i].hi - m.s[i].lo;
   }
   *t = (KTile){.first = first, .end = last + 1, .member = member,
                .S = bytes > 0 && bytes < TILE_BYTES ? TILE_BYTES / bytes : 1};
@@ -164,13 +164,63 @@ static void refresh_offsets(const Graph *g, Program *p) {
     }
 }
 
-void cg_tile(Graph *g, Program *p) {
-  if (!g->tile || !p->nk) return;
-  p->tile = arena_alloc(p->arena, sizeof *p->tile * (size_t)p->nk);
-  find_groups(p, false);
-  if (!p->ntile) return;
+/* The group whose member kernel i is, or -1. */
+static int group_of(const Program *p, int i) {
+  for (int t = 0; t < p->ntile; t++)
+    if (i >= p->tile[t].first && i < p->tile[t].end)
+      return p->tile[t].member[i - p->tile[t].first] ? t : -1;
+  return -1;
+}
+
+enum { UNSEEN = -3, SHARED = -2 };
+
+/* owner[r] for each storage root r: the group whose members alone touch
+ * it, SHARED when other kernels do too, UNSEEN when no kernel does. */
+static int *owners(const Graph *g, const Program *p) {
+  int *owner = malloc(sizeof *owner * ((size_t)g->nnode + 1));
+  if (!owner) die("out of memory");
+  for (int i = 0; i <= g->nnode; i++) owner[i] = UNSEEN;
+  for (int i = 0; i < p->nk; i++) {
+    int t = group_of(p, i);
+    for (int b = 0; b < p->k[i]->nbuf; b++) {
+      int r = storage_root(g, p->k[i]->buf[b].node);
+      owner[r] = owner[r] == UNSEEN || owner[r] == t ? (t >= 0 ? t : SHARED) : SHARED;
+    }
+  }
+  for (int o = 0; o < g->nout; o++) owner[storage_root(g, g->out[o].node)] = SHARED;
+  if (g->loss >= 0) owner[storage_root(g, g->loss)] = SHARED;
+  return owner;
+}
+
+/* A tensor only one group's members touch, of samples, and no input,
+ * parameter or state: it need not outlive the group's step. */
+static bool tile_local(const Graph *g, const int *owner, int r) {
+  Op op = g->node[r].op;
+  return owner[r] >= 0 && shape_numel(&g->node[r].shape).sym && op != OP_INPUT &&
+         op != OP_PARAM && op != OP_STATE && op != OP_CONST;
+}
+
+/* Whether every R_TILE tensor is touched only by the members of one group
+ * (after the second grouping, which the new plan may have changed). */
+static bool tiles_hold(const Graph *g, const Program *p) {
+  int *owner = owners(g, p);
+  bool ok = true;
+  for (int i = 0; i < p->nk && ok; i++)
+    for (int b = 0; b < p->k[i]->nbuf && ok; b++) {
+      const KBuf *kb = &p->k[i]->buf[b];
+      ok = kb->region != R_TILE || owner[storage_root(g, kb->node)] >= 0;
+    }
+  free(owner);
+  return ok;
+}
+
+/* Plan g again keeping each group's tensors apart (and, with local, those
+ * only a group touches in R_TILE); regroup against the new plan. */
+static void replan(Graph *g, Program *p, bool local) {
   int *keep = calloc((size_t)g->nnode + 1, sizeof *keep);
-  if (!keep) die("out of memory");
+  bool *tile = calloc((size_t)g->nnode + 1, sizeof *tile);
+  int *owner = owners(g, p);
+  if (!keep || !tile) die("out of memory");
   for (int t = 0; t < p->ntile; t++) {
     const KTile *kt = &p->tile[t];
     int last = 0;
@@ -178,12 +228,43 @@ void cg_tile(Graph *g, Program *p) {
       if (p->k[i]->node > last) last = p->k[i]->node;
     for (int i = kt->first; i < kt->end; i++)
       for (int b = 0; b < p->k[i]->nbuf; b++) {
-        int n = p->k[i]->buf[b].node;
+        int n = p->k[i]->buf[b].node, r = storage_root(g, n);
         if (keep[n] < last) keep[n] = last;
+        tile[r] = local && tile_local(g, owner, r);
       }
   }
-  plan_keeping(g, keep);
-  free(keep);
+  plan_keeping(g, keep, tile);
   refresh_offsets(g, p);
+  free(keep);
+  free(tile);
+  free(owner);
   find_groups(p, true);
+}
+
+void cg_tile(Graph *g, Program *p) {
+  if (!g->tile || !p->nk) return;
+  p->tile = arena_alloc(p->arena, sizeof *p->tile * (size_t)p->nk);
+  find_groups(p, false);
+  if (!p->ntile) return;
+  replan(g, p, true);
+  if (!tiles_hold(g, p)) {
+    find_groups(p, false);
+    replan(g, p, false);
+  }
+  /* each member's depth, each group's scratch */
+  for (int t = 0; t < p->ntile; t++) {
+    KTile *kt = &p->tile[t];
+    kt->scratch = 0;
+    for (int i = kt->first; i < kt->end; i++) {
+      if (!kt->member[i - kt->first]) continue;
+      p->k[i]->tile_S = kt->S;
+      for (int b = 0; b < p->k[i]->nbuf; b++) {
+        const KBuf *kb = &p->k[i]->buf[b];
+        if (kb->region != R_TILE) continue;
+        const Node *nd = &g->node[kb->node];
+        int64_t end = (kb->off + dtype_bytes(nd->dtype, shape_numel(&nd->shape)).k) * kt->S;
+        if (end > kt->scratch) kt->scratch = end;
+      }
+    }
+  }
 }

@@ -183,6 +183,9 @@ typedef enum Region {
   R_ACTN,     /* batch-proportional tensors: offset in bytes per sample,
                  actual offset = off * N */
   R_STATE,    /* optimiser state: offset in bytes in the state block */
+  R_TILE,     /* a tensor that lives only inside one sample group
+                 (codegen/tile.c): offset in bytes per sample in the
+                 group's scratch, one per thread, S samples deep */
   R_COUNT
 } Region;
 

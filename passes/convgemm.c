@@ -29,7 +29,9 @@
  * Rebuilding in order keeps the array topological with no dead nodes left
  * behind (the pass runs after dce). A unary node equal to one already in
  * the new graph (same op, operand, attributes, shape) is reused, so the
- * forward conv and its weight gradient share one im2col of x. Grouped and
+ * forward conv and its weight gradient share one im2col of x, except with
+ * sample tiling (g->tile, passes/tile.c): there the weight gradient
+ * builds its own, so that neither is kept across the step. Grouped and
  * depthwise convolutions are left as they are: their products would be
  * many small ones.
  *
@@ -95,12 +97,17 @@ static const int64_t T2[] = {1, 0}, T3[] = {0, 2, 1};
 #define SHAPE(...) \
   ((Shape){.rank = (int)(sizeof((int64_t[]){__VA_ARGS__}) / sizeof(int64_t)), .d = {__VA_ARGS__}})
 
-/* im2col of image x for a conv node c with kernel KH x KW. */
-static int columns(Graph *g, const Node *c, int x, int64_t KH, int64_t KW) {
+/* im2col of image x for a conv node c with kernel KH x KW: the one
+ * already built for x if there is one, unless fresh. */
+static int columns(Graph *g, const Node *c, int x, int64_t KH, int64_t KW, bool fresh) {
   Attrs a = {.nints = 8};
   memcpy(a.ints, c->a.ints, sizeof(int64_t) * 6);
   a.ints[6] = KH, a.ints[7] = KW;
-  return unary(g, OP_IM2COL, x, a);
+  if (!fresh) return unary(g, OP_IM2COL, x, a);
+  char why[256];
+  int i = ir_add(g, OP_IM2COL, &x, 1, &a, here, why);
+  if (i < 0) die("convgemm built an invalid im2col: %s", why);
+  return i;
 }
 
 /* dy [N, O, OH, OW] as [N, O, OH*OW]. */
@@ -122,11 +129,14 @@ static int rewrite(Graph *g, const Node *c) {
   const Shape *s1 = &g->node[a1].shape;
   switch (c->op) {
   case OP_CONV2D: { /* (x, w) */
-    int col = columns(g, c, a0, s1->d[2], s1->d[3]);
+    int col = columns(g, c, a0, s1->d[2], s1->d[3], false);
     return reshape(g, matmul(g, w_rows(g, a1), col), c->shape);
   }
   case OP_CONV2D_GRAD_WEIGHT: { /* (x, dy) */
-    int col = columns(g, c, a0, c->a.ints[7], c->a.ints[8]);
+    /* With sample tiling (passes/tile.c) the columns are built again
+     * beside the product, a sample at a time in cache, rather than kept
+     * from the forward pass in memory for the whole step. */
+    int col = columns(g, c, a0, c->a.ints[7], c->a.ints[8], g->tile);
     int colt = transpose(g, col, 3, T3), dy = dy_flat(g, a1); /* in this order */
     int per_image = matmul(g, dy, colt);
     Attrs over_n = {.ints = {0, 0}, .nints = 2}; /* keepdims 0, axis 0 */

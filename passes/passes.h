@@ -152,9 +152,11 @@ void pass_fuse(Graph *g);
  * g->region_k/n and the naive totals. */
 void pass_plan(Graph *g);
 /* Plan again, with node i's storage (its root's, for a view) live at
- * least until node keep[i] has run: codegen/tile.c keeps the tensors of a
- * group of kernels apart for the whole group. */
-void plan_keeping(Graph *g, const int *keep);
+ * least until node keep[i] has run, and the batch-proportional nodes with
+ * tile[i] set in R_TILE (per-sample offsets in their own pool; tile may be
+ * NULL): codegen/tile.c keeps the tensors of a group of kernels apart for
+ * the whole group, and those that live only inside it in its scratch. */
+void plan_keeping(Graph *g, const int *keep, const bool *tile);
 
 /* ---- tile.c: sample tiling ------------------------------------------------ */
 

@@ -66,6 +66,9 @@ const Pass *pass_lookup(const char *name) {
  *            keep the chains blocked: a dead use would cost a conversion.
  *            Inference and evaluation only: the training step's gradient
  *            ops are NCHW (doc/ir.txt, "Blocked layout").
+ *   tile     before convgemm, which builds a weight gradient's own
+ *            columns when sample tiling is on (codegen/tile.c forms the
+ *            groups once the kernels exist, and plans memory again).
  *   convgemm after dce: it rewrites only the convolutions that survive
  *            (in training builds also autodiff's gradient convolutions)
  *            into im2col + matmul, leaves no dead nodes and shares what it
@@ -78,8 +81,6 @@ const Pass *pass_lookup(const char *name) {
  *   plan     last of the rewrites: memory planning assigns storage to
  *            the final set of tensors; any rewrite after it would
  *            invalidate the offsets.
- *   tile     after plan: it changes nothing in the graph, and codegen
- *            checks its kernel groups against the plan's offsets.
  */
 const char *const pipeline_infer[] = {
     "shapes",
@@ -89,10 +90,10 @@ const char *const pipeline_infer[] = {
     "cse",
     "dce",
     "layout",
+    "tile",
     "convgemm",
     "fuse",
     "plan",
-    "tile",
 };
 const int pipeline_infer_len =
     (int)(sizeof pipeline_infer / sizeof pipeline_infer[0]);
@@ -106,10 +107,10 @@ const char *const pipeline_eval[] = {
     "cse",
     "dce",
     "layout",
+    "tile",
     "convgemm",
     "fuse",
     "plan",
-    "tile",
 };
 const int pipeline_eval_len = (int)(sizeof pipeline_eval / sizeof pipeline_eval[0]);
 
@@ -121,10 +122,10 @@ const char *const pipeline_train[] = {
     "fold",
     "cse",
     "dce",
+    "tile",
     "convgemm",
     "fuse",
     "plan",
-    "tile",
 };
 const int pipeline_train_len = (int)(sizeof pipeline_train / sizeof pipeline_train[0]);
 

@@ -106,7 +106,7 @@ static int *fill_last_use(const Graph *g, const bool *read_through) {
   return last;
 }
 
-static void plan(Graph *g, const int *keep) {
+static void plan(Graph *g, const int *keep, const bool *tile) {
   bool *read_through = malloc(sizeof(bool) * (size_t)(g->nnode + 1));
   if (!read_through) die("out of memory");
   for (int i = 0; i < g->nnode; i++) read_through[i] = ir_read_through(g, i);
@@ -116,7 +116,7 @@ static void plan(Graph *g, const int *keep) {
       int r = root_of(g, read_through, i);
       if (last[r] < keep[i]) last[r] = keep[i];
     }
-  Pool act = {0}, actn = {0};
+  Pool act = {0}, actn = {0}, tiles = {0};
   int64_t wtop = 0, stop = 0;
   g->naive_k = g->naive_n = 0;
   for (int i = 0; i < g->nnode; i++) {
@@ -142,6 +142,11 @@ static void plan(Graph *g, const int *keep) {
     } else if (n->op == OP_ASSIGN || n->op == OP_SCATTER_UPDATE) { /* the target's storage */
       n->region = g->node[n->in[0]].region;
       n->off = g->node[n->in[0]].off;
+    } else if (tile && tile[i] && bytes.sym) {
+      pool_release_dead(&tiles, last, i);
+      n->region = R_TILE;
+      n->off = pool_alloc(&tiles, size, i);
+      g->naive_n += size;
     } else {
       Pool *p = bytes.sym ? &actn : &act;
       pool_release_dead(p, last, i);
@@ -155,13 +160,15 @@ static void plan(Graph *g, const int *keep) {
   g->region_k[R_STATE] = stop;
   g->region_k[R_ACT] = act.top;
   g->region_n[R_ACTN] = actn.top;
+  g->region_n[R_TILE] = tiles.top;
   free(act.b);
   free(actn.b);
+  free(tiles.b);
   free(last);
   free(read_through);
 }
 
-void pass_plan(Graph *g) { plan(g, NULL); }
+void pass_plan(Graph *g) { plan(g, NULL, NULL); }
 
 /* Contract in passes.h. */
-void plan_keeping(Graph *g, const int *keep) { plan(g, keep); }
+void plan_keeping(Graph *g, const int *keep, const bool *tile) { plan(g, keep, tile); }

@@ -8,8 +8,10 @@
  * CPU backend runs them together on a few samples at a time instead, so
  * what one writes the next reads from L2. Which kernels qualify, and
  * whether the memory plan lets them run interleaved, is decided in
- * codegen/llvm.c (sample_groups), where the kernels exist; this pass only
- * switches it on for a graph, so that --disable-pass tile measures it.
+ * codegen/tile.c, where the kernels exist. This pass switches it on for a
+ * graph (so that --disable-pass tile measures it) before convgemm, which
+ * then builds a convolution's weight gradient its own columns, beside it
+ * in the backward group, instead of keeping the forward's in memory.
  */
 #include "passes.h"
 

@@ -44,6 +44,8 @@ enum {
   DLRT_R_ACT,     /* batch-independent temporaries */
   DLRT_R_ACTN,    /* batch-proportional tensors: offset = off * N */
   DLRT_R_STATE,   /* optimiser state (moments, accumulators) */
+  DLRT_R_TILE,    /* a sample group's scratch: set per thread by the
+                     group's code (dlrt_tile_scratch) */
   DLRT_REGIONS
 };
 
@@ -73,6 +75,12 @@ typedef void (*dlrt_kernel)(const dlrt_frame *f, int64_t lo, int64_t hi);
  * deterministic for a given thread count). Returns when every chunk is
  * done. Called by generated code. */
 void dlrt_parallel(dlrt_kernel k, const dlrt_frame *f, int64_t n);
+
+/* This thread's scratch of at least `bytes` for a sample group's tensors
+ * (DLRT_R_TILE), 64-byte aligned; allocated on a thread's first group and
+ * kept, so a training loop allocates nothing after its first step. Called
+ * by generated code; exits with a message when memory runs out. */
+char *dlrt_tile_scratch(int64_t bytes);
 
 /* ---- cuda.c: the CUDA driver, for programs built with --target cuda ------ */
 

@@ -37,6 +37,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -78,6 +79,17 @@ static Pool pool = {
  * inline. */
 static _Thread_local bool in_job;
 
+/* This thread's sample-group scratch (dlrt_tile_scratch), freed when a
+ * worker exits and, for the caller's, when the pool shuts down. */
+static _Thread_local char *scratch;
+static _Thread_local int64_t scratch_have;
+
+static void scratch_free(void) {
+  free(scratch);
+  scratch = NULL;
+  scratch_have = 0;
+}
+
 static void cpu_relax(void) {
 #if defined(__x86_64__) || defined(__i386__)
   __builtin_ia32_pause();
@@ -115,8 +127,10 @@ static void *worker_main(void *arg) {
   for (;;) {
     uint64_t w = wait_for_job(seen);
     seen = w;
-    if (atomic_load(&pool.stop))
+    if (atomic_load(&pool.stop)) {
+      scratch_free();
       return NULL;
+    }
     int T = (int)(w & 0xffff);
     if (id >= T)
       continue;
@@ -211,6 +225,7 @@ int dlrt_pool_threads(void) {
 /* Stop and join the workers; dlrt_parallel runs inline afterwards. Safe to
  * call when the pool was never started. */
 void dlrt_pool_shutdown(void) {
+  scratch_free();
   if (pool.nthreads == 0)
     return;
   pthread_mutex_lock(&pool.submit);
@@ -225,4 +240,21 @@ void dlrt_pool_shutdown(void) {
   pool.tid = NULL;
   pool.nthreads = 0;
   pthread_mutex_unlock(&pool.submit);
+}
+
+/* Contract in dlrt.h. Each thread keeps its own block (a group's steps run
+ * on several threads at once); it only grows. */
+char *dlrt_tile_scratch(int64_t bytes) {
+  if (bytes <= scratch_have)
+    return scratch;
+  int64_t size = (bytes + 63) / 64 * 64;
+  char *b = aligned_alloc(64, (size_t)size);
+  if (!b) {
+    fprintf(stderr, "error: out of memory for %lld bytes of scratch\n", (long long)size);
+    exit(1);
+  }
+  free(scratch);
+  scratch = b;
+  scratch_have = size;
+  return scratch;
 }

@@ -109,8 +109,8 @@ fi
 # its chains of per-sample kernels (im2col, the convolution's product,
 # pooling and their gradients) a few samples at a time. Every element is
 # computed by the same code, so a few steps with tiling on and off, on one
-# thread and on two, must leave bit-identical weights; and the step must
-# actually have groups.
+# thread and on two, at a batch of 50 and of 5, must leave bit-identical
+# weights; and the step must actually have groups.
 cat >"$D/tile.dlm" <<DLM
 input image: f32[N, 1, 28, 28]
 label y: i32[N] classes 10
@@ -130,12 +130,13 @@ ok=1
   "$DLC" build "$D/tile.dlm" -o "$D/notile" --disable-pass tile >>"$D/tile.log" 2>&1 || ok=0
 groups=$("$DLC" dump "$D/tile.dlm" --graph train --emit llvm 2>/dev/null | grep -c '^define internal void @dlrt_train_step.tile')
 [ "$groups" -ge 2 ] || ok=0
-for t in 1 2; do
+for run in "1 50" "2 50" "2 5"; do # threads, batch: a batch under 8 runs a group's
+  set -- $run                          # steps in turn, each member on the pool
   for b in tile notile; do
-    "$D/$b" train "${DATA[@]:0:8}" --limit 400 --threads $t --seed 3 --save "$D/$b.$t.ckpt" --quiet \
-      >>"$D/tile.log" 2>&1 || ok=0
+    "$D/$b" train "${DATA[@]:0:8}" --limit 400 --threads $1 --batch $2 --seed 3 \
+      --save "$D/$b.$1.$2.ckpt" --quiet >>"$D/tile.log" 2>&1 || ok=0
   done
-  cmp -s "$D/tile.$t.ckpt" "$D/notile.$t.ckpt" || ok=0
+  cmp -s "$D/tile.$1.$2.ckpt" "$D/notile.$1.$2.ckpt" || ok=0
 done
 if [ $ok = 1 ]; then
   pass "tile_on_vs_off ($groups groups)"

@@ -20,7 +20,7 @@ train {
 }
 
 # CHECK: typedef struct dlc_frame {
-# CHECK-NEXT: char *base[5];
+# CHECK-NEXT: char *base[6];
 # CHECK-NEXT: long long N;
 # CHECK-NEXT: float hyper[16];
 # CHECK: __device__ void dlc_gemm_tile(float *C, const float *A, const float *B

@@ -311,9 +311,8 @@ static void conv_grad_dense(Graph *g, Op op) {
 }
 
 /* conv2d_grad_weight over 420 output positions: a product of two
- * K-contiguous operands with K >= 256, which the LLVM backend runs as dot
- * products (codegen/llvm.c, dot_product); 5 rows and 18 columns leave
- * partial blocks, 420 a partial vector. */
+ * K-contiguous operands whose K spans two of the micro-kernel's K blocks
+ * of packed transposed panels, 5 rows and 18 columns partial tiles. */
 static void conv_grad_weight_long(Graph *g, Op op) {
   Attrs a = {.ints = {1, 1, 1, 1, 1, 1, 1, 3, 3}, .nints = 9};
   int x = input(g, "x", 4, (int64_t[]){-1, 2, 21, 20});
