@@ -113,6 +113,18 @@ typedef struct KPool {
   int64_t H, W, OH, OW, KH;      /* the plane of x; of the windows */
 } KPool;
 
+/* An im2col kernel with unit column stride, parallel over the images:
+ * col[n, (c*KH + kh)*KW + kw, oh*OW + ow] = x[n, c, oh*sh - ph + kh*dh,
+ * ow - pw + kw*dw], 0 outside the image. Each column row's run is a
+ * contiguous stretch of an input row; the body's loops copy it, which
+ * LLVM turns into a library call per run (28 floats in LeNet-5). A
+ * backend may run this description instead (LLVM: masked vector loads
+ * and stores, the padding lanes masked off). */
+typedef struct KCols {
+  int x, col;                            /* buffers */
+  int64_t C, H, W, KH, KW, sh, ph, pw, dh, dw, OH, OW;
+} KCols;
+
 /* One kernel: body runs for var 0 over [lo, hi) of [0, extent). Variable 0
  * is the parallel loop variable; other variables are inner loop variables
  * or scalar locals (typed by vartype). In a kernel with gemm set, the
@@ -134,6 +146,7 @@ typedef struct Kernel {
   double work;          /* estimated flops per unit of extent (scheduling) */
   KGemm *gemm;          /* a matrix-product kernel, or NULL */
   KPool *pool;          /* a pooling kernel a backend may vectorize, or NULL */
+  KCols *cols;          /* an im2col kernel a backend may vectorize, or NULL */
   int64_t per_sample;   /* > 0: the extent is N * per_sample, and unit t reads
                            and writes batch-proportional tensors only in
                            sample t / per_sample (so a backend may run a

@@ -353,6 +353,9 @@ void kir_print(FILE *f, const Program *p) {
       fprintf(f, "b%d: windows %lldx2 of planes %lldx%lld\n", kp->x, (long long)kp->KH,
               (long long)kp->H, (long long)kp->W);
     }
+    if (k->cols)
+      fprintf(f, "  columns b%d = b%d: vector runs of %lld\n", k->cols->col, k->cols->x,
+              (long long)k->cols->OW);
     if (k->gemm) {
       const KGemm *gm = k->gemm;
       fprintf(f, "  gemm b%d = b%d x b%d: M=", gm->c, gm->a, gm->b);

@@ -793,6 +793,91 @@ static void gen_pool(Gen *g, const KPool *kp, LLVMValueRef lo, LLVMValueRef hi) 
   range_loop(g, lo, hi, pool_plane, &pg);
 }
 
+/* ---- im2col runs (KCols) ----
+ *
+ * For each image, tap r = (c, kh, kw) and output row oh, the column row's
+ * run of OW values is the input row ih = oh*sh - ph + kh*dh from column
+ * -pw + kw*dw: VW lanes at a time, a masked load of the lanes inside the
+ * image (the others read as 0, and are not touched) and a masked store of
+ * the lanes inside the run. A padding row loads nothing. */
+typedef struct ColsGen {
+  const KCols *kc;
+  LLVMValueRef x, col;          /* this image's */
+  LLVMValueRef tap, kw, src, dst, row_in, shift;
+  LLVMValueRef lanes;           /* <0, 1, ..., VW-1> as i32 */
+} ColsGen;
+
+static LLVMValueRef splat_i32v(Gen *g, LLVMValueRef v) {
+  unsigned w = (unsigned)vector_width;
+  LLVMTypeRef vt = LLVMVectorType(g->t_i32, w);
+  LLVMValueRef e = LLVMBuildInsertElement(g->b, LLVMGetUndef(vt), v, LLVMConstInt(g->t_i32, 0, 0), "");
+  return LLVMBuildShuffleVector(g->b, e, LLVMGetUndef(vt), LLVMConstNull(vt), "");
+}
+
+static void cols_chunk(Gen *g, LLVMValueRef j, void *ctx) {
+  ColsGen *cg = ctx;
+  const KCols *kc = cg->kc;
+  LLVMValueRef ow0 = LLVMBuildMul(g->b, j, ci(g, vector_width), "");
+  LLVMValueRef ow = LLVMBuildAdd(g->b, splat_i32v(g, LLVMBuildTrunc(g->b, ow0, g->t_i32, "")), cg->lanes, "");
+  LLVMValueRef iw = LLVMBuildAdd(g->b, ow, cg->shift, "");
+  LLVMValueRef run = LLVMBuildICmp(g->b, LLVMIntSLT, ow, splat_i32v(g, LLVMConstInt(g->t_i32, (unsigned long long)kc->OW, 0)), "");
+  LLVMValueRef inside = LLVMBuildAnd(
+      g->b, LLVMBuildICmp(g->b, LLVMIntSGE, iw, LLVMConstNull(LLVMTypeOf(iw)), ""),
+      LLVMBuildICmp(g->b, LLVMIntSLT, iw, splat_i32v(g, LLVMConstInt(g->t_i32, (unsigned long long)kc->W, 0)), ""), "");
+  inside = LLVMBuildAnd(g->b, LLVMBuildAnd(g->b, inside, run, ""), cg->row_in, "");
+  LLVMValueRef from = LLVMBuildGEP2(g->b, g->t_f32, cg->src, &ow0, 1, "");
+  vstore(g, vload(g, from, inside, 4), gep_f(g, cg->dst, ow0), run, 4);
+}
+
+static void cols_row(Gen *g, LLVMValueRef oh, void *ctx) {
+  ColsGen *cg = ctx;
+  const KCols *kc = cg->kc;
+  LLVMValueRef r = cg->tap;
+  LLVMValueRef kh = LLVMBuildSRem(g->b, LLVMBuildSDiv(g->b, r, ci(g, kc->KW), ""), ci(g, kc->KH), "");
+  LLVMValueRef c = LLVMBuildSDiv(g->b, r, ci(g, kc->KH * kc->KW), "");
+  LLVMValueRef ih = LLVMBuildAdd(g->b, LLVMBuildMul(g->b, oh, ci(g, kc->sh), ""),
+                                 LLVMBuildSub(g->b, LLVMBuildMul(g->b, kh, ci(g, kc->dh), ""), ci(g, kc->ph), ""), "");
+  LLVMValueRef ok = LLVMBuildAnd(g->b, LLVMBuildICmp(g->b, LLVMIntSGE, ih, ci(g, 0), ""),
+                                 LLVMBuildICmp(g->b, LLVMIntSLT, ih, ci(g, kc->H), ""), "");
+  cg->row_in = splat_i32v(g, LLVMBuildZExt(g->b, ok, g->t_i32, ""));
+  cg->row_in = LLVMBuildICmp(g->b, LLVMIntNE, cg->row_in, LLVMConstNull(LLVMTypeOf(cg->row_in)), "");
+  /* where column 0 of the run would read (outside the row for a left pad) */
+  LLVMValueRef at = LLVMBuildAdd(g->b, LLVMBuildMul(g->b, LLVMBuildAdd(g->b, LLVMBuildMul(g->b, c, ci(g, kc->H), ""),
+                                                                       ih, ""), ci(g, kc->W), ""),
+                                 LLVMBuildSub(g->b, LLVMBuildMul(g->b, cg->kw, ci(g, kc->dw), ""), ci(g, kc->pw), ""), "");
+  at = LLVMBuildSelect(g->b, ok, at, ci(g, 0), "");
+  cg->src = LLVMBuildGEP2(g->b, g->t_f32, cg->x, &at, 1, "");
+  cg->dst = gep_f(g, cg->col, LLVMBuildAdd(g->b, LLVMBuildMul(g->b, r, ci(g, kc->OH * kc->OW), ""),
+                                           LLVMBuildMul(g->b, oh, ci(g, kc->OW), ""), ""));
+  counted_loop(g, ci(g, (kc->OW + vector_width - 1) / vector_width), cols_chunk, cg);
+}
+
+static void cols_tap(Gen *g, LLVMValueRef r, void *ctx) {
+  ColsGen *cg = ctx;
+  const KCols *kc = cg->kc;
+  cg->tap = r;
+  cg->kw = LLVMBuildSRem(g->b, r, ci(g, kc->KW), "");
+  LLVMValueRef shift = LLVMBuildSub(g->b, LLVMBuildMul(g->b, cg->kw, ci(g, kc->dw), ""), ci(g, kc->pw), "");
+  cg->shift = splat_i32v(g, LLVMBuildTrunc(g->b, shift, g->t_i32, ""));
+  counted_loop(g, ci(g, kc->OH), cols_row, cg);
+}
+
+static void cols_image(Gen *g, LLVMValueRef n, void *ctx) {
+  ColsGen cg = *(ColsGen *)ctx;
+  const KCols *kc = cg.kc;
+  cg.x = gep_f(g, g->buf[kc->x], LLVMBuildMul(g->b, n, ci(g, kc->C * kc->H * kc->W), ""));
+  cg.col = gep_f(g, g->buf[kc->col], LLVMBuildMul(g->b, n, ci(g, kc->C * kc->KH * kc->KW * kc->OH * kc->OW), ""));
+  counted_loop(g, ci(g, kc->C * kc->KH * kc->KW), cols_tap, &cg);
+}
+
+static void gen_cols(Gen *g, const KCols *kc, LLVMValueRef lo, LLVMValueRef hi) {
+  cg_gemm_nr(); /* sets vector_width */
+  LLVMValueRef l[16];
+  for (int i = 0; i < vector_width; i++) l[i] = LLVMConstInt(g->t_i32, (unsigned long long)i, 0);
+  ColsGen cg = {.kc = kc, .lanes = LLVMConstVector(l, (unsigned)vector_width)};
+  range_loop(g, lo, hi, cols_image, &cg);
+}
+
 /* The body: void name.body(T* noalias b0, ..., i64 N, i64 lo, i64 hi,
  * frame*): buffers as arguments, so that noalias can say they are
  * distinct; the frame for runtime scalars. */
@@ -824,6 +909,8 @@ static LLVMValueRef gen_body(Gen *g, const Kernel *k, const char *entry) {
     gen_gemm_panels(g, k->gemm, LLVMGetParam(fn, (unsigned)nb + 1), LLVMGetParam(fn, (unsigned)nb + 2));
   else if (k->pool)
     gen_pool(g, k->pool, LLVMGetParam(fn, (unsigned)nb + 1), LLVMGetParam(fn, (unsigned)nb + 2));
+  else if (k->cols)
+    gen_cols(g, k->cols, LLVMGetParam(fn, (unsigned)nb + 1), LLVMGetParam(fn, (unsigned)nb + 2));
   else
     gen_loop(g, g->var[0], LLVMGetParam(fn, (unsigned)nb + 1), LLVMGetParam(fn, (unsigned)nb + 2),
              k->body, k->nbody);

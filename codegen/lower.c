@@ -991,6 +991,12 @@ static void lower_im2col(Program *p, int node) {
     kir_store(p, k, l, out, kir_iadd(p, r.col_at, ivar(p, k, ow)), v);
   }
   k->work = work_of(&nd->shape, 1.0);
+  if (w.sw == 1) {
+    k->cols = arena_alloc(p->arena, sizeof *k->cols);
+    *k->cols = (KCols){.x = in, .col = out, .C = w.C, .H = w.H, .W = w.W, .KH = w.KH, .KW = w.KW,
+                       .sh = w.sh, .ph = w.ph, .pw = w.pw, .dh = w.dh, .dw = w.dw, .OH = w.OH,
+                       .OW = w.OW};
+  }
 }
 
 /* x[n,c,h,w] = the sum over taps (kh, kw) and output positions (oh, ow)

@@ -7,7 +7,9 @@
 # again by convgemm, for the weight gradient) lives in the group's
 # per-thread scratch (region tile) instead of the batch's arena; with
 # --disable-pass tile the weight gradient reads the forward's columns
-# (one im2col per convolution) and nothing is in tile.
+# (one im2col per convolution) and nothing is in tile. An im2col with unit
+# column stride carries a KCols description (codegen/codegen.h), which the
+# LLVM backend runs as masked vector runs instead of a copy call per run.
 #
 # RUN: %dlc dump %s --graph train --emit kir | %FileCheck %s
 # RUN: %dlc dump %s --graph train --emit llvm | %FileCheck %s --check-prefix=LLVM
@@ -27,6 +29,7 @@ train {
 
 # CHECK: kernel k0_im2col {{.*}} [per sample 1]
 # CHECK-NEXT: b0: f32 %[[COL:[0-9]+]] tile+0 (out)
+# CHECK: columns b0 = b1: vector runs of 28
 # CHECK: kernel k1_matmul_relu {{.*}} [per sample 25]
 # CHECK: b{{[0-9]}}: f32 %[[COL]] tile+0
 # CHECK: kernel k2_max_pool2d {{.*}} [per sample 6]

@@ -347,6 +347,14 @@ static void columns_plain(Graph *g, Op op) {
   out(g, add(g, op, &d, 1, a));
 }
 
+/* rows wider than a vector register (the LLVM backend's KCols path runs
+ * 16 or 8 lanes at a time): 37 columns, a 5x5 kernel padded by 2 */
+static void columns_wide(Graph *g, Op op) {
+  Attrs a = {.ints = {1, 1, 2, 2, 1, 1, 5, 5}, .nints = 8};
+  int x = input(g, "x", 4, (int64_t[]){-1, 2, 9, 37});
+  out(g, add(g, op, &x, 1, a));
+}
+
 /* ---- the blocked layout (passes/layout.c) ---- */
 
 /* x [N, 10, 3] blocked on its channels: 2 blocks, 6 lanes of padding */
@@ -670,6 +678,7 @@ static const Case cases[] = {
     {OP_CONV2D_GRAD_WEIGHT, "conv2d_grad_weight_long", conv_grad_weight_long, false},
     {OP_IM2COL, "im2col", columns, false},
     {OP_IM2COL, "im2col_plain", columns_plain, false},
+    {OP_IM2COL, "im2col_wide", columns_wide, false},
     {OP_COL2IM, "col2im", columns, false},
     {OP_COL2IM, "col2im_plain", columns_plain, false},
     {OP_MAX_POOL2D, "max_pool2d", pool, false},
