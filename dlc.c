@@ -418,11 +418,20 @@ static void print_stats(const Entry *e, int n, const BuildStats *st, double t_fr
           (long long)st->code_bytes);
   fprintf(stderr, "dlc: weights %lld bytes (%lld parameters)\n",
           (long long)g->region_k[R_WEIGHT], (long long)ir_param_count(g));
-  for (int j = 0; j < n; j++)
-    fprintf(stderr, "dlc: %-7s arena %lld + %lld*N bytes planned, %lld + %lld*N without reuse"
-                    "%s\n", entry_name[e[j].kind], (long long)e[j].g->region_k[R_ACT],
+  for (int j = 0; j < n; j++) {
+    const Program *p = e[j].p;
+    int64_t scratch = 0;
+    for (int t = 0; t < p->ntile; t++)
+      if (p->tile[t].scratch > scratch) scratch = p->tile[t].scratch;
+    char tiles[96] = "";
+    if (p->ntile)
+      snprintf(tiles, sizeof tiles, "; %d sample groups, %lld bytes of scratch per thread", p->ntile,
+               (long long)scratch);
+    fprintf(stderr, "dlc: %-7s arena %lld + %lld*N bytes planned, %lld + %lld*N without reuse%s\n",
+            entry_name[e[j].kind], (long long)e[j].g->region_k[R_ACT],
             (long long)e[j].g->region_n[R_ACTN], (long long)e[j].g->naive_k,
-            (long long)e[j].g->naive_n, e[j].kind == ENT_TRAIN ? "" : "");
+            (long long)e[j].g->naive_n, tiles);
+  }
   if (n == ENT_COUNT)
     fprintf(stderr, "dlc: optimizer state %lld bytes\n", (long long)e[ENT_TRAIN].g->region_k[R_STATE]);
   fprintf(stderr,
