@@ -33,6 +33,10 @@
  * pool costs more than it saves. */
 #define PARALLEL_MIN_WORK 65536.0
 
+/* Bytes of cached weight panels in one module at most: they are static
+ * data, which the default code model keeps within 2 GB. */
+#define PANEL_CACHE_MAX (1LL << 30)
+
 typedef struct Gen {
   LLVMContextRef ctx;
   LLVMModuleRef mod;
@@ -44,6 +48,7 @@ typedef struct Gen {
   LLVMValueRef changed;    /* dlrt_params_changed */
   bool keep_loops;         /* loops built now are not to be unrolled */
   bool weights_fixed;      /* the entry being built writes no weight */
+  int64_t cache_bytes;     /* of cached panels so far */
   const Program *p;
   /* per kernel body: */
   const Kernel *k;
@@ -730,7 +735,9 @@ static bool cacheable(Gen *g, const KGemm *gm) {
   int nr = 2 * vector_width;
   int64_t rows = (gm->K->i + vector_width - 1) / vector_width * vector_width;
   int64_t units = gm->batch->i * ((gm->N->i + nr - 1) / nr);
-  return (gm->batch->i == 1 || gm->sb->i != 0) && units * rows * nr <= UINT32_MAX;
+  double bytes = (double)units * (double)rows * nr * 4;
+  return (gm->batch->i == 1 || gm->sb->i != 0) &&
+         (double)g->cache_bytes + bytes <= (double)PANEL_CACHE_MAX;
 }
 
 /* The kernel's cache, name.panels: float[units][kpad][nr], and its stamps,
@@ -740,6 +747,7 @@ static void new_cache(Gen *g, Panel *pn, const KGemm *gm) {
   int nr = 2 * vector_width;
   int64_t units = gm->batch->i * ((gm->N->i + nr - 1) / nr);
   pn->kpad = (gm->K->i + vector_width - 1) / vector_width * vector_width;
+  g->cache_bytes += units * pn->kpad * nr * 4;
   size_t len;
   const char *fn = LLVMGetValueName2(g->fn, &len); /* entry.kernel.body */
   int base = (int)len - 5;
