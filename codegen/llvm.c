@@ -530,6 +530,7 @@ typedef struct Panel {
   LLVMValueRef version;      /* the frame's */
   LLVMValueRef cpanel;       /* this panel's packed rows in the cache */
   int64_t kpad;              /* rows of a cached panel: K rounded up to VW */
+  LLVMValueRef apriv;        /* the stack copy of A's rows (see own_rows) */
 } Panel;
 
 static void pack_row(Gen *g, LLVMValueRef k, void *ctx) {
@@ -770,6 +771,53 @@ static void new_cache(Gen *g, Panel *pn, const KGemm *gm) {
                                LLVMBuildInBoundsGEP2(g->b, g->t_frame, g->frame, idx, 2, ""), "version");
 }
 
+static void copy_row(Gen *g, LLVMValueRef i, void *ctx) {
+  Panel *pn = ctx;
+  int64_t K = pn->gm->K->i;
+  LLVMValueRef src = gep_f(g, pn->base[0], LLVMBuildMul(g->b, i, pn->ars, ""));
+  LLVMBuildMemCpy(g->b, gep_f(g, pn->apriv, LLVMBuildMul(g->b, i, ci(g, K), "")), 64, src, 4,
+                  ci(g, K * 4));
+}
+
+/* A's rows, for a thread that streams cached panels of B for a few rows
+ * and computes several but not all of the panels: copied to its stack
+ * once, then read from there by every panel. A (the input, or the
+ * previous layer's output, written by several threads) is read by every
+ * thread, and its lines, shared between the cores, are slow to read again
+ * after each panel's stream of B has pushed them out of L1: the MLP at
+ * batch 1 and 2 threads takes 7.2 us with the copy, 8.3 us without. One
+ * thread, or one panel, reads A from its own cache, and copies nothing.
+ * Only the address of A changes: same values, same results. */
+static void own_rows(Gen *g, Panel *pn, const KGemm *gm, LLVMValueRef lo, LLVMValueRef hi) {
+  int64_t rows = 2 * GEMM_MR, K = gm->K->i;
+  if (gm->batch->i != 1 || gm->a_ks->op != K_CONST || gm->a_ks->i != 1 || rows * K * 4 > 65536)
+    return;
+  LLVMValueRef buf = LLVMBuildAlloca(g->b, LLVMArrayType(g->t_f32, (unsigned)(rows * K)), "A");
+  LLVMSetAlignment(buf, 64);
+  LLVMValueRef slot[2] = {LLVMBuildAlloca(g->b, LLVMPointerType(g->t_f32, 0), ""),
+                          LLVMBuildAlloca(g->b, g->t_i64, "")};
+  LLVMBuildStore(g->b, pn->base[0], slot[0]);
+  LLVMBuildStore(g->b, pn->ars, slot[1]);
+  LLVMValueRef n = LLVMBuildSub(g->b, hi, lo, ""), units = ci(g, (gm->N->i + 2 * vector_width - 1) /
+                                                                 (2 * vector_width));
+  LLVMValueRef copy = LLVMBuildAnd(
+      g->b, LLVMBuildICmp(g->b, LLVMIntSLE, pn->M, ci(g, rows), ""),
+      LLVMBuildAnd(g->b, LLVMBuildICmp(g->b, LLVMIntSGT, n, ci(g, 1), ""),
+                   LLVMBuildICmp(g->b, LLVMIntSLT, n, units, ""), ""), "");
+  LLVMBasicBlockRef cp = LLVMAppendBasicBlockInContext(g->ctx, g->fn, "own_rows");
+  LLVMBasicBlockRef go = LLVMAppendBasicBlockInContext(g->ctx, g->fn, "owned");
+  LLVMBuildCondBr(g->b, copy, cp, go);
+  LLVMPositionBuilderAtEnd(g->b, cp);
+  pn->apriv = LLVMBuildBitCast(g->b, buf, LLVMPointerType(g->t_f32, 0), "");
+  counted_loop(g, pn->M, copy_row, pn);
+  LLVMBuildStore(g->b, pn->apriv, slot[0]);
+  LLVMBuildStore(g->b, ci(g, K), slot[1]);
+  LLVMBuildBr(g->b, go);
+  LLVMPositionBuilderAtEnd(g->b, go);
+  pn->base[0] = LLVMBuildLoad2(g->b, LLVMPointerType(g->t_f32, 0), slot[0], "");
+  pn->ars = LLVMBuildLoad2(g->b, g->t_i64, slot[1], "");
+}
+
 /* The panel loop of a gemm kernel body: for t in [lo, hi). */
 static void gen_gemm_panels(Gen *g, const KGemm *gm, LLVMValueRef lo, LLVMValueRef hi) {
   int nr = cg_gemm_nr(), kcmax = 8192 / nr;
@@ -784,6 +832,7 @@ static void gen_gemm_panels(Gen *g, const KGemm *gm, LLVMValueRef lo, LLVMValueR
     pn.base[i] = offs[i] ? gep_f(g, g->buf[bufs[i]], gen_expr(g, offs[i])) : g->buf[bufs[i]];
   if (cacheable(g, gm)) {
     new_cache(g, &pn, gm);
+    own_rows(g, &pn, gm, lo, hi);
   } else {
     LLVMValueRef buf = LLVMBuildAlloca(g->b, LLVMArrayType(g->t_f32, (unsigned)(kcmax * nr)), "Bp");
     LLVMSetAlignment(buf, 64);

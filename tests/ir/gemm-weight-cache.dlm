@@ -4,7 +4,9 @@
 # compares the stamp of a panel with the frame's weights version (field 6
 # of dlrt_frame) and packs the panel when they differ. The training step
 # writes the weights, so it keeps packing per call and, before it returns,
-# gives the frame a new version (dlrt_params_changed).
+# gives the frame a new version (dlrt_params_changed). A thread that
+# computes some of the 8 panels of a product of at most 12 rows first
+# copies A's rows to its stack.
 #
 # RUN: %dlc dump %s --emit llvm | %FileCheck %s
 input x: f32[N, 784]
@@ -27,6 +29,7 @@ train {
 # CHECK-LABEL: define internal void @forward.k0_matmul_relu(
 # CHECK: [[V:%[^ ]+]] = getelementptr {{.*}}%dlrt_frame, %dlrt_frame* %0, i64 0, i32 6
 # CHECK: [[VERSION:%[^ ]+]] = load i64, i64* [[V]]
+# CHECK: call void @llvm.memcpy.{{[^(]*}}(i8* nonnull align 64
 # CHECK: [[STAMP:%[^ ]+]] = load i64, i64* {{%[^ ]+}}
 # CHECK: icmp eq i64 [[STAMP]], [[VERSION]]
 # CHECK: store i64 [[VERSION]], i64* {{.*}}
