@@ -23,6 +23,7 @@
 #include <llvm-c/Target.h>
 #include <llvm-c/TargetMachine.h>
 #include <llvm-c/Transforms/PassBuilder.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -31,6 +32,10 @@
 /* Below this many flops a kernel runs on the calling thread: waking the
  * pool costs more than it saves. */
 #define PARALLEL_MIN_WORK 65536.0
+
+/* Bytes of cached weight panels in one module at most: they are static
+ * data, which the default code model keeps within 2 GB. */
+#define PANEL_CACHE_MAX (1LL << 30)
 
 typedef struct Gen {
   LLVMContextRef ctx;
@@ -41,7 +46,10 @@ typedef struct Gen {
   LLVMValueRef checking;   /* dlrt_checking_numerics (a bool) */
   LLVMValueRef check;      /* dlrt_check_numerics */
   LLVMValueRef scratch;    /* dlrt_tile_scratch */
+  LLVMValueRef changed;    /* dlrt_params_changed */
   bool keep_loops;         /* loops built now are not to be unrolled */
+  bool weights_fixed;      /* the entry being built writes no weight */
+  int64_t cache_bytes;     /* of cached panels so far */
   const Program *p;
   /* per kernel body: */
   const Kernel *k;
@@ -319,7 +327,24 @@ static void add_attr(Gen *g, LLVMValueRef fn, unsigned idx, const char *name) {
  *
  * twelve accumulators held in registers over the whole block
  * (llvm.fmuladd -> vfmadd231ps); C is loaded (after the first K block) and
- * stored with masks where the panel is narrower than nr. */
+ * stored with masks where the panel is narrower than nr.
+ *
+ * A product of at most 2 * GEMM_MR rows does not pay for packing: the
+ * micro-kernel reads B in place, nr floats of every row, a new page every
+ * few rows. Where B is a weight and the entry does not write weights
+ * (inference, evaluation), the packed panels are instead kept from one
+ * call to the next, in a zero-initialised global of the kernel,
+ *
+ *     name.panels: float[panel][K rounded up to VW][nr]    (B packed whole)
+ *     name.stamps: i64[panel]     the frame's version it was packed at
+ *
+ * and every call, at any M, reads them as it reads a panel packed for the
+ * call (the same arithmetic in the same order, so the same results). The
+ * thread that computes panel t packs it again first when its stamp is not
+ * f->version, which the runtime and the training entries change whenever
+ * the weights may have changed (dlrt_params_changed); 0 means unknown and
+ * is never taken as current. A batch-1 forward pass then streams its
+ * weights contiguously from cache, like a large product. */
 
 static int vector_width = 0;  /* floats per vector: 8 or 16 */
 
@@ -501,6 +526,12 @@ typedef struct Panel {
   LLVMValueRef k0, kc;       /* current K block */
   LLVMValueRef mask[2];
   LLVMValueRef base[3];      /* A, B, C with their offsets applied */
+  /* B from the cache of packed panels (NULL cache: packed per call) */
+  LLVMValueRef cache, stamps;/* the kernel's globals */
+  LLVMValueRef version;      /* the frame's */
+  LLVMValueRef cpanel;       /* this panel's packed rows in the cache */
+  int64_t kpad;              /* rows of a cached panel: K rounded up to VW */
+  LLVMValueRef apriv;        /* the stack copy of A's rows (see own_rows) */
 } Panel;
 
 static void pack_row(Gen *g, LLVMValueRef k, void *ctx) {
@@ -589,36 +620,84 @@ static void row_block(Gen *g, LLVMValueRef rb, void *ctx) {
   LLVMPositionBuilderAtEnd(g->b, next);
 }
 
-/* One K block of a panel: pack, then every row block. */
-static void k_block(Gen *g, LLVMValueRef kb, void *ctx) {
-  Panel *pn = ctx;
+/* K block kb of a panel: rows [k0, k0 + kc) of B. */
+static void set_k_block(Gen *g, Panel *pn, LLVMValueRef kb) {
   int kcmax = 8192 / (2 * vector_width);
   pn->k0 = LLVMBuildMul(g->b, kb, ci(g, kcmax), "");
   LLVMValueRef left = LLVMBuildSub(g->b, pn->K, pn->k0, "");
   pn->kc = LLVMBuildSelect(g->b, LLVMBuildICmp(g->b, LLVMIntSLT, left, ci(g, kcmax), ""), left,
                            ci(g, kcmax), "");
-  /* pack (pn->pack), or let the micro-kernel read B in place */
-  LLVMBasicBlockRef pk = LLVMAppendBasicBlockInContext(g->ctx, g->fn, "pack");
-  LLVMBasicBlockRef go = LLVMAppendBasicBlockInContext(g->ctx, g->fn, "packed");
-  LLVMBuildCondBr(g->b, pn->pack, pk, go);
-  LLVMPositionBuilderAtEnd(g->b, pk);
+}
+
+/* Copy the current K block of the panel into pn->Bp: kc rows of nr
+ * floats, zero-padded past nc. */
+static void pack_block(Gen *g, Panel *pn) {
   LLVMBasicBlockRef rows = LLVMAppendBasicBlockInContext(g->ctx, g->fn, "pack_rows");
   LLVMBasicBlockRef cols = LLVMAppendBasicBlockInContext(g->ctx, g->fn, "pack_columns");
+  LLVMBasicBlockRef done = LLVMAppendBasicBlockInContext(g->ctx, g->fn, "pack_done");
   LLVMBuildCondBr(g->b, LLVMBuildICmp(g->b, LLVMIntEQ, pn->bns, ci(g, 1), ""), rows, cols);
   LLVMPositionBuilderAtEnd(g->b, rows);
   counted_loop(g, pn->kc, pack_row, pn);
-  LLVMBuildBr(g->b, go);
+  LLVMBuildBr(g->b, done);
   LLVMPositionBuilderAtEnd(g->b, cols);
   counted_loop(g, LLVMBuildSDiv(g->b, LLVMBuildAdd(g->b, pn->nc, ci(g, vector_width - 1), ""),
                                 ci(g, vector_width), ""), pack_tiles, pn);
-  LLVMBuildBr(g->b, go);
-  LLVMPositionBuilderAtEnd(g->b, go);
-  LLVMValueRef direct = gep_f(g, pn->B, LLVMBuildMul(g->b, pn->k0, pn->ldb, ""));
-  pn->Buse = LLVMBuildSelect(g->b, pn->pack, pn->Bp, direct, "");
-  pn->bstride = LLVMBuildSelect(g->b, pn->pack, ci(g, 2 * vector_width), pn->ldb, "");
+  LLVMBuildBr(g->b, done);
+  LLVMPositionBuilderAtEnd(g->b, done);
+}
+
+/* One K block of a panel: pack (or find it in the cache), then every row
+ * block. */
+static void k_block(Gen *g, LLVMValueRef kb, void *ctx) {
+  Panel *pn = ctx;
+  int nr = 2 * vector_width;
+  set_k_block(g, pn, kb);
+  if (pn->cache) {
+    pn->Buse = gep_f(g, pn->cpanel, LLVMBuildMul(g->b, pn->k0, ci(g, nr), ""));
+    pn->bstride = ci(g, nr);
+  } else { /* pack (pn->pack), or let the micro-kernel read B in place */
+    LLVMBasicBlockRef pk = LLVMAppendBasicBlockInContext(g->ctx, g->fn, "pack");
+    LLVMBasicBlockRef go = LLVMAppendBasicBlockInContext(g->ctx, g->fn, "packed");
+    LLVMBuildCondBr(g->b, pn->pack, pk, go);
+    LLVMPositionBuilderAtEnd(g->b, pk);
+    pack_block(g, pn);
+    LLVMBuildBr(g->b, go);
+    LLVMPositionBuilderAtEnd(g->b, go);
+    LLVMValueRef direct = gep_f(g, pn->B, LLVMBuildMul(g->b, pn->k0, pn->ldb, ""));
+    pn->Buse = LLVMBuildSelect(g->b, pn->pack, pn->Bp, direct, "");
+    pn->bstride = LLVMBuildSelect(g->b, pn->pack, ci(g, nr), pn->ldb, "");
+  }
   LLVMValueRef rblocks = LLVMBuildSDiv(g->b, LLVMBuildAdd(g->b, pn->M, ci(g, GEMM_MR - 1), ""),
                                        ci(g, GEMM_MR), "");
   counted_loop(g, rblocks, row_block, pn);
+}
+
+/* Filling a cached panel: K block kb packed into its place. */
+static void fill_block(Gen *g, LLVMValueRef kb, void *ctx) {
+  Panel *pn = ctx;
+  set_k_block(g, pn, kb);
+  pn->Bp = gep_f(g, pn->cpanel, LLVMBuildMul(g->b, pn->k0, ci(g, 2 * vector_width), ""));
+  pack_block(g, pn);
+}
+
+/* Panel t's place in the cache, filled first unless its stamp is the
+ * frame's (non-zero) version. Panel t belongs to one thread in a call,
+ * and calls are ordered by the pool's barriers, so stamp and rows need no
+ * atomics. */
+static void find_cached(Gen *g, Panel *pn, LLVMValueRef t) {
+  pn->cpanel = gep_f(g, pn->cache, LLVMBuildMul(g->b, t, ci(g, pn->kpad * 2 * vector_width), ""));
+  LLVMValueRef slot = LLVMBuildInBoundsGEP2(g->b, g->t_i64, pn->stamps, &t, 1, "");
+  LLVMValueRef fresh = LLVMBuildAnd(
+      g->b, LLVMBuildICmp(g->b, LLVMIntEQ, LLVMBuildLoad2(g->b, g->t_i64, slot, "stamp"), pn->version, ""),
+      LLVMBuildICmp(g->b, LLVMIntNE, pn->version, ci(g, 0), ""), "fresh");
+  LLVMBasicBlockRef fill = LLVMAppendBasicBlockInContext(g->ctx, g->fn, "cache_fill");
+  LLVMBasicBlockRef go = LLVMAppendBasicBlockInContext(g->ctx, g->fn, "cached");
+  LLVMBuildCondBr(g->b, fresh, go, fill);
+  LLVMPositionBuilderAtEnd(g->b, fill);
+  counted_loop(g, pn->kblocks, fill_block, pn);
+  LLVMBuildStore(g->b, pn->version, slot);
+  LLVMBuildBr(g->b, go);
+  LLVMPositionBuilderAtEnd(g->b, go);
 }
 
 /* One panel t = batch * panels + column panel: its corners and width,
@@ -636,6 +715,7 @@ static void panel(Gen *g, LLVMValueRef t, void *ctx) {
   pn->A = gep_f(g, pn->base[0], LLVMBuildMul(g->b, bt, pn->sa, ""));
   pn->B = gep_f(g, pn->base[1], LLVMBuildAdd(g->b, LLVMBuildMul(g->b, bt, pn->sb, ""),
                                              LLVMBuildMul(g->b, j0, pn->bns, ""), ""));
+  if (pn->cache) find_cached(g, pn, t);
   counted_loop(g, pn->kblocks, k_block, pn);
   if (g->k->nbody) { /* the epilogue of this panel, while it is in cache */
     LLVMBuildStore(g->b, t, g->var[0]);
@@ -643,6 +723,100 @@ static void panel(Gen *g, LLVMValueRef t, void *ctx) {
     gen_stmts(g, g->k->body, g->k->nbody);
     g->keep_loops = false;
   }
+}
+
+/* Whether the panels of B come from a cache: B is a weight that this
+ * entry never writes, read at fixed strides from a fixed place, and each
+ * panel t (batch * panels + column panel) reads its own part of it. */
+static bool cacheable(Gen *g, const KGemm *gm) {
+  const KExpr *fixed[] = {gm->K, gm->N, gm->ldb, gm->b_ns, gm->batch, gm->sb};
+  if (!g->weights_fixed || g->k->buf[gm->b].region != R_WEIGHT) return false;
+  for (size_t i = 0; i < sizeof fixed / sizeof *fixed; i++)
+    if (fixed[i]->op != K_CONST) return false;
+  if (gm->b_off && gm->b_off->op != K_CONST) return false;
+  int nr = 2 * vector_width;
+  int64_t rows = (gm->K->i + vector_width - 1) / vector_width * vector_width;
+  int64_t units = gm->batch->i * ((gm->N->i + nr - 1) / nr);
+  double bytes = (double)units * (double)rows * nr * 4;
+  return (gm->batch->i == 1 || gm->sb->i != 0) &&
+         (double)g->cache_bytes + bytes <= (double)PANEL_CACHE_MAX;
+}
+
+/* The kernel's cache, name.panels: float[units][kpad][nr], and its stamps,
+ * name.stamps: i64[units], zero-initialised globals (so .bss: memory only
+ * once used); the frame's version. */
+static void new_cache(Gen *g, Panel *pn, const KGemm *gm) {
+  int nr = 2 * vector_width;
+  int64_t units = gm->batch->i * ((gm->N->i + nr - 1) / nr);
+  pn->kpad = (gm->K->i + vector_width - 1) / vector_width * vector_width;
+  g->cache_bytes += units * pn->kpad * nr * 4;
+  size_t len;
+  const char *fn = LLVMGetValueName2(g->fn, &len); /* entry.kernel.body */
+  int base = (int)len - 5;
+  char name[300];
+  snprintf(name, sizeof name, "%.*s.panels", base, fn);
+  LLVMTypeRef at = LLVMArrayType(g->t_f32, (unsigned)(units * pn->kpad * nr));
+  LLVMValueRef panels = LLVMAddGlobal(g->mod, at, name);
+  LLVMSetInitializer(panels, LLVMConstNull(at));
+  LLVMSetLinkage(panels, LLVMInternalLinkage);
+  LLVMSetAlignment(panels, 64);
+  snprintf(name, sizeof name, "%.*s.stamps", base, fn);
+  LLVMTypeRef st = LLVMArrayType(g->t_i64, (unsigned)units);
+  LLVMValueRef stamps = LLVMAddGlobal(g->mod, st, name);
+  LLVMSetInitializer(stamps, LLVMConstNull(st));
+  LLVMSetLinkage(stamps, LLVMInternalLinkage);
+  pn->cache = LLVMBuildBitCast(g->b, panels, LLVMPointerType(g->t_f32, 0), "");
+  pn->stamps = LLVMBuildBitCast(g->b, stamps, LLVMPointerType(g->t_i64, 0), "");
+  LLVMValueRef idx[2] = {LLVMConstInt(g->t_i32, 0, 0), LLVMConstInt(g->t_i32, 6, 0)};
+  pn->version = LLVMBuildLoad2(g->b, g->t_i64,
+                               LLVMBuildInBoundsGEP2(g->b, g->t_frame, g->frame, idx, 2, ""), "version");
+}
+
+static void copy_row(Gen *g, LLVMValueRef i, void *ctx) {
+  Panel *pn = ctx;
+  int64_t K = pn->gm->K->i;
+  LLVMValueRef src = gep_f(g, pn->base[0], LLVMBuildMul(g->b, i, pn->ars, ""));
+  LLVMBuildMemCpy(g->b, gep_f(g, pn->apriv, LLVMBuildMul(g->b, i, ci(g, K), "")), 64, src, 4,
+                  ci(g, K * 4));
+}
+
+/* A's rows, for a thread that streams cached panels of B for a few rows
+ * and computes several but not all of the panels: copied to its stack
+ * once, then read from there by every panel. A (the input, or the
+ * previous layer's output, written by several threads) is read by every
+ * thread, and its lines, shared between the cores, are slow to read again
+ * after each panel's stream of B has pushed them out of L1: the MLP at
+ * batch 1 and 2 threads takes 7.2 us with the copy, 8.3 us without. One
+ * thread, or one panel, reads A from its own cache, and copies nothing.
+ * Only the address of A changes: same values, same results. */
+static void own_rows(Gen *g, Panel *pn, const KGemm *gm, LLVMValueRef lo, LLVMValueRef hi) {
+  int64_t rows = 2 * GEMM_MR, K = gm->K->i;
+  if (gm->batch->i != 1 || gm->a_ks->op != K_CONST || gm->a_ks->i != 1 || rows * K * 4 > 65536)
+    return;
+  LLVMValueRef buf = LLVMBuildAlloca(g->b, LLVMArrayType(g->t_f32, (unsigned)(rows * K)), "A");
+  LLVMSetAlignment(buf, 64);
+  LLVMValueRef slot[2] = {LLVMBuildAlloca(g->b, LLVMPointerType(g->t_f32, 0), ""),
+                          LLVMBuildAlloca(g->b, g->t_i64, "")};
+  LLVMBuildStore(g->b, pn->base[0], slot[0]);
+  LLVMBuildStore(g->b, pn->ars, slot[1]);
+  LLVMValueRef n = LLVMBuildSub(g->b, hi, lo, ""), units = ci(g, (gm->N->i + 2 * vector_width - 1) /
+                                                                 (2 * vector_width));
+  LLVMValueRef copy = LLVMBuildAnd(
+      g->b, LLVMBuildICmp(g->b, LLVMIntSLE, pn->M, ci(g, rows), ""),
+      LLVMBuildAnd(g->b, LLVMBuildICmp(g->b, LLVMIntSGT, n, ci(g, 1), ""),
+                   LLVMBuildICmp(g->b, LLVMIntSLT, n, units, ""), ""), "");
+  LLVMBasicBlockRef cp = LLVMAppendBasicBlockInContext(g->ctx, g->fn, "own_rows");
+  LLVMBasicBlockRef go = LLVMAppendBasicBlockInContext(g->ctx, g->fn, "owned");
+  LLVMBuildCondBr(g->b, copy, cp, go);
+  LLVMPositionBuilderAtEnd(g->b, cp);
+  pn->apriv = LLVMBuildBitCast(g->b, buf, LLVMPointerType(g->t_f32, 0), "");
+  counted_loop(g, pn->M, copy_row, pn);
+  LLVMBuildStore(g->b, pn->apriv, slot[0]);
+  LLVMBuildStore(g->b, ci(g, K), slot[1]);
+  LLVMBuildBr(g->b, go);
+  LLVMPositionBuilderAtEnd(g->b, go);
+  pn->base[0] = LLVMBuildLoad2(g->b, LLVMPointerType(g->t_f32, 0), slot[0], "");
+  pn->ars = LLVMBuildLoad2(g->b, g->t_i64, slot[1], "");
 }
 
 /* The panel loop of a gemm kernel body: for t in [lo, hi). */
@@ -657,12 +831,17 @@ static void gen_gemm_panels(Gen *g, const KGemm *gm, LLVMValueRef lo, LLVMValueR
   KExpr *offs[3] = {gm->a_off, gm->b_off, gm->c_off};
   for (int i = 0; i < 3; i++)
     pn.base[i] = offs[i] ? gep_f(g, g->buf[bufs[i]], gen_expr(g, offs[i])) : g->buf[bufs[i]];
-  LLVMValueRef buf = LLVMBuildAlloca(g->b, LLVMArrayType(g->t_f32, (unsigned)(kcmax * nr)), "Bp");
-  LLVMSetAlignment(buf, 64);
-  pn.Bp = LLVMBuildBitCast(g->b, buf, LLVMPointerType(g->t_f32, 0), "");
-  /* pack when there are enough rows to reuse the panel, or B is transposed */
-  pn.pack = LLVMBuildOr(g->b, LLVMBuildICmp(g->b, LLVMIntSGT, pn.M, ci(g, 2 * GEMM_MR), ""),
-                        LLVMBuildICmp(g->b, LLVMIntNE, pn.bns, ci(g, 1), ""), "");
+  if (cacheable(g, gm)) {
+    new_cache(g, &pn, gm);
+    own_rows(g, &pn, gm, lo, hi);
+  } else {
+    LLVMValueRef buf = LLVMBuildAlloca(g->b, LLVMArrayType(g->t_f32, (unsigned)(kcmax * nr)), "Bp");
+    LLVMSetAlignment(buf, 64);
+    pn.Bp = LLVMBuildBitCast(g->b, buf, LLVMPointerType(g->t_f32, 0), "");
+    /* pack when there are enough rows to reuse the panel, or B is transposed */
+    pn.pack = LLVMBuildOr(g->b, LLVMBuildICmp(g->b, LLVMIntSGT, pn.M, ci(g, 2 * GEMM_MR), ""),
+                          LLVMBuildICmp(g->b, LLVMIntNE, pn.bns, ci(g, 1), ""), "");
+  }
   pn.panels = LLVMBuildSDiv(g->b, LLVMBuildAdd(g->b, pn.Ncols, ci(g, nr - 1), ""), ci(g, nr), "");
   pn.kblocks = LLVMBuildSDiv(g->b, LLVMBuildAdd(g->b, pn.K, ci(g, kcmax - 1), ""), ci(g, kcmax), "");
   range_loop(g, lo, hi, panel, &pn);
@@ -1255,6 +1434,10 @@ static void gen_entry(Gen *g, const char *symbol, LLVMValueRef *kfns) {
       l++;
     }
   }
+  /* the weights changed: caches of them (cached panels) are stale */
+  if (!g->weights_fixed)
+    LLVMBuildCall2(g->b, LLVMGlobalGetValueType(g->changed), g->changed, &(LLVMValueRef){LLVMGetParam(fn, 0)},
+                   1, "");
   LLVMBuildRetVoid(g->b);
 }
 
@@ -1265,6 +1448,9 @@ static void gen_manifest(Gen *g, const char *manifest) {
   LLVMSetGlobalConstant(gv, 1);
 }
 
+_Static_assert(offsetof(dlrt_frame, version) == offsetof(dlrt_frame, iter) + sizeof(int64_t),
+               "the frame's version is field 6 of t_frame, after iter");
+
 static void gen_types(Gen *g) {
   g->t_void = LLVMVoidTypeInContext(g->ctx);
   g->t_i1 = LLVMInt1TypeInContext(g->ctx);
@@ -1273,10 +1459,11 @@ static void gen_types(Gen *g) {
   g->t_f32 = LLVMFloatTypeInContext(g->ctx);
   g->t_i8p = LLVMPointerType(LLVMInt8TypeInContext(g->ctx), 0);
   /* struct dlrt_frame of runtime/dlrt.h, field for field */
-  LLVMTypeRef fields[6] = {LLVMArrayType(g->t_i8p, R_COUNT), g->t_i64,
-                           LLVMArrayType(g->t_f32, DLRT_HYPERS), g->t_i64, g->t_i64, g->t_i64};
+  LLVMTypeRef fields[7] = {LLVMArrayType(g->t_i8p, R_COUNT), g->t_i64,
+                           LLVMArrayType(g->t_f32, DLRT_HYPERS), g->t_i64, g->t_i64, g->t_i64,
+                           g->t_i64};
   g->t_frame = LLVMStructCreateNamed(g->ctx, "dlrt_frame");
-  LLVMStructSetBody(g->t_frame, fields, 6, 0);
+  LLVMStructSetBody(g->t_frame, fields, 7, 0);
   g->t_framep = LLVMPointerType(g->t_frame, 0);
   LLVMTypeRef kp[3] = {g->t_framep, g->t_i64, g->t_i64};
   g->t_kfn = LLVMFunctionType(g->t_void, kp, 3, 0);
@@ -1286,6 +1473,15 @@ static void gen_types(Gen *g) {
   LLVMTypeRef cp[3] = {LLVMPointerType(g->t_f32, 0), g->t_i64, g->t_i8p};
   g->check = LLVMAddFunction(g->mod, "dlrt_check_numerics", LLVMFunctionType(g->t_void, cp, 3, 0));
   g->scratch = LLVMAddFunction(g->mod, "dlrt_tile_scratch", LLVMFunctionType(g->t_i8p, &g->t_i64, 1, 0));
+  g->changed = LLVMAddFunction(g->mod, "dlrt_params_changed", LLVMFunctionType(g->t_void, &g->t_framep, 1, 0));
+}
+
+/* Whether some kernel of p writes a weight (p is a training step). */
+static bool writes_weights(const Program *p) {
+  for (int i = 0; i < p->nk; i++)
+    for (int b = 0; b < p->k[i]->nbuf; b++)
+      if (p->k[i]->buf[b].written && p->k[i]->buf[b].region == R_WEIGHT) return true;
+  return false;
 }
 
 /* Build the module for the entries. The caller disposes g->mod, g->b and
@@ -1298,6 +1494,7 @@ static void gen_module(Gen *g, const Entry *e, int n, const char *manifest) {
   for (int j = 0; j < n; j++) {
     const Program *p = e[j].p;
     g->p = p;
+    g->weights_fixed = !writes_weights(p);
     LLVMValueRef *kfns = calloc((size_t)p->nk + 1, sizeof *kfns);
     for (int i = 0; i < p->nk; i++) kfns[i] = gen_kernel(g, p->k[i], entry_name[e[j].kind]);
     gen_entry(g, entry_symbol[e[j].kind], kfns);

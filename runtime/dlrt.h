@@ -56,7 +56,9 @@ enum { DLRT_HYPERS = 16 };
 /* What a generated kernel sees: the base address of each region and the
  * batch size of this call. A tensor planned at (region r, offset off) lives
  * at base[r] + off, or base[r] + off * N for DLRT_R_ACTN. Every base is
- * 64-byte aligned. */
+ * 64-byte aligned. The CPU entries keep packed copies of weights in the
+ * object's own memory (valid for one f->version), so they are called one
+ * at a time, as the runtime does; they may write f->version. */
 typedef struct dlrt_frame {
   char *base[DLRT_REGIONS];
   int64_t N;
@@ -65,6 +67,7 @@ typedef struct dlrt_frame {
   uint64_t seed;             /* run seed (dropout masks) */
   int64_t iter;              /* step of a recurrent loop: set by generated
                                 code in its own copy of the frame */
+  uint64_t version;          /* of the weights: see dlrt_params_changed */
 } dlrt_frame;
 
 /* A kernel body over the half-open range [lo, hi) of its outermost loop. */
@@ -353,6 +356,17 @@ bool dlrt_frame_alloc(dlrt_frame *f, const dlrt_model *m, int64_t N,
  * exceed the N given to dlrt_frame_alloc. Touches nothing else. */
 void dlrt_frame_enter(dlrt_frame *f, const dlrt_model *m, int kind, int64_t N);
 void dlrt_frame_free(dlrt_frame *f);
+/* Record that f's weight block may have changed: f->version takes a value
+ * that no frame has had in this process (never 0). Generated CPU code keeps
+ * copies of weights (the packed panels of a matrix product whose B is a
+ * weight) stamped with the version they were made at, and makes them
+ * again when f->version differs, so this must be called after every write
+ * to the weight block that is not made by an entry: initialisation, a
+ * checkpoint loaded, early stopping's best weights restored. An entry that
+ * writes weights (a training step) calls it itself before it returns.
+ * dlrt_frame_alloc calls it; a frame built by other means has version 0,
+ * for which nothing is cached. Not thread-safe with entries running on f. */
+void dlrt_params_changed(dlrt_frame *f);
 /* Address of a placed tensor for batch size f->N. */
 void *dlrt_tensor_addr(const dlrt_frame *f, const dlrt_tensor *t);
 /* Check that c belongs to m: the same signature, and every param present

@@ -12,6 +12,7 @@
  * dtype and shape.
  */
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -78,7 +79,15 @@ bool dlrt_frame_alloc(dlrt_frame *f, const dlrt_model *m, int64_t N, char *err) 
                 (long long)act, (long long)N);
   }
   dlrt_frame_enter(f, m, DLRT_E_FORWARD, N);
+  dlrt_params_changed(f);
   return true;
+}
+
+/* Versions come from one counter, so that two frames (or one frame before
+ * and after a change) never share one. */
+void dlrt_params_changed(dlrt_frame *f) {
+  static _Atomic uint64_t last;
+  f->version = atomic_fetch_add(&last, 1) + 1;
 }
 
 void dlrt_frame_enter(dlrt_frame *f, const dlrt_model *m, int kind, int64_t N) {
@@ -161,8 +170,10 @@ bool dlrt_ckpt_get_params(const dlrt_model *m, const dlrt_ckpt *c,
 bool dlrt_frame_load_weights(dlrt_frame *f, const dlrt_model *m,
                              const dlrt_ckpt *c, const char *path, char *err) {
   dlrt_params_to_host(f);
-  return dlrt_ckpt_check_model(m, c, path, err) &&
-         dlrt_ckpt_get_params(m, c, "", f->base[DLRT_R_WEIGHT], path, err);
+  bool ok = dlrt_ckpt_check_model(m, c, path, err) &&
+            dlrt_ckpt_get_params(m, c, "", f->base[DLRT_R_WEIGHT], path, err);
+  dlrt_params_changed(f); /* also on failure, whatever was copied */
+  return ok;
 }
 
 bool dlrt_frame_load_state(dlrt_frame *f, const dlrt_model *m,

@@ -114,4 +114,5 @@ void dlrt_init_weights(dlrt_frame *f, const dlrt_model *m, uint64_t seed) {
     for (int64_t j = 0; t->dtype == DLRT_I32 && j < dlrt_numel(t, 1); j++)
       ((int32_t *)v)[j] = (int32_t)lrintf(v[j]);
   }
+  dlrt_params_changed(f);
 }

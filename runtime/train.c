@@ -835,6 +835,7 @@ static bool restore_best(Trainer *t) {
     return true;
   dlrt_params_to_host(&t->f);
   memcpy(t->f.base[DLRT_R_WEIGHT], t->best, (size_t)t->m->weight_bytes);
+  dlrt_params_changed(&t->f);
   if (!t->o->quiet)
     printf("restored the weights of epoch %" PRId64 " (val loss %.4f)\n", t->best_epoch,
            t->best_loss);

@@ -129,6 +129,40 @@ static void test_train_ckpt(const dlrt_model *m) {
   dlrt_frame_free(&g);
 }
 
+/* Weights versions (dlrt_params_changed): every frame gets its own, and
+ * every runtime function that writes the weight block gives a new one,
+ * even when it refuses the checkpoint. */
+static void test_versions(const dlrt_model *m) {
+  dlrt_frame f, g;
+  char err[DLRT_ERR_LEN] = "";
+  const char *path = tpath("v.ckpt");
+  dlrt_frame_alloc(&f, m, 1, err);
+  dlrt_frame_alloc(&g, m, 1, err);
+  uint64_t v0 = f.version;
+  check("frame_version_alloc", v0 != 0 && g.version != 0 && g.version != v0,
+        "versions %llu and %llu", (unsigned long long)v0, (unsigned long long)g.version);
+  dlrt_init_weights(&f, m, 1);
+  uint64_t v1 = f.version;
+  dlrt_params_changed(&f);
+  uint64_t v2 = f.version;
+  check("frame_version_changes", v1 != v0 && v1 != g.version && v2 != v1 && v2 != v0,
+        "%llu, %llu, %llu", (unsigned long long)v0, (unsigned long long)v1,
+        (unsigned long long)v2);
+  dlrt_ckpt c = {0};
+  bool ok = dlrt_frame_save_weights(&f, m, NULL, 0, path, err) && dlrt_ckpt_load(path, &c, err);
+  check("frame_version_save_keeps", ok && f.version == v2, "%s", err);
+  uint64_t before = g.version;
+  ok = ok && dlrt_frame_load_weights(&g, m, &c, path, err);
+  uint64_t loaded = g.version;
+  c.arrays[1].dtype = DLRT_I32; /* refused: a new version all the same */
+  bool refused = !dlrt_frame_load_weights(&g, m, &c, path, err);
+  check("frame_version_load", ok && loaded != before && refused && g.version != loaded,
+        "%s", err);
+  dlrt_ckpt_free(&c);
+  dlrt_frame_free(&f);
+  dlrt_frame_free(&g);
+}
+
 int main(void) {
   dlrt_model m;
   char err[DLRT_ERR_LEN];
@@ -138,6 +172,7 @@ int main(void) {
   test_alloc(&m);
   test_weights(&m);
   test_train_ckpt(&m);
+  test_versions(&m);
   dlrt_model_free(&m);
   return t_end();
 }
