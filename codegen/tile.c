@@ -29,6 +29,13 @@
  *    groups are then checked against the new plan; a group that still
  *    overlaps (none should) is dropped.
  *
+ * A tensor that only one group's members touch (the columns im2col
+ * writes and the product reads) need not outlive a step of the group: the
+ * re-plan puts it in R_TILE, per-sample offsets in a scratch S samples
+ * deep that each thread of the group has to itself (dlrt_tile_scratch).
+ * If the regrouping after the re-plan no longer keeps every such tensor
+ * inside one group, the graph is planned once more without R_TILE.
+ *
  * Cost: O(kernels * buffers^2) per group; the extra liveness costs arena
  * bytes (dlc build --stats shows them).
  */
@@ -39,7 +46,7 @@
 
 enum { TILE_BYTES = 256 << 10 };
 
-/* The bytes one buffer occupies: per sample in R_ACTN. */
+/* The bytes one buffer occupies: per sample in R_ACTN and R_TILE. */
 typedef struct Span {
   Region region;
   int64_t lo, hi;
