@@ -394,12 +394,12 @@ static LLVMValueRef gep_f(Gen *g, LLVMValueRef p, LLVMValueRef idx) {
   return LLVMBuildInBoundsGEP2(g->b, g->t_f32, p, &idx, 1, "");
 }
 
+/* x (a scalar of any type) in every lane of a vector of VW. */
 static LLVMValueRef splat(Gen *g, LLVMValueRef x) {
   unsigned w = (unsigned)vector_width;
-  LLVMValueRef v = LLVMBuildInsertElement(g->b, LLVMGetUndef(vecf(g)), x,
-                                          LLVMConstInt(g->t_i32, 0, 0), "");
-  return LLVMBuildShuffleVector(g->b, v, LLVMGetUndef(vecf(g)),
-                                LLVMConstNull(LLVMVectorType(g->t_i32, w)), "");
+  LLVMTypeRef vt = LLVMVectorType(LLVMTypeOf(x), w);
+  LLVMValueRef v = LLVMBuildInsertElement(g->b, LLVMGetUndef(vt), x, LLVMConstInt(g->t_i32, 0, 0), "");
+  return LLVMBuildShuffleVector(g->b, v, LLVMGetUndef(vt), LLVMConstNull(LLVMVectorType(g->t_i32, w)), "");
 }
 
 /* lane < n for lanes first..first+VW-1, as a vector of i1. */
@@ -407,10 +407,7 @@ static LLVMValueRef lane_mask(Gen *g, LLVMValueRef n, int first) {
   unsigned w = (unsigned)vector_width;
   LLVMValueRef lanes[16];
   for (unsigned i = 0; i < w; i++) lanes[i] = ci(g, first + (int)i);
-  LLVMTypeRef vi = LLVMVectorType(g->t_i64, w);
-  LLVMValueRef nv = LLVMBuildInsertElement(g->b, LLVMGetUndef(vi), n, LLVMConstInt(g->t_i32, 0, 0), "");
-  nv = LLVMBuildShuffleVector(g->b, nv, LLVMGetUndef(vi), LLVMConstNull(LLVMVectorType(g->t_i32, w)), "");
-  return LLVMBuildICmp(g->b, LLVMIntSLT, LLVMConstVector(lanes, w), nv, "");
+  return LLVMBuildICmp(g->b, LLVMIntSLT, LLVMConstVector(lanes, w), splat(g, n), "");
 }
 
 /* Accumulator sets of a micro-kernel: a short tile has too few independent
@@ -882,9 +879,7 @@ static LLVMValueRef pool_shuffle_mask(Gen *g, int kind) {
 }
 
 static LLVMValueRef splat_i32(Gen *g, int v) {
-  LLVMValueRef e[16];
-  for (int i = 0; i < vector_width; i++) e[i] = LLVMConstInt(g->t_i32, (unsigned long long)(int64_t)v, 1);
-  return LLVMConstVector(e, (unsigned)vector_width);
+  return splat(g, LLVMConstInt(g->t_i32, (unsigned long long)(int64_t)v, 1));
 }
 
 /* VW windows of row oh from column j0 = chunk * VW. */
@@ -986,23 +981,16 @@ typedef struct ColsGen {
   LLVMValueRef lanes;           /* <0, 1, ..., VW-1> as i32 */
 } ColsGen;
 
-static LLVMValueRef splat_i32v(Gen *g, LLVMValueRef v) {
-  unsigned w = (unsigned)vector_width;
-  LLVMTypeRef vt = LLVMVectorType(g->t_i32, w);
-  LLVMValueRef e = LLVMBuildInsertElement(g->b, LLVMGetUndef(vt), v, LLVMConstInt(g->t_i32, 0, 0), "");
-  return LLVMBuildShuffleVector(g->b, e, LLVMGetUndef(vt), LLVMConstNull(vt), "");
-}
-
 static void cols_chunk(Gen *g, LLVMValueRef j, void *ctx) {
   ColsGen *cg = ctx;
   const KCols *kc = cg->kc;
   LLVMValueRef ow0 = LLVMBuildMul(g->b, j, ci(g, vector_width), "");
-  LLVMValueRef ow = LLVMBuildAdd(g->b, splat_i32v(g, LLVMBuildTrunc(g->b, ow0, g->t_i32, "")), cg->lanes, "");
+  LLVMValueRef ow = LLVMBuildAdd(g->b, splat(g, LLVMBuildTrunc(g->b, ow0, g->t_i32, "")), cg->lanes, "");
   LLVMValueRef iw = LLVMBuildAdd(g->b, ow, cg->shift, "");
-  LLVMValueRef run = LLVMBuildICmp(g->b, LLVMIntSLT, ow, splat_i32v(g, LLVMConstInt(g->t_i32, (unsigned long long)kc->OW, 0)), "");
+  LLVMValueRef run = LLVMBuildICmp(g->b, LLVMIntSLT, ow, splat_i32(g, (int)kc->OW), "");
   LLVMValueRef inside = LLVMBuildAnd(
       g->b, LLVMBuildICmp(g->b, LLVMIntSGE, iw, LLVMConstNull(LLVMTypeOf(iw)), ""),
-      LLVMBuildICmp(g->b, LLVMIntSLT, iw, splat_i32v(g, LLVMConstInt(g->t_i32, (unsigned long long)kc->W, 0)), ""), "");
+      LLVMBuildICmp(g->b, LLVMIntSLT, iw, splat_i32(g, (int)kc->W), ""), "");
   inside = LLVMBuildAnd(g->b, LLVMBuildAnd(g->b, inside, run, ""), cg->row_in, "");
   LLVMValueRef from = LLVMBuildGEP2(g->b, g->t_f32, cg->src, &ow0, 1, "");
   vstore(g, vload(g, from, inside, 4), gep_f(g, cg->dst, ow0), run, 4);
@@ -1018,8 +1006,7 @@ static void cols_row(Gen *g, LLVMValueRef oh, void *ctx) {
                                  LLVMBuildSub(g->b, LLVMBuildMul(g->b, kh, ci(g, kc->dh), ""), ci(g, kc->ph), ""), "");
   LLVMValueRef ok = LLVMBuildAnd(g->b, LLVMBuildICmp(g->b, LLVMIntSGE, ih, ci(g, 0), ""),
                                  LLVMBuildICmp(g->b, LLVMIntSLT, ih, ci(g, kc->H), ""), "");
-  cg->row_in = splat_i32v(g, LLVMBuildZExt(g->b, ok, g->t_i32, ""));
-  cg->row_in = LLVMBuildICmp(g->b, LLVMIntNE, cg->row_in, LLVMConstNull(LLVMTypeOf(cg->row_in)), "");
+  cg->row_in = splat(g, ok);
   /* where column 0 of the run would read (outside the row for a left pad) */
   LLVMValueRef at = LLVMBuildAdd(g->b, LLVMBuildMul(g->b, LLVMBuildAdd(g->b, LLVMBuildMul(g->b, c, ci(g, kc->H), ""),
                                                                        ih, ""), ci(g, kc->W), ""),
@@ -1037,7 +1024,7 @@ static void cols_tap(Gen *g, LLVMValueRef r, void *ctx) {
   cg->tap = r;
   cg->kw = LLVMBuildSRem(g->b, r, ci(g, kc->KW), "");
   LLVMValueRef shift = LLVMBuildSub(g->b, LLVMBuildMul(g->b, cg->kw, ci(g, kc->dw), ""), ci(g, kc->pw), "");
-  cg->shift = splat_i32v(g, LLVMBuildTrunc(g->b, shift, g->t_i32, ""));
+  cg->shift = splat(g, LLVMBuildTrunc(g->b, shift, g->t_i32, ""));
   counted_loop(g, ci(g, kc->OH), cols_row, cg);
 }
 
@@ -1221,8 +1208,6 @@ static LLVMValueRef iter_slot(Gen *g, LLVMValueRef frame) {
  * extent) is large enough, else on this thread. */
 static void call_kernel(Gen *g, const Kernel *k, LLVMValueRef kfn, LLVMValueRef frame,
                         LLVMValueRef N) {
-  LLVMTypeRef kfn_p = LLVMPointerType(g->t_kfn, 0);
-  LLVMTypeRef par_ty = LLVMFunctionType(g->t_void, (LLVMTypeRef[]){kfn_p, g->t_framep, g->t_i64}, 3, 0);
   LLVMValueRef ext = gen_extent(g, k->extent, N);
   LLVMValueRef zero = LLVMConstInt(g->t_i64, 0, 0);
   /* work * extent >= PARALLEL_MIN_WORK  <=>  extent >= ceil(min / work) */
@@ -1235,7 +1220,8 @@ static void call_kernel(Gen *g, const Kernel *k, LLVMValueRef kfn, LLVMValueRef 
   LLVMBasicBlockRef next = LLVMAppendBasicBlockInContext(g->ctx, g->fn, "next");
   LLVMBuildCondBr(g->b, big, par, ser);
   LLVMPositionBuilderAtEnd(g->b, par);
-  LLVMBuildCall2(g->b, par_ty, g->parallel, (LLVMValueRef[]){kfn, frame, ext}, 3, "");
+  LLVMBuildCall2(g->b, LLVMGlobalGetValueType(g->parallel), g->parallel,
+                 (LLVMValueRef[]){kfn, frame, ext}, 3, "");
   LLVMBuildBr(g->b, next);
   LLVMPositionBuilderAtEnd(g->b, ser);
   LLVMBuildCall2(g->b, g->t_kfn, kfn, (LLVMValueRef[]){frame, zero, ext}, 3, "");
@@ -1259,12 +1245,6 @@ typedef struct TileGen {
   bool wide;             /* members on the pool, steps in turn */
 } TileGen;
 
-/* The type of dlrt_parallel. */
-static LLVMTypeRef par_type(Gen *g) {
-  LLVMTypeRef kfn_p = LLVMPointerType(g->t_kfn, 0);
-  return LLVMFunctionType(g->t_void, (LLVMTypeRef[]){kfn_p, g->t_framep, g->t_i64}, 3, 0);
-}
-
 static void tile_step(Gen *g, LLVMValueRef c, void *ctx) {
   TileGen *t = ctx;
   const KTile *kt = t->t;
@@ -1277,7 +1257,7 @@ static void tile_step(Gen *g, LLVMValueRef c, void *ctx) {
     LLVMValueRef u = ci(g, t->p->k[i]->per_sample);
     if (t->wide) {
       LLVMValueRef n = LLVMBuildMul(g->b, LLVMBuildSub(g->b, s1, s0, ""), u, "");
-      LLVMBuildCall2(g->b, par_type(g), g->parallel,
+      LLVMBuildCall2(g->b, LLVMGlobalGetValueType(g->parallel), g->parallel,
                      (LLVMValueRef[]){t->shims[i], t->frame, n}, 3, "");
       continue;
     }
@@ -1367,7 +1347,7 @@ static int call_group(Gen *g, const char *entry, int first, LLVMValueRef *kfns, 
   LLVMBasicBlockRef next = LLVMAppendBasicBlockInContext(g->ctx, g->fn, "tiled");
   LLVMBuildCondBr(g->b, LLVMBuildICmp(g->b, LLVMIntSGE, N, ci(g, TILE_WIDE_N), ""), many, few);
   LLVMPositionBuilderAtEnd(g->b, many);
-  LLVMBuildCall2(g->b, par_type(g), g->parallel, (LLVMValueRef[]){fn, frame, N}, 3, "");
+  LLVMBuildCall2(g->b, LLVMGlobalGetValueType(g->parallel), g->parallel, (LLVMValueRef[]){fn, frame, N}, 3, "");
   LLVMBuildBr(g->b, next);
   LLVMPositionBuilderAtEnd(g->b, few);
   LLVMBuildCall2(g->b, g->t_kfn, wfn, (LLVMValueRef[]){frame, ci(g, 0), N}, 3, "");
