@@ -6,7 +6,9 @@
  * runtime overlap checks), and an exported wrapper with the runtime's
  * kernel signature, void(const dlrt_frame *, i64 lo, i64 hi), that computes
  * the pointers from the frame. The entry dlrt_forward calls the kernels in
- * order, through dlrt_parallel when a kernel has enough work to share.
+ * order, through dlrt_parallel_async when a kernel has enough work to
+ * share (consecutive kernels on the pool meet at a barrier), joining the
+ * pool before anything that runs on the entry's thread alone.
  *
  * Loop variables and locals live in allocas; the optimiser's SROA turns
  * them into SSA values, so this file never builds phi nodes by hand. The
@@ -43,6 +45,8 @@ typedef struct Gen {
   LLVMBuilderRef b;
   LLVMTypeRef t_void, t_i1, t_i32, t_i64, t_f32, t_i8p, t_frame, t_framep, t_kfn;
   LLVMValueRef parallel;   /* dlrt_parallel */
+  LLVMValueRef async;      /* dlrt_parallel_async */
+  LLVMValueRef join;       /* dlrt_pool_join */
   LLVMValueRef checking;   /* dlrt_checking_numerics (a bool) */
   LLVMValueRef check;      /* dlrt_check_numerics */
   LLVMValueRef scratch;    /* dlrt_tile_scratch */
@@ -1172,6 +1176,12 @@ static LLVMValueRef gen_extent(Gen *g, const KExpr *e, LLVMValueRef N) {
  * with a description naming the kernel, its op and its source line, so
  * that the first non-finite value is traced to where it was made. Off, it
  * costs a load and a branch per kernel. */
+/* Wait for the pool's chunks of the kernels before: the entry's thread is
+ * about to read what they write, or to change the frame they read. */
+static void join(Gen *g) {
+  LLVMBuildCall2(g->b, LLVMGlobalGetValueType(g->join), g->join, NULL, 0, "");
+}
+
 static void gen_check(Gen *g, const Kernel *k, LLVMValueRef frame, LLVMValueRef N) {
   const Graph *G = g->p->g;
   LLVMValueRef on = LLVMBuildLoad2(g->b, LLVMInt8TypeInContext(g->ctx), g->checking, "");
@@ -1180,6 +1190,7 @@ static void gen_check(Gen *g, const Kernel *k, LLVMValueRef frame, LLVMValueRef 
   LLVMBuildCondBr(g->b, LLVMBuildICmp(g->b, LLVMIntNE, on, LLVMConstInt(LLVMInt8TypeInContext(g->ctx), 0, 0), ""),
                   yes, done);
   LLVMPositionBuilderAtEnd(g->b, yes);
+  join(g);
   for (int b = 0; b < k->nbuf; b++) {
     const KBuf *kb = &k->buf[b];
     if (!kb->written || kb->type != KT_F32 || kb->region == R_NONE || kb->region == R_TILE) continue;
@@ -1205,7 +1216,9 @@ static LLVMValueRef iter_slot(Gen *g, LLVMValueRef frame) {
 }
 
 /* Kernel k, on the pool when its work (flops per extent unit times
- * extent) is large enough, else on this thread. */
+ * extent) is large enough, else on this thread once the pool has
+ * finished the kernels before. On the pool it may still run when this
+ * returns: see join. */
 static void call_kernel(Gen *g, const Kernel *k, LLVMValueRef kfn, LLVMValueRef frame,
                         LLVMValueRef N) {
   LLVMValueRef ext = gen_extent(g, k->extent, N);
@@ -1220,10 +1233,10 @@ static void call_kernel(Gen *g, const Kernel *k, LLVMValueRef kfn, LLVMValueRef 
   LLVMBasicBlockRef next = LLVMAppendBasicBlockInContext(g->ctx, g->fn, "next");
   LLVMBuildCondBr(g->b, big, par, ser);
   LLVMPositionBuilderAtEnd(g->b, par);
-  LLVMBuildCall2(g->b, LLVMGlobalGetValueType(g->parallel), g->parallel,
-                 (LLVMValueRef[]){kfn, frame, ext}, 3, "");
+  LLVMBuildCall2(g->b, LLVMGlobalGetValueType(g->async), g->async, (LLVMValueRef[]){kfn, frame, ext}, 3, "");
   LLVMBuildBr(g->b, next);
   LLVMPositionBuilderAtEnd(g->b, ser);
+  join(g);
   LLVMBuildCall2(g->b, g->t_kfn, kfn, (LLVMValueRef[]){frame, zero, ext}, 3, "");
   LLVMBuildBr(g->b, next);
   LLVMPositionBuilderAtEnd(g->b, next);
@@ -1336,6 +1349,7 @@ static int call_group(Gen *g, const char *entry, int first, LLVMValueRef *kfns, 
   for (int i = 0; i < p->ntile && !kt; i++)
     if (p->tile[i].first == first) kt = &p->tile[i];
   if (!kt) return first;
+  join(g);
   LLVMValueRef *shims = calloc((size_t)p->nk, sizeof *shims);
   for (int i = first; i < kt->end; i++)
     if (kt->member[i - first]) shims[i] = gen_shim(g, entry, p->k[i], kfns[i]);
@@ -1396,6 +1410,7 @@ static void gen_entry(Gen *g, const char *symbol, LLVMValueRef *kfns) {
       LLVMValueRef it = LLVMBuildLoad2(g->b, g->t_i64, ctr, "");
       LLVMBuildCondBr(g->b, LLVMBuildICmp(g->b, LLVMIntSLT, it, ci(g, lp->count), ""), body, exit);
       LLVMPositionBuilderAtEnd(g->b, body);
+      join(g);
       LLVMBuildStore(g->b, it, iter_slot(g, frame));
     }
     int after = call_group(g, symbol, i, kfns, frame, N);
@@ -1410,10 +1425,12 @@ static void gen_entry(Gen *g, const char *symbol, LLVMValueRef *kfns) {
       LLVMBuildStore(g->b, LLVMBuildAdd(g->b, it, ci(g, 1), ""), ctr);
       LLVMBuildBr(g->b, head);
       LLVMPositionBuilderAtEnd(g->b, exit);
+      join(g);
       LLVMBuildStore(g->b, ci(g, 0), iter_slot(g, frame));
       l++;
     }
   }
+  join(g);
   /* the weights changed: caches of them (cached panels) are stale */
   if (!g->weights_fixed)
     LLVMBuildCall2(g->b, LLVMGlobalGetValueType(g->changed), g->changed, &(LLVMValueRef){LLVMGetParam(fn, 0)},
@@ -1449,6 +1466,8 @@ static void gen_types(Gen *g) {
   g->t_kfn = LLVMFunctionType(g->t_void, kp, 3, 0);
   LLVMTypeRef pp[3] = {LLVMPointerType(g->t_kfn, 0), g->t_framep, g->t_i64};
   g->parallel = LLVMAddFunction(g->mod, "dlrt_parallel", LLVMFunctionType(g->t_void, pp, 3, 0));
+  g->async = LLVMAddFunction(g->mod, "dlrt_parallel_async", LLVMFunctionType(g->t_void, pp, 3, 0));
+  g->join = LLVMAddFunction(g->mod, "dlrt_pool_join", LLVMFunctionType(g->t_void, NULL, 0, 0));
   g->checking = LLVMAddGlobal(g->mod, LLVMInt8TypeInContext(g->ctx), "dlrt_checking_numerics");
   LLVMTypeRef cp[3] = {LLVMPointerType(g->t_f32, 0), g->t_i64, g->t_i8p};
   g->check = LLVMAddFunction(g->mod, "dlrt_check_numerics", LLVMFunctionType(g->t_void, cp, 3, 0));

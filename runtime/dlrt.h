@@ -78,6 +78,14 @@ typedef void (*dlrt_kernel)(const dlrt_frame *f, int64_t lo, int64_t hi);
  * deterministic for a given thread count). Returns when every chunk is
  * done. Called by generated code. */
 void dlrt_parallel(dlrt_kernel k, const dlrt_frame *f, int64_t n);
+/* The same, returning as soon as the calling thread's chunk is done: the
+ * other chunks finish before any chunk of the next call on the pool starts
+ * (a barrier between consecutive kernels rather than a join and a fresh
+ * start), and before dlrt_pool_join returns. Until then the caller holds
+ * the pool, must not read what the other chunks write, and must call
+ * dlrt_pool_join before it returns to code that does. */
+void dlrt_parallel_async(dlrt_kernel k, const dlrt_frame *f, int64_t n);
+void dlrt_pool_join(void);
 
 /* This thread's scratch of at least `bytes` for a sample group's tensors
  * (DLRT_R_TILE), 64-byte aligned; allocated on a thread's first group and

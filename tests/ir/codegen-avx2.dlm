@@ -10,7 +10,7 @@ h = relu(dense(x, 256))
 output y = sigmoid(dense(h, 10))
 
 # IR-DAG: define void @dlrt_forward(
-# IR-DAG: call void @dlrt_parallel(
+# IR-DAG: call void @dlrt_parallel_async(
 # IR-DAG: define internal {{.*}}void @dlc.ukr{{[1-6]}}(
 # IR-DAG: call <{{8|16}} x float> @llvm.fmuladd.v{{8|16}}f32(<{{8|16}} x float>
 # ASM-DAG: vmaxps {{.*}}%{{[yz]}}mm

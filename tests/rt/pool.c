@@ -1,7 +1,7 @@
 /* pool.c — tests of the thread pool: every index of [0, n) runs exactly
  * once for many n and thread counts, the split is the documented
- * deterministic one, nested and concurrent calls work, and the cost of a
- * call is small. */
+ * deterministic one, nested and concurrent calls work, consecutive
+ * asynchronous calls never overlap, and the cost of a call is small. */
 #include <pthread.h>
 #include <stdatomic.h>
 #include <time.h>
@@ -147,6 +147,103 @@ static void test_concurrent_callers(void) {
   check("pool_concurrent_callers", atomic_load(&bad) == 0, "%d wrong sums", atomic_load(&bad));
 }
 
+/* Chains of asynchronous calls where each job reads what other chunks of
+ * the job before wrote (index n - 1 - i): without the barrier between
+ * jobs a chunk reads a value of the round before. Jobs of one element
+ * (run on the caller) sit between them, and a join ends each chain. */
+enum { CHAIN = 4099 };
+static int64_t chain_x[CHAIN], chain_y[CHAIN], chain_n, chain_round;
+static _Atomic int chain_bad;
+
+static void chain_fill(const dlrt_frame *f, int64_t lo, int64_t hi) {
+  (void)f;
+  for (int64_t i = lo; i < hi; i++)
+    chain_x[i] = chain_round * 100000 + i;
+}
+
+static void chain_mirror(const dlrt_frame *f, int64_t lo, int64_t hi) {
+  (void)f;
+  for (int64_t i = lo; i < hi; i++) {
+    int64_t j = chain_n - 1 - i;
+    if (chain_x[j] != chain_round * 100000 + j)
+      atomic_fetch_add(&chain_bad, 1);
+    chain_y[i] = chain_x[j] + 1;
+  }
+}
+
+static void chain_back(const dlrt_frame *f, int64_t lo, int64_t hi) {
+  (void)f;
+  for (int64_t i = lo; i < hi; i++) {
+    int64_t j = chain_n - 1 - i;
+    if (chain_y[j] != chain_round * 100000 + i + 1)
+      atomic_fetch_add(&chain_bad, 1);
+    chain_x[i] = chain_y[j] * 2;
+  }
+}
+
+/* One element: the caller, alone, after the jobs before. */
+static void chain_single(const dlrt_frame *f, int64_t lo, int64_t hi) {
+  (void)f;
+  (void)lo;
+  (void)hi;
+  for (int64_t i = 0; i < chain_n; i++)
+    if (chain_x[i] != 2 * (chain_round * 100000 + i + 1))
+      atomic_fetch_add(&chain_bad, 1);
+}
+
+static void test_async_chains(void) {
+  static const int threads[] = {2, 3, 4, 7};
+  int bad_after_join = 0;
+  for (size_t t = 0; t < sizeof threads / sizeof *threads; t++) {
+    dlrt_pool_init(threads[t]);
+    for (int r = 0; r < 3000; r++) {
+      chain_round = r;
+      chain_n = 1 + (r * 131) % CHAIN;
+      dlrt_parallel_async(chain_fill, NULL, chain_n);
+      dlrt_parallel_async(chain_mirror, NULL, chain_n);
+      dlrt_parallel_async(chain_back, NULL, chain_n);
+      if (r % 2)
+        dlrt_parallel_async(chain_single, NULL, 1);
+      dlrt_pool_join();
+      for (int64_t i = 0; i < chain_n; i++)
+        bad_after_join += chain_x[i] != 2 * (r * 100000 + i + 1);
+    }
+    dlrt_pool_shutdown();
+  }
+  check("pool_async_jobs_meet_at_a_barrier", atomic_load(&chain_bad) == 0 && bad_after_join == 0,
+        "%d stale reads inside the chains, %d after the join", atomic_load(&chain_bad), bad_after_join);
+}
+
+/* Several outside threads each running async chains: each holds the pool
+ * from its first call to its join. */
+static void *async_caller(void *arg) {
+  _Atomic int *bad = arg;
+  for (int i = 0; i < 5000; i++) {
+    int64_t n = 2 + i % 61;
+    _Atomic int64_t t1 = 0, t2 = 0;
+    dlrt_frame f1 = {.base = {NULL, (char *)(void *)&t1}};
+    dlrt_frame f2 = {.base = {NULL, (char *)(void *)&t2}};
+    dlrt_parallel_async(sum_kernel, &f1, n);
+    dlrt_parallel_async(sum_kernel, &f2, 2 * n);
+    dlrt_pool_join();
+    if (atomic_load(&t1) != n * (n - 1) / 2 || atomic_load(&t2) != n * (2 * n - 1))
+      atomic_fetch_add(bad, 1);
+  }
+  return NULL;
+}
+
+static void test_async_concurrent_callers(void) {
+  _Atomic int bad = 0;
+  pthread_t t[3];
+  dlrt_pool_init(3);
+  for (int i = 0; i < 3; i++)
+    pthread_create(&t[i], NULL, async_caller, &bad);
+  for (int i = 0; i < 3; i++)
+    pthread_join(t[i], NULL);
+  dlrt_pool_shutdown();
+  check("pool_async_concurrent_callers", atomic_load(&bad) == 0, "%d wrong sums", atomic_load(&bad));
+}
+
 static double seconds(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -178,6 +275,8 @@ int main(void) {
   test_coverage();
   test_nested();
   test_concurrent_callers();
+  test_async_chains();
+  test_async_concurrent_callers();
   test_stress_and_overhead();
   return t_end();
 }
