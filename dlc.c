@@ -2,6 +2,7 @@
  *
  *   dlc check  FILE.dlm                      parse and check, report errors
  *   dlc dump   FILE [--after PASS|all] [--format text|dot] [--emit kir|llvm]
+ *              [--target cpu|cuda]           (the passes of that target)
  *   dlc opt    --passes=a,b FILE.ir          run passes on IR text
  *   dlc build  FILE.dlm -o EXE [--stats]     compile to a native executable
  *              [--target cpu|cuda]           (cuda: kernels as PTX, see doc/cuda.txt)
@@ -56,7 +57,7 @@ static void usage(FILE *f) {
           "commands:\n"
           "  check FILE.dlm              parse and check a model; report every error\n"
           "  dump FILE [--after PASS|all] [--graph forward|eval|train] [--format text|dot]\n"
-          "            [--emit ir|kir|llvm|cuda] [-o OUT]\n"
+          "            [--emit ir|kir|llvm|cuda] [--target cpu|cuda] [-o OUT]\n"
           "                              print the IR (after a pass), the kernels or LLVM IR\n"
           "  opt --passes=a,b FILE       run passes on a model or IR text, print the IR\n"
           "  build FILE.dlm -o EXE [--stats] [-O0..3] [--emit-llvm F] [--keep-obj F]\n"
@@ -339,13 +340,29 @@ static void free_entries(Entry *e, int n) {
 }
 
 static void skip_passes_of(Opts *o, const char *target);
+static const struct Target *target_of(const Opts *o);
 
-static int cmd_dump(const Opts *o) {
+/* The passes and kernels of a dump are those of the target it names
+ * (--target, or cuda for --emit cuda): the CUDA target leaves some out. */
+static int cmd_dump(const Opts *opts) {
+  const char *emit = opts->emit ? opts->emit : "ir";
+  Opts q = *opts;
+  if (strcmp(emit, "cuda") == 0 && !q.target) q.target = "cuda";
+  if (!target_of(&q)) return 1;
+  if (strcmp(emit, "llvm") == 0 && strcmp(q.target ? q.target : "cpu", "cpu") != 0) {
+    fprintf(stderr, "dlc: error: --emit llvm needs --target cpu\n");
+    return 1;
+  }
+  if (strcmp(emit, "cuda") == 0 && strcmp(q.target, "cuda") != 0) {
+    fprintf(stderr, "dlc: error: --emit cuda needs --target cuda\n");
+    return 1;
+  }
+  skip_passes_of(&q, q.target ? q.target : "cpu");
+  const Opts *o = &q;
   Graph *g = load(o->file);
   if (!g) return 1;
   FILE *f = open_out(o->out);
   if (!f) return 1;
-  const char *emit = o->emit ? o->emit : "ir";
   bool dot = o->format && strcmp(o->format, "dot") == 0;
   int rc = 0;
   Entry e[ENT_COUNT];
@@ -358,10 +375,9 @@ static int cmd_dump(const Opts *o) {
     if (n > 0) free_entries(e, n);
   } else if (strcmp(emit, "kir") == 0 || strcmp(emit, "llvm") == 0 ||
              strcmp(emit, "cuda") == 0) {
-    Opts q = *o;
-    q.after = NULL;
-    if (strcmp(emit, "cuda") == 0) skip_passes_of(&q, "cuda");
-    int n = compile_all(g, &q, f, e);
+    Opts k = *o;
+    k.after = NULL;
+    int n = compile_all(g, &k, f, e);
     if (n < 0) return 1;
     if (strcmp(emit, "kir") == 0) {
       for (int j = 0; j < n; j++) {
@@ -531,7 +547,7 @@ static void skip_passes_of(Opts *o, const char *target) {
 }
 
 /* The target o asks for, or NULL after a message. */
-static const Target *target_of(const Opts *o) {
+static const struct Target *target_of(const Opts *o) {
   const char *name = o->target ? o->target : "cpu";
   const Target *t = NULL;
   for (size_t i = 0; i < sizeof targets / sizeof *targets; i++)

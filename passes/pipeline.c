@@ -234,6 +234,9 @@ bool pass_run(Graph *g, const char *const *names, int n, const PassOptions *o) {
   if (o->after && strcmp(o->after, "all") != 0 && !in_list(names, n, o->after))
     diag_warning((Loc){0}, "--after %s: the pass is not in the pipeline; "
                            "nothing is dumped", o->after);
+  else if (o->after && is_disabled(o, o->after))
+    diag_warning((Loc){0}, "--after %s: the pass is disabled (by --disable-pass or "
+                           "by the target); nothing is dumped", o->after);
   for (int i = 0; i < n; i++) {
     const Pass *p = pass_lookup(names[i]);
     if (is_disabled(o, p->name)) continue;

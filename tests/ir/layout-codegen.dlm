@@ -10,6 +10,10 @@
 # RUN: %dlc dump %s --after layout | %FileCheck %s
 # RUN: %dlc dump %s --emit kir | %FileCheck %s --check-prefix=KIR
 # RUN: %dlc dump %s --emit llvm | %FileCheck %s --check-prefix=IR
+# The CUDA target leaves the layout pass out, and its kernels are dumped
+# as that target builds them: im2col and products, no blocked kernels.
+# RUN: %dlc dump %s --emit kir --target cuda | %FileCheck %s --check-prefix=CUDA
+# RUN: %dlc dump %s --after layout --target cuda 2>&1 | %FileCheck %s --check-prefix=NOLAYOUT
 input x: f32[N, 1, 28, 28]
 h = maxpool(relu(conv2d(x, 8, kernel = 3, pad = 1)), 2)    # [N, 8, 14, 14]
 h = relu(conv2d(h, 16, kernel = 3, pad = 1))               # [N, 16, 14, 14]
@@ -34,3 +38,9 @@ output y = dense(flatten(h), 10)
 # IR:       call <8 x float> @llvm.fmuladd.v8f32(<8 x float>
 # IR-LABEL: define internal void @forward.k{{[0-9]+}}_conv2d_blocked(
 # IR:       call <8 x float> @llvm.fmuladd.v8f32(<8 x float>
+
+# CUDA-NOT: blocked
+# CUDA:     kernel k0_im2col
+# CUDA-NOT: blocked
+# NOLAYOUT: warning: --after layout: the pass is disabled (by --disable-pass or by the target); nothing is dumped
+# NOLAYOUT-NOT: # after
