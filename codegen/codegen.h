@@ -258,7 +258,7 @@ typedef struct Entry {
  * heap string. */
 char *cg_manifest(const Entry *e, int n);
 
-/* ---- llvm.c: the CPU backend --------------------------------------------- */
+/* ---- llvm.c (and llvm_vec.c): the CPU backend ----------------------------- */
 
 typedef struct BuildOptions {
   const char *output;      /* executable path */

@@ -30,8 +30,7 @@ int kir_buf(Program *p, Kernel *k, int node, bool written) {
       return b;
     }
   /* A view (reshape) shares its operand's storage: find the root. */
-  const Node *n = &p->g->node[node];
-  while (op_info[n->op].flags & F_VIEW) n = &p->g->node[n->in[0]];
+  const Node *n = &p->g->node[ir_view_root(p->g, node)];
   arena_grow(p->arena, (void **)&k->buf, &k->capbuf, k->nbuf + 1, sizeof *k->buf);
   KBuf *b = &k->buf[k->nbuf];
   *b = (KBuf){.node = node, .type = n->dtype == DT_I32 ? KT_I32 : KT_F32,

@@ -180,18 +180,12 @@ typedef struct Access {
   int cbuf;        /* the buffer holding its result, at the element's index */
 } Access;
 
-/* j, or the node a chain of reshapes of j views. */
-static int view_root(const Graph *g, int j) {
-  while (op_info[g->node[j].op].flags & F_VIEW) j = g->node[j].in[0];
-  return j;
-}
-
 /* The value of node j at the access point: a fused node's expression
  * (recursively), a scalar source, or a load. idx is the linear index of
  * the element of the consumer's shape (dropout's mask position). */
 static KExpr *value_at(Program *p, Kernel *k, int j, const Access *a, KExpr *idx) {
   const Node *x = &p->g->node[j];
-  if (a->product && view_root(p->g, j) == a->product) return kir_load(p, k, a->cbuf, idx);
+  if (a->product && ir_view_root(p->g, j) == a->product) return kir_load(p, k, a->cbuf, idx);
   if (x->into) {
     KExpr *v[2] = {0};
     for (int m = 0; m < x->nin && m < 2; m++) v[m] = value_at(p, k, x->in[m], a, idx);
@@ -569,7 +563,7 @@ static void lower_matmul(Program *p, int node) {
 static int absorbed_product(const Graph *g, int node) {
   const Node *nd = &g->node[node];
   for (int i = 0; i < nd->nin; i++) {
-    int j = nd->in[i], r = view_root(g, j);
+    int j = nd->in[i], r = ir_view_root(g, j);
     if (g->node[r].op == OP_MATMUL && g->node[r].into) return r;
     if (g->node[j].into) {
       int m = absorbed_product(g, j);

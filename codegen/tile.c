@@ -163,8 +163,7 @@ static void refresh_offsets(const Graph *g, Program *p) {
   for (int i = 0; i < p->nk; i++)
     for (int b = 0; b < p->k[i]->nbuf; b++) {
       KBuf *kb = &p->k[i]->buf[b];
-      const Node *n = &g->node[kb->node];
-      while (op_info[n->op].flags & F_VIEW) n = &g->node[n->in[0]];
+      const Node *n = &g->node[ir_view_root(g, kb->node)];
       if (n->op == OP_CONST) continue;
       kb->region = n->region;
       kb->off = n->off;

@@ -992,6 +992,11 @@ void ir_train_kv(Graph *g, const char *key, const char *value, Loc loc) {
       (TrainKV){arena_strdup(g->arena, key), arena_strdup(g->arena, value), loc};
 }
 
+int ir_view_root(const Graph *g, int j) {
+  while (op_info[g->node[j].op].flags & F_VIEW) j = g->node[j].in[0];
+  return j;
+}
+
 int ir_copy_node(Graph *g, const Node *src, const int *map) {
   Node n = *src;
   n.in = arena_alloc(g->arena, sizeof(int) * (size_t)(n.nin ? n.nin : 1));

@@ -348,6 +348,9 @@ bool ir_is_root(const Node *n);
  * read only as the right operand. Every reader of t reads t's operand
  * (planning and codegen agree on this). */
 bool ir_read_through(const Graph *g, int t);
+/* j, or the node whose storage j views through a chain of views
+ * (reshapes: F_VIEW ops). */
+int ir_view_root(const Graph *g, int j);
 /* A deep copy of g (own arena). */
 Graph *ir_clone(const Graph *g);
 

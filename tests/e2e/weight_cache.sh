@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # weight_cache.sh — the CPU backend's cache of packed weight panels
-# (codegen/llvm.c, "matrix products") never serves stale weights.
+# (codegen/llvm_vec.c, "matrix products") never serves stale weights.
 #
 # The evaluation entry keeps each weight matrix packed from one call to the
 # next and packs it again when the frame's weights version changes. Here

@@ -1,5 +1,5 @@
 # Matrix products whose B is a weight read it from a cache of packed panels
-# (codegen/llvm.c, "matrix products") in the entries that do not write
+# (codegen/llvm_vec.c, "matrix products") in the entries that do not write
 # weights: each such kernel has its zero-initialised panels and stamps,
 # compares the stamp of a panel with the frame's weights version (field 6
 # of dlrt_frame) and packs the panel when they differ. The training step

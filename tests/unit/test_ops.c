@@ -489,7 +489,7 @@ static void pool_grad_tiles_left(Graph *g, Op op) { pool_grad_tiles(g, op, 7, 6)
 static void pool_grad_tiles_exact(Graph *g, Op op) { pool_grad_tiles(g, op, 6, 4); }
 
 /* Windows of KH x 2 that tile rows wider than a vector register (the
- * LLVM backend's KPool path: codegen/llvm.c), with a row and a column
+ * LLVM backend's KPool path: codegen/llvm_vec.c), with a row and a column
  * left over, or none; relu makes ties. */
 static void pool_pairs(Graph *g, Op op, int64_t KH, int64_t H, int64_t W) {
   int x = input(g, "x", 4, (int64_t[]){-1, 3, H, W});
