@@ -125,6 +125,26 @@ typedef struct KCols {
   int64_t C, H, W, KH, KW, sh, ph, pw, dh, dw, OH, OW;
 } KCols;
 
+/* A reduction, sum, mean or max of x over some of its axes, into y:
+ *
+ *   y[o] = op over j of x[at(o, j)]        (mean: divided by the count)
+ *
+ * where o runs over the kept axes of x and j over the reduced ones, each
+ * row-major (y's elements, keepdims or not, are in that order), and
+ * at(o, j) is the element whose kept coordinates are o's digits and
+ * reduced coordinates j's, at x's row-major strides. The body holds the
+ * same computation as loops, a unit of work per output (or per strip of
+ * columns); a backend may run this description instead (CUDA: a block of
+ * threads per output, partial results combined in a fixed order). */
+typedef struct KReduce {
+  int x, y;               /* buffers */
+  KOp op;                 /* K_ADD (sum, mean) or K_MAX (identity -inf,
+                             combined as K_MAX is: select of >) */
+  bool mean;              /* divide by the count of reduced elements */
+  Shape shape;            /* x's shape; a dimension d < 0 is -d * N */
+  bool red[MAX_RANK];     /* the reduced axes of x */
+} KReduce;
+
 /* One kernel: body runs for var 0 over [lo, hi) of [0, extent). Variable 0
  * is the parallel loop variable; other variables are inner loop variables
  * or scalar locals (typed by vartype). In a kernel with gemm set, the
@@ -147,6 +167,7 @@ typedef struct Kernel {
   KGemm *gemm;          /* a matrix-product kernel, or NULL */
   KPool *pool;          /* a pooling kernel a backend may vectorize, or NULL */
   KCols *cols;          /* an im2col kernel a backend may vectorize, or NULL */
+  KReduce *reduce;      /* a reduction a backend may run its own way, or NULL */
   int64_t per_sample;   /* > 0: the extent is N * per_sample, and unit t reads
                            and writes batch-proportional tensors only in
                            sample t / per_sample (so a backend may run a
@@ -328,11 +349,14 @@ typedef struct CudaOptions {
 } CudaOptions;
 
 /* How one part of a kernel is launched for batch size N: grid x, y, z,
- * threads per block, static shared memory per block (bytes), and the
- * threads the kernel needs (the grid may have more; they return). */
+ * threads per block, static shared memory per block (bytes), the threads
+ * the kernel needs (the grid may have more; they return), and whether
+ * the threads of a block meet at __syncthreads (the function is then
+ * marked DLC_BLOCK_SYNC in the CUDA C). */
 typedef struct CudaLaunch {
   int64_t grid[3];
   int64_t block, shared, threads;
+  bool sync;
 } CudaLaunch;
 
 /* The entries as CUDA C: one __global__ function per kernel, two for a

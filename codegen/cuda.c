@@ -14,6 +14,10 @@
  *                     An epilogue whose body is scalar set-up then one
  *                     loop over the rows of C (every fused elementwise
  *                     chain lowers so) gets a thread per (panel, row).
+ *   KReduce kernel    when the reduced range is long, a block reduction:
+ *                     a block per output, or per 32 columns, partials
+ *                     combined in shared memory in a fixed order (see
+ *                     "reductions as blocks"); else a plain kernel.
  *
  * Every kernel takes the frame by value (struct dlc_frame, field for
  * field runtime/dlrt.h's dlrt_frame, with device addresses in base[]), so
@@ -302,7 +306,10 @@ static void put_stmts(Cu *c, KStmt *const *s, int n, int depth) {
 
 /* ---- launch rules ---- */
 
-typedef enum LaunchKind { L_PLAIN, L_GEMM, L_ROWS, L_FLAT, L_NEST, L_COUNT } LaunchKind;
+/* L_RED_BLOCK, L_RED_COLS: a KReduce as a block reduction */
+typedef enum LaunchKind {
+  L_PLAIN, L_GEMM, L_ROWS, L_FLAT, L_NEST, L_RED_BLOCK, L_RED_COLS, L_COUNT
+} LaunchKind;
 
 /* A perfect nest of loops below the parallel loop run as threads of
  * their own (L_NEST; see "collapsing a nest of loops" below). */
@@ -314,6 +321,16 @@ typedef struct NestPlan {
   int64_t ext[NEST_MAX];       /* their extents */
 } NestPlan;
 
+/* A reduction's axes with size-1 ones dropped and neighbours of one kind
+ * (both reduced or both kept) merged into one, of their product size and
+ * the inner one's stride: the fewest digits to split an index into. */
+typedef struct RedAxes {
+  int n;                       /* merged axes, outermost first */
+  bool red[MAX_RANK];
+  Size size[MAX_RANK], stride[MAX_RANK];
+  Size count, outputs;         /* reduced elements per output; outputs */
+} RedAxes;
+
 /* How one __global__ function is launched: grid[3] and THREADS threads
  * per block, expressions of N. */
 typedef struct Launch {
@@ -321,6 +338,7 @@ typedef struct Launch {
   KExpr *grid[3];
   KExpr *threads;      /* total threads the kernel needs (L_PLAIN, L_ROWS) */
   NestPlan nest;       /* L_NEST: the loops collapsed */
+  RedAxes red;         /* L_RED_BLOCK, L_RED_COLS: x's axes */
 } Launch;
 
 /* An epilogue of the form  set*; for row in [lo, hi) { ... }  whose loop
@@ -615,6 +633,105 @@ static KExpr *ceil_div(Program *p, KExpr *a, int64_t d) {
   return kir_bin(p, K_DIV, kir_iadd(p, a, kir_const_i(p, d - 1)), kir_const_i(p, d));
 }
 
+/* ---- reductions as blocks ----
+ *
+ * A kernel with a KReduce description whose reduced range is long (it
+ * grows with N, or holds THREADS elements or more) runs as a block
+ * reduction; the choice is static, from x's shape (RedAxes):
+ *
+ *   columns   the reduced axes, merged, are one run R followed by P >=
+ *             RED_COLS_MIN contiguous kept columns, kept axes S before it
+ *             or none: [S,] R, P (a bias gradient sums [N, P] over N).
+ *             A block per 32 columns (per S), its 256 threads 32 columns
+ *             x 8 row groups: thread (c, g) combines rows g, g + 8, ... of
+ *             column c, so a warp reads 32 neighbouring floats; then one
+ *             __syncthreads, and thread (c, 0) combines the 8 partials of
+ *             column c in order of g.
+ *   block     any other long reduction (mean over N of [N], sum over axes
+ *             0, 2, 3 of [N, C, H, W]): a block per output. Thread t
+ *             combines reduced elements t, t + 256, ... (the innermost
+ *             reduced axis fastest, so a warp's loads are neighbours);
+ *             partials to shared memory, __syncthreads, threads 0..15
+ *             combine partials t, t + 16, ..., t + 240, __syncthreads,
+ *             thread 0 combines those 16 in order and stores.
+ *
+ * A short reduced range, a constant below THREADS (a max over a small H x
+ * W while the outputs, N x C, scale with N), keeps the kernel's body: a
+ * thread per output, as for any kernel. Orders are fixed and there are
+ * no atomics, so a result is the same on every run. max starts from -inf
+ * and combines with dlc_max (as K_MAX prints), the accumulator first. */
+enum {
+  RED_COLS = 32,                     /* columns per block */
+  RED_GROUPS = THREADS / RED_COLS,   /* row groups per column */
+  RED_COLS_MIN = 16,                 /* fewer columns would leave more than
+                                        half the block idle; a block per
+                                        output keeps it busy */
+  RED_FAN = 16,                      /* partials per thread at each level */
+};
+_Static_assert(RED_FAN * RED_FAN == THREADS, "two levels of RED_FAN cover a block");
+
+static bool block_reduction(LaunchKind k) { return k == L_RED_BLOCK || k == L_RED_COLS; }
+
+static Size size_mul(Size a, Size b) { return (Size){a.k * b.k, a.sym || b.sym}; }
+
+/* r's merged axes; false when x has two dimensions of N (a size would be
+ * N^2). */
+static bool red_axes(const KReduce *r, RedAxes *a) {
+  RedAxes in = {0}; /* innermost first */
+  Size stride = {1, false};
+  int nsym = 0, n = 0;
+  *a = (RedAxes){.count = {1, false}, .outputs = {1, false}};
+  for (int i = r->shape.rank - 1; i >= 0; i--) {
+    int64_t d = r->shape.d[i];
+    Size s = {d < 0 ? -d : d, d < 0};
+    nsym += s.sym;
+    if (s.k == 1 && !s.sym) continue;
+    if (n && in.red[n - 1] == r->red[i]) in.size[n - 1] = size_mul(in.size[n - 1], s);
+    else in.red[n] = r->red[i], in.size[n] = s, in.stride[n++] = stride;
+    stride = size_mul(stride, s);
+    if (r->red[i]) a->count = size_mul(a->count, s);
+    else a->outputs = size_mul(a->outputs, s);
+  }
+  a->n = n;
+  for (int i = 0, j = n - 1; i < n; i++, j--)
+    a->red[i] = in.red[j], a->size[i] = in.size[j], a->stride[i] = in.stride[j];
+  return nsym <= 1;
+}
+
+/* How kernel k's reduction runs (see above): L_PLAIN for its body. */
+static LaunchKind reduce_kind(const Kernel *k, RedAxes *a) {
+  const KReduce *r = k->reduce;
+  if (!r || k->gemm || k->buf[r->x].type != KT_F32 || !red_axes(r, a)) return L_PLAIN;
+  if (!a->count.sym && a->count.k < THREADS) return L_PLAIN;
+  int n = a->n;
+  if ((n == 2 || n == 3) && a->red[n - 2] && !a->red[n - 1] && !a->size[n - 1].sym &&
+      a->size[n - 1].k >= RED_COLS_MIN)
+    return L_RED_COLS;
+  return L_RED_BLOCK;
+}
+
+static KExpr *size_expr(Program *p, Size s) {
+  return kir_imul(p, s.sym ? kir_n(p) : kir_const_i(p, 1), kir_const_i(p, s.k));
+}
+
+/* The launch of a block reduction: a block per output, or per 32
+ * columns (per S). threads: those the work needs, a whole block per
+ * output; a thread per (column, row group). */
+static void launch_reduce(Program *p, Launch *l) {
+  const RedAxes *a = &l->red;
+  KExpr *one = kir_const_i(p, 1);
+  l->grid[1] = l->grid[2] = one;
+  if (l->kind == L_RED_BLOCK) {
+    l->grid[0] = size_expr(p, a->outputs);
+    l->threads = kir_imul(p, l->grid[0], kir_const_i(p, THREADS));
+    return;
+  }
+  int64_t P = a->size[a->n - 1].k;
+  KExpr *outer = a->n == 3 ? size_expr(p, a->size[0]) : one;
+  l->grid[0] = kir_imul(p, outer, kir_const_i(p, (P + RED_COLS - 1) / RED_COLS));
+  l->threads = kir_imul(p, outer, kir_const_i(p, P * RED_GROUPS));
+}
+
 /* part 0: the kernel (the product for a gemm kernel); part 1: the
  * epilogue of a gemm kernel. */
 static Launch launch_of(const Program *cp, const Kernel *k, int part) {
@@ -628,6 +745,10 @@ static Launch launch_of(const Program *cp, const Kernel *k, int part) {
     l.grid[1] = ceil_div(p, gm->N, GEMM_TN);
     l.grid[2] = kir_bin(p, K_MIN, gm->batch, kir_const_i(p, GRID_YZ_MAX));
     l.threads = kir_imul(p, kir_imul(p, l.grid[0], l.grid[1]), kir_const_i(p, THREADS));
+    return l;
+  }
+  if ((l.kind = reduce_kind(k, &l.red)) != L_PLAIN) {
+    launch_reduce(p, &l);
     return l;
   }
   l.threads = k->extent;
@@ -667,8 +788,11 @@ void cg_cuda_launch(const Program *p, const Kernel *k, int part, int64_t N, Cuda
   Launch l = launch_of(p, k, part);
   for (int i = 0; i < 3; i++) out->grid[i] = eval_n(l.grid[i], N);
   out->block = THREADS;
-  out->shared = l.kind == L_GEMM ? (int64_t)sizeof(float) * GEMM_TK * (GEMM_TM + GEMM_TN + 8) : 0;
+  out->shared = l.kind == L_GEMM ? (int64_t)sizeof(float) * GEMM_TK * (GEMM_TM + GEMM_TN + 8)
+                : block_reduction(l.kind) ? (int64_t)sizeof(float) * THREADS
+                                          : 0;
   out->threads = eval_n(l.threads, N);
+  out->sync = l.kind == L_GEMM || block_reduction(l.kind);
 }
 
 /* ---- kernels ---- */
@@ -849,6 +973,120 @@ static void put_gemm_kernel(Str *b, const Program *p, const Kernel *k, const cha
   str_printf(b, "M, N, K, ars, aks, ldb, bns, ldc);\n}\nDLC_BLOCK_SYNC(%s)\n\n", sym);
 }
 
+/* ---- block reductions (see "reductions as blocks") ---- */
+
+/* "acc = acc + v;" or "acc = dlc_max(acc, v);" at indent depth. */
+static void put_combine(Str *b, const KReduce *r, int depth, const char *v) {
+  indent(b, depth);
+  if (r->op == K_MAX) str_printf(b, "acc = dlc_max(acc, %s);\n", v);
+  else str_printf(b, "acc = acc + %s;\n", v);
+}
+
+static void put_factor(Cu *c, Program *p, const char *op, Size s) {
+  str_printf(c->b, "%s", op);
+  put_expr(c, size_expr(p, s));
+}
+
+/* The offset in x of index ix over the merged axes of one kind (red):
+ * the sum of (ix / inner % size) * stride, outermost first and without
+ * the % (ix is below the whole count); "0LL" when there are none. */
+static void put_digits(Cu *c, Program *p, const RedAxes *a, bool red, const char *ix) {
+  Size inner[MAX_RANK], in = {1, false};
+  int top = -1, terms = 0;
+  for (int i = a->n - 1; i >= 0; i--)
+    if (a->red[i] == red) {
+      inner[i] = in;
+      in = size_mul(in, a->size[i]);
+      top = i;
+    }
+  for (int i = top; i >= 0 && i < a->n; i++) {
+    if (a->red[i] != red) continue;
+    bool div = inner[i].k != 1 || inner[i].sym, mod = i != top;
+    str_printf(c->b, "%s%s%s", terms++ ? " + " : "", div || mod ? "(" : "", ix);
+    if (div) put_factor(c, p, " / ", inner[i]);
+    if (mod) put_factor(c, p, " % ", a->size[i]);
+    str_printf(c->b, "%s", div || mod ? ")" : "");
+    if (a->stride[i].k != 1 || a->stride[i].sym) put_factor(c, p, " * ", a->stride[i]);
+  }
+  if (!terms) str_printf(c->b, "0LL");
+}
+
+/* The result in acc stored at y[at] (divided by count n for a mean). */
+static void put_red_store(Str *b, const KReduce *r, const char *at, const char *n) {
+  const char *div = r->mean ? " / (float)" : "";
+  str_printf(b, "    b%d[%s] = acc%s%s;\n  }\n", r->y, at, div, r->mean ? n : "");
+}
+
+/* A block per output: blockIdx.x is the output o. */
+static void put_red_block(Cu *c, Program *p, const KReduce *r, const RedAxes *a) {
+  Str *b = c->b, v = {0};
+  str_printf(b, "  const long long o = blockIdx.x, count = ");
+  put_expr(c, size_expr(p, a->count));
+  str_printf(b, ";\n  const float *const x = b%d + ", r->x);
+  put_digits(c, p, a, false, "o");
+  str_printf(b, ";\n  for (long long j = t; j < count; j += %d)\n", THREADS);
+  Cu cv = {&v, c->k, NULL};
+  str_printf(&v, "x[");
+  put_digits(&cv, p, a, true, "j");
+  str_printf(&v, "]");
+  put_combine(b, r, 2, v.s);
+  str_free(&v);
+  str_printf(b, "  part[t] = acc;\n  __syncthreads();\n  if (t < %d) {\n", RED_FAN);
+  str_printf(b, "    for (int i = %d; i < %d; i += %d)\n", RED_FAN, THREADS, RED_FAN);
+  put_combine(b, r, 3, "part[t + i]");
+  str_printf(b, "    part[t] = acc;\n  }\n  __syncthreads();\n  if (t == 0) {\n");
+  str_printf(b, "    for (int i = 1; i < %d; i++)\n", RED_FAN);
+  put_combine(b, r, 3, "part[i]");
+  put_red_store(b, r, "o", "count");
+}
+
+/* A block per 32 columns (per S): thread (c, g) = (t % 32, t / 32). */
+static void put_red_cols(Cu *c, Program *p, const KReduce *r, const RedAxes *a) {
+  Str *b = c->b;
+  int n = a->n;
+  int64_t P = a->size[n - 1].k, blocks = (P + RED_COLS - 1) / RED_COLS;
+  str_printf(b, "  const int c = t %% %d, g = t / %d;\n  const long long rows = ", RED_COLS, RED_COLS);
+  put_expr(c, size_expr(p, a->count));
+  str_printf(b, ", col = blockIdx.x %% %lldLL * %d + c", (long long)blocks, RED_COLS);
+  if (n == 3) str_printf(b, ", s = blockIdx.x / %lldLL", (long long)blocks);
+  str_printf(b, ";\n  if (col < %lldLL) {\n    const float *const x = b%d + col", (long long)P, r->x);
+  if (n == 3) put_factor(c, p, " + s * ", a->stride[0]);
+  str_printf(b, ";\n    for (long long i = g; i < rows; i += %d)\n", RED_GROUPS);
+  put_combine(b, r, 3, arena_printf(p->arena, "x[i * %lldLL]", (long long)a->stride[n - 2].k));
+  str_printf(b, "  }\n  part[t] = acc;\n  __syncthreads();\n  if (g == 0 && col < %lldLL) {\n",
+             (long long)P);
+  str_printf(b, "    for (int i = 1; i < %d; i++)\n", RED_GROUPS);
+  put_combine(b, r, 3, arena_printf(p->arena, "part[c + i * %d]", RED_COLS));
+  put_red_store(b, r, n == 3 ? arena_printf(p->arena, "s * %lldLL + col", (long long)P) : "col",
+                "rows");
+}
+
+/* A kernel with a KReduce description as a block reduction (l). */
+static void put_reduce_kernel(Str *b, const Program *cp, const Kernel *k, const char *entry,
+                              const Launch *l) {
+  Program *p = (Program *)cp; /* builds expressions in its arena only */
+  const KReduce *r = k->reduce;
+  char sym[256];
+  kernel_symbol(sym, sizeof sym, entry, k, 0);
+  bool *use = calloc((size_t)k->nbuf + 1, 1);
+  use[r->x] = use[r->y] = true;
+  for (int i = 0; i < k->nbuf; i++)
+    if (use[i] && k->buf[i].region == R_NONE) put_const(b, sym, i, &k->buf[i]);
+  put_comment(b, k, l, l->kind == L_RED_COLS ? " (a block per 32 columns)" : " (a block per output)");
+  str_printf(b, "extern \"C\" __global__ void __launch_bounds__(%d) %s(const dlc_frame f) {\n",
+             THREADS, sym);
+  str_printf(b, "  __shared__ float part[%d];\n", THREADS);
+  put_buffers(b, k, sym, use);
+  free(use);
+  str_printf(b, "  const int t = threadIdx.x;\n  float acc = ");
+  put_float(b, r->op == K_MAX ? -HUGE_VAL : 0.0);
+  str_printf(b, ";\n");
+  Cu c = {b, k, NULL};
+  if (l->kind == L_RED_COLS) put_red_cols(&c, p, r, &l->red);
+  else put_red_block(&c, p, r, &l->red);
+  str_printf(b, "}\nDLC_BLOCK_SYNC(%s)\n\n", sym);
+}
+
 /* What every module starts with: the frame, max and min, the gemm tile. */
 static const char prelude[] =
     "/* The frame: runtime/dlrt.h's dlrt_frame, field for field, with device\n"
@@ -958,6 +1196,11 @@ char *cg_cuda_source(const Entry *e, int n) {
     str_printf(&b, "/* ---- entry %s: %d kernels ---- */\n\n", entry, p->nk);
     for (int i = 0; i < p->nk; i++) {
       const Kernel *k = p->k[i];
+      Launch l = launch_of(p, k, 0);
+      if (block_reduction(l.kind)) {
+        put_reduce_kernel(&b, p, k, entry, &l);
+        continue;
+      }
       if (k->gemm) put_gemm_kernel(&b, p, k, entry);
       if (!k->gemm || k->nbody) put_body_kernel(&b, p, k, entry, k->gemm ? 1 : 0);
     }

@@ -325,6 +325,18 @@ static void print_offsets(FILE *f, const Kernel *k, const KGemm *gm) {
   }
 }
 
+/* "reduce b1 = mean b0 f32[N,16,10,10] over axes (0, 2, 3)" */
+static void print_reduce(FILE *f, const Kernel *k, const KReduce *r) {
+  char s[160];
+  shape_str(s, sizeof s, DT_F32, &r->shape); /* its dims; the type is the buffer's */
+  fprintf(f, "  reduce b%d = %s b%d %s%s over axes (", r->y,
+          r->mean ? "mean" : r->op == K_MAX ? "max" : "sum", r->x, ktype_name[k->buf[r->x].type],
+          strchr(s, '['));
+  for (int i = 0, n = 0; i < r->shape.rank; i++)
+    if (r->red[i]) fprintf(f, "%s%d", n++ ? ", " : "", i);
+  fprintf(f, ")\n");
+}
+
 void kir_print(FILE *f, const Program *p) {
   for (int i = 0, l = 0; i < p->nk; i++) {
     const Kernel *k = p->k[i];
@@ -355,6 +367,7 @@ void kir_print(FILE *f, const Program *p) {
     if (k->cols)
       fprintf(f, "  columns b%d = b%d: vector runs of %lld\n", k->cols->col, k->cols->x,
               (long long)k->cols->OW);
+    if (k->reduce) print_reduce(f, k, k->reduce);
     if (k->gemm) {
       const KGemm *gm = k->gemm;
       fprintf(f, "  gemm b%d = b%d x b%d: M=", gm->c, gm->a, gm->b);

@@ -282,6 +282,19 @@ static KExpr *numel_of(Program *p, const Shape *s) {
   return kir_imul(p, kir_const_i(p, z.k), z.sym ? kir_n(p) : kir_const_i(p, 1));
 }
 
+/* Attach to reduction kernel k of node, reducing axes red[], its
+ * description (codegen.h's KReduce). Called once the body is built, so
+ * that it only looks up the body's buffers and numbers none of its own. */
+static void describe_reduce(Program *p, Kernel *k, int node, const bool *red) {
+  const Node *nd = &p->g->node[node];
+  KReduce *r = arena_alloc(p->arena, sizeof *r);
+  *r = (KReduce){.x = kir_buf(p, k, nd->in[0], false), .y = kir_buf(p, k, node, true),
+                 .op = nd->op == OP_MAX ? K_MAX : K_ADD, .mean = nd->op == OP_MEAN,
+                 .shape = p->g->node[nd->in[0]].shape};
+  memcpy(r->red, red, sizeof r->red);
+  k->reduce = r;
+}
+
 /* A sum over the leading axes that keeps the trailing ones, P contiguous
  * columns (the gradient of a bias over every row of a batch, or of every
  * step of a sequence): reading a column at a time strides through memory a
@@ -323,6 +336,7 @@ static bool lower_sum_rows(Program *p, int node) {
   KExpr *c = kir_iadd(p, c0, ivar(p, k, j2));
   KExpr *v = kir_load(p, k, in, kir_iadd(p, kir_imul(p, ivar(p, k, row), ic(p, P)), c));
   kir_store(p, k, l, out, c, kir_bin(p, K_ADD, kir_load(p, k, out, c), v));
+  describe_reduce(p, k, node, red);
   return true;
 }
 
@@ -404,6 +418,7 @@ static void lower_reduce(Program *p, int node) {
   KExpr *oidx = bcast_index(p, k, &kept, &n);
   kir_store(p, k, n.inner, out, oidx, res);
   k->work = (double)numel_eval(&x->shape, 1) / (double)(kept.rank ? llabs(kept.d[0]) : 1);
+  describe_reduce(p, k, node, red);
 }
 
 /* softmax / log_softmax along one axis: per row, the max, the sum of

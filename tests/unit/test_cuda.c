@@ -3,8 +3,12 @@
  * generated code assumes (at most 1024 threads per block, 48 KiB of static
  * shared memory, grid x below 2^31 and y, z at most 65535, enough threads
  * for the kernel's work) at batch sizes from 1 to 65536, and the CUDA C
- * defines one __global__ function per launch. That NVRTC accepts the CUDA
- * C is tests/e2e/cuda.sh's part.
+ * defines one __global__ function per launch. Each function's own
+ * __shared__ arrays fit the launch's shared memory, one that calls
+ * __syncthreads is a launch that synchronises, and exactly those are
+ * marked DLC_BLOCK_SYNC (the emulator runs their threads at once); a
+ * reduction whose reduced range grows with N runs as a block reduction.
+ * That NVRTC accepts the CUDA C is tests/e2e/cuda.sh's part.
  */
 #include "codegen.h"
 #include "frontend.h"
@@ -15,6 +19,37 @@
 #include <string.h>
 
 static const int64_t batches[] = {1, 64, 256, 65536};
+
+/* Whether a reduction's reduced range grows with N. */
+static bool reduces_batch(const KReduce *r) {
+  for (int i = 0; i < r->shape.rank; i++)
+    if (r->red[i] && r->shape.d[i] < 0) return true;
+  return false;
+}
+
+/* What the CUDA C of function sym (" name(") says against its launch l:
+ * NULL, or the mismatch. */
+static const char *check_source(const char *src, const char *sym, const Kernel *k,
+                                const CudaLaunch *l) {
+  const char *body = strstr(src, sym), *end = body ? strstr(body, "\n}\n") : NULL;
+  if (!end) return "no body";
+  char mark[300];
+  snprintf(mark, sizeof mark, "DLC_BLOCK_SYNC(%.*s)", (int)strlen(sym) - 2, sym + 1);
+  if (l->sync != (strstr(src, mark) != NULL)) return "DLC_BLOCK_SYNC against the launch";
+  const char *sync = strstr(body, "__syncthreads");
+  if (sync && sync < end && !l->sync) return "__syncthreads in a launch that does not synchronise";
+  int64_t shared = 0;
+  for (const char *d = strstr(body, "__shared__ float "); d && d < end;
+       d = strstr(d + 1, "__shared__ float ")) {
+    long long n = 0;
+    const char *br = strchr(d, '[');
+    if (!br || sscanf(br, "[%lld]", &n) != 1) return "a __shared__ array of unknown size";
+    shared += 4 * n;
+  }
+  if (shared > l->shared) return "__shared__ arrays beyond the launch's shared memory";
+  if (k->reduce && reduces_batch(k->reduce) && !l->sync) return "not a block reduction";
+  return NULL;
+}
 
 /* Launch limits of every part of every kernel of p; false after printing
  * the first violation (indented, under the FAIL line that follows). */
@@ -29,8 +64,14 @@ static bool check_launches(const char *model, const char *entry, const Program *
         printf("  %s: no __global__%s) in the CUDA C\n", model, sym);
         return false;
       }
+      CudaLaunch l;
+      cg_cuda_launch(p, k, part, 64, &l);
+      const char *why = check_source(src, sym, k, &l);
+      if (why) {
+        printf("  %s: %s%s): %s\n", model, entry, sym, why);
+        return false;
+      }
       for (size_t b = 0; b < sizeof batches / sizeof *batches; b++) {
-        CudaLaunch l;
         cg_cuda_launch(p, k, part, batches[b], &l);
         int64_t blocks = l.grid[0] * l.grid[1] * l.grid[2];
         const char *bad = l.block < 1 || l.block > 1024           ? "threads per block"

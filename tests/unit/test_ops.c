@@ -3,8 +3,9 @@
  * For each row of the op table this test builds small graphs that use the
  * op (broadcasting, several axes, batch-dependent dimensions), writes them
  * as IR text, compiles each with `dlc build`, runs the executable's
- * `predict` on seeded random inputs and compares with `dlc run` (the
- * reference interpreter) using npycmp at 1e-5 relative. An op with no case
+ * `predict` on seeded random inputs, at N = 1 and 70 (reductions also at
+ * 5 and 64), and compares with `dlc run` (the reference interpreter)
+ * using npycmp at 1e-5 relative. An op with no case
  * here fails the test, so a new op cannot go untested (dropout, assign and
  * scatter_update, which only training steps contain, are covered by
  * tests/e2e/train_step.sh).
@@ -30,6 +31,14 @@ typedef struct Case {
   void (*build)(Graph *g, Op op);
   bool positive;  /* inputs must be > 0 (log, sqrt) */
 } Case;
+
+/* The batch sizes a case runs at, 0-terminated: 1 and 70; for sum, mean
+ * and max also fewer rows than a CUDA block reduction's 8 row groups (5)
+ * and exactly a multiple of them (64). */
+static const int64_t *batches_of(const Case *c) {
+  static const int64_t plain[] = {1, 70, 0}, reduce[] = {1, 5, 64, 70, 0};
+  return c->op == OP_SUM || c->op == OP_MEAN || c->op == OP_MAX ? reduce : plain;
+}
 
 static const Loc L0 = {0};
 
@@ -109,6 +118,33 @@ static void reduce_channels(Graph *g, Op op) {
 static void reduce_rows(Graph *g, Op op) {
   int x = input(g, "x", 4, (int64_t[]){-1, 3, 7, 10});
   out(g, add(g, op, &x, 1, (Attrs){.ints = {0, 0, 1}, .nints = 3}));
+}
+
+/* Reductions whose reduced range is long, which the CUDA target runs as
+ * block reductions (codegen/cuda.c, "reductions as blocks"): over N of
+ * [N] (the mean of a loss); over N of [N, 10] (too few columns for a
+ * block per 32 columns: a block per output); over (H, W) of
+ * [N, 2, 24, 40] (960 elements: each thread of a block takes several);
+ * over the middle axis of [N, 300, 20] (a block per 32 columns of each
+ * sample). */
+static void reduce_batch(Graph *g, Op op) {
+  int x = input(g, "x", 1, (int64_t[]){-1});
+  out(g, add(g, op, &x, 1, (Attrs){.ints = {0, 0}, .nints = 2}));
+}
+
+static void reduce_bias(Graph *g, Op op) {
+  int x = input(g, "x", 2, (int64_t[]){-1, 10});
+  out(g, add(g, op, &x, 1, (Attrs){.ints = {0, 0}, .nints = 2}));
+}
+
+static void reduce_wide(Graph *g, Op op) {
+  int x = input(g, "x", 4, (int64_t[]){-1, 2, 24, 40});
+  out(g, add(g, op, &x, 1, (Attrs){.ints = {0, 2, 3}, .nints = 3}));
+}
+
+static void reduce_mid(Graph *g, Op op) {
+  int x = input(g, "x", 3, (int64_t[]){-1, 300, 20});
+  out(g, add(g, op, &x, 1, (Attrs){.ints = {0, 1}, .nints = 2}));
 }
 
 static void axis_last(Graph *g, Op op) {
@@ -642,14 +678,29 @@ static const Case cases[] = {
     {OP_MEAN, "mean_keep", reduce_keep, false},
     {OP_MEAN, "mean_all", reduce_all, false},
     {OP_MAX, "max_last", reduce_last, false},
+    {OP_MAX, "max_keep", reduce_keep, false},
     {OP_MAX, "max_all", reduce_all, false},
     {OP_SUM, "sum_run", reduce_run, false},
     {OP_SUM, "sum_channels", reduce_channels, false},
     {OP_SUM, "sum_rows", reduce_rows, false},
     {OP_MEAN, "mean_rows", reduce_rows, false},
     {OP_MEAN, "mean_run", reduce_run, false},
+    {OP_MEAN, "mean_channels", reduce_channels, false},
     {OP_MAX, "max_run", reduce_run, false},
     {OP_MAX, "max_channels", reduce_channels, false},
+    {OP_MAX, "max_rows", reduce_rows, false},
+    {OP_SUM, "sum_batch", reduce_batch, false},
+    {OP_MEAN, "mean_batch", reduce_batch, false},
+    {OP_MAX, "max_batch", reduce_batch, false},
+    {OP_SUM, "sum_bias", reduce_bias, false},
+    {OP_MEAN, "mean_bias", reduce_bias, false},
+    {OP_MAX, "max_bias", reduce_bias, false},
+    {OP_SUM, "sum_wide", reduce_wide, false},
+    {OP_MEAN, "mean_wide", reduce_wide, false},
+    {OP_MAX, "max_wide", reduce_wide, false},
+    {OP_SUM, "sum_mid", reduce_mid, false},
+    {OP_MEAN, "mean_mid", reduce_mid, false},
+    {OP_MAX, "max_mid", reduce_mid, false},
     {OP_SOFTMAX, "softmax_last", axis_last, false},
     {OP_SOFTMAX, "softmax_mid", axis_mid, false},
     {OP_LOG_SOFTMAX, "log_softmax_last", axis_last, false},
@@ -804,7 +855,25 @@ static bool prepare_gpu(const char *name, int64_t N, const char *dlc, const char
   return ok;
 }
 
-/* Compile and compare one case; prints its result line. */
+/* Build case c's IR file ir (CUDA for the emulator when emulated);
+ * false after printing its FAIL line. */
+static bool build_case(const Case *c, const char *dlc, const char *ir, bool emulated) {
+  Str cmd = {0};
+  if (emulated)
+    str_printf(&cmd, "%s build --target cuda %s -o %s.bin --emit-cuda %s.cu 2>&1 && "
+               "${CXX:-c++} -O1 -shared -fPIC -include %s/tests/tools/cudaemu.h -x c++ %s.cu "
+               "-o %s.so", dlc, ir, c->name, c->name,
+               getenv("DLC_ROOT") ? getenv("DLC_ROOT") : ".", c->name, c->name);
+  else
+    str_printf(&cmd, "%s build %s -o %s.bin 2>&1", dlc, ir, c->name);
+  bool ok = sh(cmd.s) == 0;
+  if (!ok) printf("FAIL op/%s%s (build)\n  %s\n", emulated ? "cuda/" : "", c->name, cmd.s);
+  str_free(&cmd);
+  return ok;
+}
+
+/* Compile and compare one case at each of its batch sizes; prints its
+ * result line. */
 static bool run_case(const Case *c, const char *dlc, const char *tools) {
   Graph *g = ir_new_graph(c->name);
   c->build(g, c->op);
@@ -816,25 +885,22 @@ static bool run_case(const Case *c, const char *dlc, const char *tools) {
   bool has_params = false;
   for (int i = 0; i < g->nnode; i++) has_params |= g->node[i].op == OP_PARAM;
   Str in = {0}, cmd = {0};
-  str_printf(&in, "%s", "");
-  bool ok = true;
   const char *target = getenv("DLC_OPS_TARGET");
   bool emulated = target && strcmp(target, "cuda") == 0;
-  for (int64_t N = 1; ok && N <= 70; N += 69) { /* N = 1 and 70 */
+  bool ok = build_case(c, dlc, ir, emulated);
+  for (const int64_t *b = batches_of(c); ok && *b; b++) {
+    int64_t N = *b;
     str_free(&in);
     str_printf(&in, "%s", "");
     ok = write_inputs(g, N, c->positive, 7u + (unsigned)N, &in);
     const char *w = has_params ? " --weights w.ckpt" : "";
     str_free(&cmd);
-    if (emulated) { /* the stand-in driver only in the program's environment */
-      str_printf(&cmd, "%s build --target cuda %s -o %s.bin --emit-cuda %s.cu 2>&1 && "
-                 "${CXX:-c++} -O1 -shared -fPIC -include %s/tests/tools/cudaemu.h -x c++ %s.cu "
-                 "-o %s.so && R='env LD_LIBRARY_PATH=%s DLC_CUDAEMU_MODULE=./%s.so'", dlc, ir,
-                 c->name, c->name, getenv("DLC_ROOT") ? getenv("DLC_ROOT") : ".", c->name,
-                 c->name, getenv("DLC_CUDAEMU_LIB"), c->name);
-    } else {
-      str_printf(&cmd, "%s build %s -o %s.bin 2>&1 && R=", dlc, ir, c->name);
-    }
+    /* the stand-in driver only in the program's environment */
+    if (emulated)
+      str_printf(&cmd, "R='env LD_LIBRARY_PATH=%s DLC_CUDAEMU_MODULE=./%s.so'",
+                 getenv("DLC_CUDAEMU_LIB"), c->name);
+    else
+      str_printf(&cmd, "R=");
     if (has_params) str_printf(&cmd, " && $R ./%s.bin init --seed 5 -o w.ckpt >/dev/null", c->name);
     str_printf(&cmd, " && $R ./%s.bin predict%s%s -o got.npy >/dev/null && %s run %s%s%s -o want.npy"
                " && %s/npycmp got.npy want.npy >/dev/null", c->name, w, in.s, dlc, ir, w, in.s, tools);
