@@ -1,6 +1,6 @@
 /* codegen.h — the interface of the codegen/ layer: the kernel (loop-nest) IR,
  * the lowering of a planned graph into it, and the backends that print it as
- * machine code (LLVM) or source (a C header; CUDA later).
+ * machine code (LLVM), C source (a header) or CUDA C (NVRTC's PTX).
  *
  * The one idea: a graph becomes a Program, an ordered list of Kernels. A
  * kernel is a loop nest over scalar expressions, with its outermost loop
@@ -366,6 +366,8 @@ char *cg_cuda_source(const Entry *e, int n);
 int cg_cuda_nparts(const Kernel *k);
 /* The launch of part `part` of kernel k of p at batch size N. */
 void cg_cuda_launch(const Program *p, const Kernel *k, int part, int64_t N, CudaLaunch *l);
+/* ---- nvrtc.c: CUDA C to PTX --------------------------------------------- */
+
 /* "sm_80", "compute_80" or "80" -> 80; 0 when s is none of these. */
 int cg_cuda_arch(const char *s);
 /* Compile src with NVRTC (loaded with dlopen: $DLC_NVRTC or libnvrtc.so)
@@ -373,6 +375,9 @@ int cg_cuda_arch(const char *s);
  * printed as a warning (an error when it rejects the source, which is
  * then written to src_path when that is not NULL). *ptx: heap string. */
 bool cg_cuda_compile(const char *src, int arch, const char *src_path, char **ptx);
+
+/* ---- cuda.c (continued) ---- */
+
 /* The host program: the manifest, the PTX and the entries calling
  * runtime/cuda.c. Heap string. */
 char *cg_cuda_host(const Entry *e, int n, const char *manifest, const char *ptx, int arch);
@@ -386,5 +391,7 @@ bool cg_cuda_build(const Entry *e, int n, const char *manifest, const CudaOption
 /* Link obj with the runtime library (found beside the dlc executable, or at
  * $DLC_RUNTIME) into exe using the system C compiler ($CC or cc). */
 bool cg_link(const char *obj, const char *exe, double *seconds);
+/* Write text to path (a generated source, PTX); false after a message. */
+bool cg_write_file(const char *path, const char *text);
 
 #endif

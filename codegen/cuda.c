@@ -28,14 +28,13 @@
  *
  * The host program is C: the manifest, the PTX as a string, and the three
  * entries (dlrt_forward ...), each a list of copies and launches through
- * runtime/cuda.c, which loads the CUDA driver with dlopen. NVRTC is loaded
- * with dlopen too, when a CUDA build asks for it, so dlc needs no CUDA to
- * build or to compile for the CPU.
+ * runtime/cuda.c, which loads the CUDA driver with dlopen. NVRTC
+ * (nvrtc.c) is loaded with dlopen too, when a CUDA build asks for it, so
+ * dlc needs no CUDA to build or to compile for the CPU.
  */
 #include "codegen.h"
 #include "dlrt.h"
 
-#include <dlfcn.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1208,146 +1207,6 @@ char *cg_cuda_source(const Entry *e, int n) {
   return b.s;
 }
 
-/* ---- NVRTC, loaded when a CUDA build asks for it ---- */
-
-typedef struct NvrtcProgram *NvrtcProgram;   /* nvrtcProgram */
-typedef int NvrtcResult;                     /* nvrtcResult: 0 is success */
-
-typedef struct Nvrtc {
-  void *lib;
-  NvrtcResult (*create)(NvrtcProgram *, const char *, const char *, int, const char *const *,
-                        const char *const *);
-  NvrtcResult (*compile)(NvrtcProgram, int, const char *const *);
-  NvrtcResult (*log_size)(NvrtcProgram, size_t *);
-  NvrtcResult (*log)(NvrtcProgram, char *);
-  NvrtcResult (*ptx_size)(NvrtcProgram, size_t *);
-  NvrtcResult (*ptx)(NvrtcProgram, char *);
-  NvrtcResult (*destroy)(NvrtcProgram *);
-  const char *(*error)(NvrtcResult);
-  NvrtcResult (*version)(int *, int *);
-} Nvrtc;
-
-/* Load libnvrtc: $DLC_NVRTC, else the usual names and CUDA's own
- * directory. False after a message. */
-static bool nvrtc_open(Nvrtc *nv) {
-  static const char *const names[] = {"libnvrtc.so", "libnvrtc.so.13", "libnvrtc.so.12",
-                                      "/usr/local/cuda/lib64/libnvrtc.so",
-                                      "/usr/local/cuda/lib64/libnvrtc.so.13"};
-  const char *env = getenv("DLC_NVRTC");
-  char why[512] = "";
-  if (env && *env) {
-    nv->lib = dlopen(env, RTLD_NOW | RTLD_LOCAL);
-    if (!nv->lib) snprintf(why, sizeof why, "%s", dlerror());
-  } else {
-    for (size_t i = 0; i < sizeof names / sizeof *names && !nv->lib; i++) {
-      nv->lib = dlopen(names[i], RTLD_NOW | RTLD_LOCAL);
-      if (!nv->lib && !why[0]) snprintf(why, sizeof why, "%s", dlerror());
-    }
-  }
-  if (!nv->lib) {
-    fprintf(stderr, "dlc: error: --target cuda needs NVRTC (libnvrtc.so of CUDA 12 or 13), "
-                    "which cannot be loaded: %s\n"
-                    "dlc: note: install the CUDA toolkit, or set DLC_NVRTC to the library's "
-                    "path\n", why);
-    return false;
-  }
-  struct { const char *name; void **fn; } syms[] = {
-      {"nvrtcCreateProgram", (void **)&nv->create},  {"nvrtcCompileProgram", (void **)&nv->compile},
-      {"nvrtcGetProgramLogSize", (void **)&nv->log_size}, {"nvrtcGetProgramLog", (void **)&nv->log},
-      {"nvrtcGetPTXSize", (void **)&nv->ptx_size},   {"nvrtcGetPTX", (void **)&nv->ptx},
-      {"nvrtcDestroyProgram", (void **)&nv->destroy}, {"nvrtcGetErrorString", (void **)&nv->error},
-      {"nvrtcVersion", (void **)&nv->version}};
-  for (size_t i = 0; i < sizeof syms / sizeof *syms; i++) {
-    *syms[i].fn = dlsym(nv->lib, syms[i].name);
-    if (!*syms[i].fn) {
-      fprintf(stderr, "dlc: error: the NVRTC library has no %s; is it NVRTC?\n", syms[i].name);
-      dlclose(nv->lib);
-      nv->lib = NULL;
-      return false;
-    }
-  }
-  return true;
-}
-
-/* "sm_80", "compute_80" or "80" -> 80; 0 if none of these. */
-int cg_cuda_arch(const char *s) {
-  if (strncmp(s, "sm_", 3) == 0) s += 3;
-  else if (strncmp(s, "compute_", 8) == 0) s += 8;
-  char *end;
-  long v = strtol(s, &end, 10);
-  return *end || v < 50 || v > 200 ? 0 : (int)v;
-}
-
-/* Whether a log says anything (NVRTC's empty log is "" or whitespace). */
-static bool log_says(const char *log) {
-  for (; log && *log; log++)
-    if (*log != ' ' && *log != '\n' && *log != '\r' && *log != '\t') return true;
-  return false;
-}
-
-/* Write text to path; false after a message. */
-static bool write_file(const char *path, const char *text) {
-  FILE *f = fopen(path, "w");
-  if (!f) {
-    fprintf(stderr, "dlc: error: cannot write %s\n", path);
-    return false;
-  }
-  bool ok = fputs(text, f) >= 0;
-  ok = (fclose(f) == 0) && ok;
-  if (!ok) fprintf(stderr, "dlc: error: cannot write %s\n", path);
-  return ok;
-}
-
-#define NVRTC_CHECK(call)                                                                  \
-  do {                                                                                     \
-    NvrtcResult r_ = (call);                                                               \
-    if (r_ != 0) {                                                                         \
-      fprintf(stderr, "dlc: error: NVRTC: %s failed: %s\n", #call, nv->error(r_));         \
-      goto done;                                                                           \
-    }                                                                                      \
-  } while (0)
-
-bool cg_cuda_compile(const char *src, int arch, const char *src_path, char **ptx_out) {
-  /* The library stays loaded once loaded: unloading it would orphan what
-   * the C++ runtime it brings allocated (and LeakSanitizer says so). */
-  static Nvrtc lib;
-  Nvrtc *nv = &lib;
-  *ptx_out = NULL;
-  if (!nv->lib && !nvrtc_open(nv)) return false;
-  NvrtcProgram prog = NULL;
-  bool ok = false;
-  char opt_arch[48];
-  snprintf(opt_arch, sizeof opt_arch, "--gpu-architecture=compute_%d", arch);
-  const char *opts[] = {opt_arch, "--std=c++17", "--fmad=true"};
-  char *log = NULL, *ptx = NULL;
-  size_t n = 0;
-  NVRTC_CHECK(nv->create(&prog, src, "dlc_kernels.cu", 0, NULL, NULL));
-  NvrtcResult rc = nv->compile(prog, 3, opts);
-  NVRTC_CHECK(nv->log_size(prog, &n));
-  log = calloc(1, n + 1);
-  if (!log) die("out of memory");
-  NVRTC_CHECK(nv->log(prog, log));
-  if (rc != 0 || log_says(log)) {
-    bool saved = src_path && write_file(src_path, src);
-    fprintf(stderr, "dlc: %s: NVRTC (compute_%d) %s the generated CUDA C%s%s:\n%s\n",
-            rc ? "error" : "warning", arch, rc ? "rejects" : "warns about",
-            saved ? ", written to " : "", saved ? src_path : "", log);
-    if (rc != 0) goto done;
-  }
-  NVRTC_CHECK(nv->ptx_size(prog, &n));
-  ptx = calloc(1, n + 1);
-  if (!ptx) die("out of memory");
-  NVRTC_CHECK(nv->ptx(prog, ptx));
-  *ptx_out = ptx;
-  ptx = NULL;
-  ok = true;
-done:
-  free(ptx);
-  free(log);
-  if (prog) nv->destroy(&prog);
-  return ok;
-}
-
 /* ---- the host program ---- */
 
 /* text as a C string literal, a line of source per line of text. */
@@ -1510,13 +1369,13 @@ bool cg_cuda_build(const Entry *e, int n, const char *manifest, const CudaOption
   clock_gettime(CLOCK_MONOTONIC, &t0);
   bool ok = cg_cuda_compile(src, o->arch, src_path, &ptx);
   clock_gettime(CLOCK_MONOTONIC, &t1);
-  if (ok && o->emit_cuda) ok = write_file(o->emit_cuda, src);
-  if (ok && o->emit_ptx) ok = write_file(o->emit_ptx, ptx);
+  if (ok && o->emit_cuda) ok = cg_write_file(o->emit_cuda, src);
+  if (ok && o->emit_ptx) ok = cg_write_file(o->emit_ptx, ptx);
   if (ok) {
     char *host = cg_cuda_host(e, n, manifest, ptx, o->arch);
     if (o->keep_host) snprintf(path, sizeof path, "%s", o->keep_host);
     else snprintf(path, sizeof path, "%s.host.%ld.c", o->output, (long)getpid());
-    ok = write_file(path, host) && cg_link(path, o->output, st ? &st->t_link : NULL);
+    ok = cg_write_file(path, host) && cg_link(path, o->output, st ? &st->t_link : NULL);
     if (!o->keep_host) unlink(path);
     free(host);
   }

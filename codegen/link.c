@@ -44,6 +44,19 @@ static bool runtime_path(char *buf, size_t n) {
   return access(buf, R_OK) == 0;
 }
 
+/* Contract in codegen.h. */
+bool cg_write_file(const char *path, const char *text) {
+  FILE *f = fopen(path, "w");
+  if (!f) {
+    fprintf(stderr, "dlc: error: cannot write %s\n", path);
+    return false;
+  }
+  bool ok = fputs(text, f) >= 0;
+  ok = (fclose(f) == 0) && ok;
+  if (!ok) fprintf(stderr, "dlc: error: cannot write %s\n", path);
+  return ok;
+}
+
 bool cg_link(const char *obj, const char *exe, double *seconds) {
   char rt[PATH_MAX + 32];
   if (!runtime_path(rt, sizeof rt)) {
