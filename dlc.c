@@ -347,9 +347,9 @@ static const struct Target *target_of(const Opts *o);
 static int cmd_dump(const Opts *opts) {
   const char *emit = opts->emit ? opts->emit : "ir";
   Opts q = *opts;
-  if (strcmp(emit, "cuda") == 0 && !q.target) q.target = "cuda";
+  if (!q.target) q.target = strcmp(emit, "cuda") == 0 ? "cuda" : "cpu";
   if (!target_of(&q)) return 1;
-  if (strcmp(emit, "llvm") == 0 && strcmp(q.target ? q.target : "cpu", "cpu") != 0) {
+  if (strcmp(emit, "llvm") == 0 && strcmp(q.target, "cpu") != 0) {
     fprintf(stderr, "dlc: error: --emit llvm needs --target cpu\n");
     return 1;
   }
@@ -357,7 +357,7 @@ static int cmd_dump(const Opts *opts) {
     fprintf(stderr, "dlc: error: --emit cuda needs --target cuda\n");
     return 1;
   }
-  skip_passes_of(&q, q.target ? q.target : "cpu");
+  skip_passes_of(&q, q.target);
   const Opts *o = &q;
   Graph *g = load(o->file);
   if (!g) return 1;

@@ -306,10 +306,11 @@ bool cg_llvm_print(FILE *f, const Entry *e, int n, const char *manifest, int opt
  * widest float vectors the CPU has (16 with AVX2, 32 with AVX-512). */
 int cg_gemm_nr(void);
 
-/* Sample groups (codegen/tile.c): when g->tile is set (passes/tile.c),
- * find the runs of per-sample kernels of p that may run a few samples at
- * a time, plan g's memory again so that their tensors stay apart, and
- * record them in p->tile. */
+/* ---- tile.c: sample groups ------------------------------------------------ */
+
+/* When g->tile is set (passes/tile.c): find the runs of per-sample
+ * kernels of p that may run a few samples at a time, plan g's memory
+ * again so that their tensors stay apart, and record them in p->tile. */
 void cg_tile(Graph *g, Program *p);
 
 /* ---- header.c: the C header backend ------------------------------------ */
@@ -366,6 +367,15 @@ char *cg_cuda_source(const Entry *e, int n);
 int cg_cuda_nparts(const Kernel *k);
 /* The launch of part `part` of kernel k of p at batch size N. */
 void cg_cuda_launch(const Program *p, const Kernel *k, int part, int64_t N, CudaLaunch *l);
+/* The host program: the manifest, the PTX and the entries calling
+ * runtime/cuda.c. Heap string. */
+char *cg_cuda_host(const Entry *e, int n, const char *manifest, const char *ptx, int arch);
+/* The whole CUDA build: source, PTX (cg_cuda_compile), host program, link.
+ * False after a message. st: t_opt is NVRTC's time, code_bytes the PTX's
+ * size. */
+bool cg_cuda_build(const Entry *e, int n, const char *manifest, const CudaOptions *o,
+                   BuildStats *st);
+
 /* ---- nvrtc.c: CUDA C to PTX --------------------------------------------- */
 
 /* "sm_80", "compute_80" or "80" -> 80; 0 when s is none of these. */
@@ -375,16 +385,6 @@ int cg_cuda_arch(const char *s);
  * printed as a warning (an error when it rejects the source, which is
  * then written to src_path when that is not NULL). *ptx: heap string. */
 bool cg_cuda_compile(const char *src, int arch, const char *src_path, char **ptx);
-
-/* ---- cuda.c (continued) ---- */
-
-/* The host program: the manifest, the PTX and the entries calling
- * runtime/cuda.c. Heap string. */
-char *cg_cuda_host(const Entry *e, int n, const char *manifest, const char *ptx, int arch);
-/* The whole CUDA build: source, PTX, host program, link. False after a
- * message. st: t_opt is NVRTC's time, code_bytes the PTX's size. */
-bool cg_cuda_build(const Entry *e, int n, const char *manifest, const CudaOptions *o,
-                   BuildStats *st);
 
 /* ---- link.c: the final link ---------------------------------------------- */
 

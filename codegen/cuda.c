@@ -1195,7 +1195,8 @@ char *cg_cuda_source(const Entry *e, int n) {
     str_printf(&b, "/* ---- entry %s: %d kernels ---- */\n\n", entry, p->nk);
     for (int i = 0; i < p->nk; i++) {
       const Kernel *k = p->k[i];
-      Launch l = launch_of(p, k, 0);
+      Launch l = {0};
+      if (k->reduce) l = launch_of(p, k, 0);
       if (block_reduction(l.kind)) {
         put_reduce_kernel(&b, p, k, entry, &l);
         continue;

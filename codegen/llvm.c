@@ -363,8 +363,7 @@ static LLVMValueRef buf_ptr(Gen *g, const Kernel *k, int b, LLVMValueRef frame,
   LLVMValueRef off = LLVMConstInt(g->t_i64, (unsigned long long)kb->off, 0);
   if (kb->region == R_ACTN) off = LLVMBuildMul(g->b, off, N, "");
   if (kb->region == R_TILE) {
-    const Node *nd = &g->p->g->node[kb->node];
-    int64_t bytes = dtype_bytes(nd->dtype, shape_numel(&nd->shape)).k;
+    int64_t bytes = node_bytes(&g->p->g->node[kb->node]).k;
     LLVMValueRef s0 = LLVMBuildLoad2(g->b, g->t_i64, iter_slot(g, frame), "s0");
     off = LLVMBuildSub(g->b, ci(g, kb->off * k->tile_S), LLVMBuildMul(g->b, s0, ci(g, bytes), ""), "");
     LLVMValueRef p = LLVMBuildGEP2(g->b, LLVMInt8TypeInContext(g->ctx), base, &off, 1, "");
@@ -414,17 +413,17 @@ static LLVMValueRef gen_extent(Gen *g, const KExpr *e, LLVMValueRef N) {
   return gen_expr(g, e);
 }
 
-/* With --check-numerics (the runtime's flag dlrt_checking_numerics set),
- * after kernel k: every f32 tensor it wrote goes to dlrt_check_numerics
- * with a description naming the kernel, its op and its source line, so
- * that the first non-finite value is traced to where it was made. Off, it
- * costs a load and a branch per kernel. */
 /* Wait for the pool's chunks of the kernels before: the entry's thread is
  * about to read what they write, or to change the frame they read. */
 static void join(Gen *g) {
   LLVMBuildCall2(g->b, LLVMGlobalGetValueType(g->join), g->join, NULL, 0, "");
 }
 
+/* With --check-numerics (the runtime's flag dlrt_checking_numerics set),
+ * after kernel k: every f32 tensor it wrote goes to dlrt_check_numerics
+ * with a description naming the kernel, its op and its source line, so
+ * that the first non-finite value is traced to where it was made. Off, it
+ * costs a load and a branch per kernel. */
 static void gen_check(Gen *g, const Kernel *k, LLVMValueRef frame, LLVMValueRef N) {
   const Graph *G = g->p->g;
   LLVMValueRef on = LLVMBuildLoad2(g->b, LLVMInt8TypeInContext(g->ctx), g->checking, "");

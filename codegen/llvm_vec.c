@@ -587,6 +587,14 @@ static LLVMValueRef splat_i32(Gen *g, int v) {
   return splat(g, LLVMConstInt(g->t_i32, (unsigned long long)(int64_t)v, 1));
 }
 
+/* Where row kh of the windows from column j0 starts in a plane of x (or
+ * of the gradient, its shape): (oh*KH + kh)*W + 2*j0. */
+static LLVMValueRef pool_row_at(Gen *g, const PoolGen *pg, int kh, LLVMValueRef j0) {
+  LLVMValueRef ih = LLVMBuildAdd(g->b, LLVMBuildMul(g->b, pg->oh, ci(g, pg->kp->KH), ""), ci(g, kh), "");
+  return LLVMBuildAdd(g->b, LLVMBuildMul(g->b, ih, ci(g, pg->kp->W), ""),
+                      LLVMBuildMul(g->b, j0, ci(g, 2), ""), "");
+}
+
 /* VW windows of row oh from column j0 = chunk * VW. */
 static void pool_chunk(Gen *g, LLVMValueRef chunk, void *ctx) {
   PoolGen *pg = ctx;
@@ -602,12 +610,8 @@ static void pool_chunk(Gen *g, LLVMValueRef chunk, void *ctx) {
   LLVMValueRef best = splat(g, cf(g, -__builtin_inf()));
   LLVMValueRef at = splat_i32(g, -1);
   bool grad = kp->dy >= 0;
-  LLVMValueRef row0 = LLVMBuildMul(g->b, pg->oh, ci(g, kp->KH), "");
   for (int kh = 0; kh < kp->KH; kh++) {
-    LLVMValueRef off = LLVMBuildAdd(g->b, LLVMBuildMul(g->b, LLVMBuildAdd(g->b, row0, ci(g, kh), ""),
-                                                       ci(g, kp->W), ""),
-                                    LLVMBuildMul(g->b, j0, ci(g, 2), ""), "");
-    LLVMValueRef row = gep_f(g, pg->x, off);
+    LLVMValueRef row = gep_f(g, pg->x, pool_row_at(g, pg, kh, j0));
     LLVMValueRef a = vload(g, row, in_mask[0], 4), b = vload(g, gep_f(g, row, ci(g, vw)), in_mask[1], 4);
     LLVMValueRef v[2] = {LLVMBuildShuffleVector(g->b, a, b, pg->even, ""),
                          LLVMBuildShuffleVector(g->b, a, b, pg->odd, "")};
@@ -628,10 +632,7 @@ static void pool_chunk(Gen *g, LLVMValueRef chunk, void *ctx) {
     for (int kw = 0; kw < 2; kw++)
       part[kw] = LLVMBuildSelect(g->b, LLVMBuildICmp(g->b, LLVMIntEQ, at, splat_i32(g, 2 * kh + kw), ""),
                                  dv, zero, "");
-    LLVMValueRef off = LLVMBuildAdd(g->b, LLVMBuildMul(g->b, LLVMBuildAdd(g->b, row0, ci(g, kh), ""),
-                                                       ci(g, kp->W), ""),
-                                    LLVMBuildMul(g->b, j0, ci(g, 2), ""), "");
-    LLVMValueRef row = gep_f(g, pg->y, off);
+    LLVMValueRef row = gep_f(g, pg->y, pool_row_at(g, pg, kh, j0));
     vstore(g, LLVMBuildShuffleVector(g->b, part[0], part[1], pg->lo, ""), row, in_mask[0], 4);
     vstore(g, LLVMBuildShuffleVector(g->b, part[0], part[1], pg->hi, ""), gep_f(g, row, ci(g, vw)),
            in_mask[1], 4);

@@ -1082,6 +1082,14 @@ static bool pair_tiles(const Win *w, int rank) {
          w->pw == 0;
 }
 
+/* The KPool of windows w over buffers x (dy: -1 for the forward) and y. */
+static KPool *pool_of(Program *p, const Win *w, int x, int dy, int y) {
+  KPool *kp = arena_alloc(p->arena, sizeof *kp);
+  *kp = (KPool){.x = x, .dy = dy, .y = y, .H = w->H, .W = w->W, .OH = w->OH, .OW = w->OW,
+                .KH = w->KH};
+  return kp;
+}
+
 static void lower_max_pool2d(Program *p, int node) {
   const Node *nd = &p->g->node[node];
   const Node *x = &p->g->node[nd->in[0]];
@@ -1099,9 +1107,7 @@ static void lower_max_pool2d(Program *p, int node) {
     KExpr *at = kir_iadd(p, kir_imul(p, t, ic(p, w.OH * w.OW)),
                          kir_iadd(p, kir_imul(p, ivar(p, k, oh), ic(p, w.OW)), ivar(p, k, ow)));
     kir_store(p, k, l, out, at, ivar(p, k, best));
-    k->pool = arena_alloc(p->arena, sizeof *k->pool);
-    *k->pool = (KPool){.x = in, .dy = -1, .y = out, .H = w.H, .W = w.W, .OH = w.OH, .OW = w.OW,
-                       .KH = w.KH};
+    k->pool = pool_of(p, &w, in, -1, out);
     if (nd->shape.d[0] == -1) k->per_sample = w.C;
     k->work = (double)(w.OH * w.OW * w.KH * w.KW);
     return;
@@ -1178,11 +1184,8 @@ static void lower_max_pool2d_grad(Program *p, int node) {
     KExpr *mine = kir_bin(p, K_EQ, ivar(p, k, arg), pos);
     kir_store(p, k, r, out, kir_iadd(p, plane, pos), kir_select(p, mine, dv, kir_const_f(p, 0)));
     k->work = (double)(4 * w.H * w.W);
-    if (pair_tiles(&w, nd->shape.rank)) {
-      k->pool = arena_alloc(p->arena, sizeof *k->pool);
-      *k->pool = (KPool){.x = kir_buf(p, k, nd->in[0], false), .dy = kir_buf(p, k, nd->in[1], false),
-                         .y = out, .H = w.H, .W = w.W, .OH = w.OH, .OW = w.OW, .KH = w.KH};
-    }
+    if (pair_tiles(&w, nd->shape.rank))
+      k->pool = pool_of(p, &w, kir_buf(p, k, nd->in[0], false), kir_buf(p, k, nd->in[1], false), out);
     return;
   }
   KExpr *found = kir_cast(p, KT_I64, kir_bin(p, K_LE, ic(p, 0), ivar(p, k, arg)));

@@ -59,12 +59,12 @@ typedef struct Spans {
   int n, cap;
 } Spans;
 
+/* The node that owns j's storage: through views, and through assign and
+ * scatter_update, which write into their target's. */
 static int storage_root(const Graph *g, int j) {
-  for (;;) {
-    const Node *n = &g->node[j];
-    if (!(op_info[n->op].flags & F_VIEW) && n->op != OP_ASSIGN && n->op != OP_SCATTER_UPDATE) return j;
-    j = n->in[0];
-  }
+  for (j = ir_view_root(g, j); g->node[j].op == OP_ASSIGN || g->node[j].op == OP_SCATTER_UPDATE;)
+    j = ir_view_root(g, g->node[j].in[0]);
+  return j;
 }
 
 static void push(Spans *to, Span s) {
@@ -80,8 +80,7 @@ static void spans_of(const Graph *g, const Kernel *k, Spans *out) {
   for (int b = 0; b < k->nbuf; b++) {
     const KBuf *kb = &k->buf[b];
     if (kb->region == R_NONE) continue;
-    const Node *nd = &g->node[kb->node];
-    int64_t bytes = dtype_bytes(nd->dtype, shape_numel(&nd->shape)).k;
+    int64_t bytes = node_bytes(&g->node[kb->node]).k;
     push(out, (Span){kb->region, kb->off, kb->off + bytes, storage_root(g, kb->node), kb->written});
   }
 }
@@ -267,8 +266,7 @@ void cg_tile(Graph *g, Program *p) {
       for (int b = 0; b < p->k[i]->nbuf; b++) {
         const KBuf *kb = &p->k[i]->buf[b];
         if (kb->region != R_TILE) continue;
-        const Node *nd = &g->node[kb->node];
-        int64_t end = (kb->off + dtype_bytes(nd->dtype, shape_numel(&nd->shape)).k) * kt->S;
+        int64_t end = (kb->off + node_bytes(&g->node[kb->node]).k) * kt->S;
         if (end > kt->scratch) kt->scratch = end;
       }
     }

@@ -106,6 +106,8 @@ Size dtype_bytes(DType t, Size n) {
   return n;
 }
 
+Size node_bytes(const Node *n) { return dtype_bytes(n->dtype, shape_numel(&n->shape)); }
+
 bool shape_equal(const Shape *a, const Shape *b) {
   if (a->rank != b->rank) return false;
   for (int i = 0; i < a->rank; i++)

@@ -297,6 +297,8 @@ Size shape_numel(const Shape *s);
 /* More than MAX_NUMEL elements (per sample). */
 bool shape_too_big(const Shape *s);
 Size dtype_bytes(DType t, Size n);
+/* The bytes of node n's value (per sample when its shape has N). */
+Size node_bytes(const Node *n);
 bool shape_equal(const Shape *a, const Shape *b);
 Shape shape_make(int rank, const int64_t *d);
 void shape_str(char *buf, size_t n, DType t, const Shape *s); /* f32[N,10] */

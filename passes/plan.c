@@ -121,7 +121,7 @@ static void plan(Graph *g, const int *keep, const bool *tile) {
   g->naive_k = g->naive_n = 0;
   for (int i = 0; i < g->nnode; i++) {
     Node *n = &g->node[i];
-    Size bytes = dtype_bytes(n->dtype, shape_numel(&n->shape));
+    Size bytes = node_bytes(n);
     int64_t size = align_up(bytes.k);
     if (op_info[n->op].flags & F_VIEW) {
       const Node *r = &g->node[root_of(g, read_through, i)];

@@ -171,8 +171,7 @@ static void *worker_main(void *arg) {
     for (uint64_t s = last + 1; s <= w; s++) {
       const Job *j = &pool.slot[s & 1];
       if (id < j->T) {
-        if (pool.nthreads > 2)
-          wait_for_peers(id, s);
+        wait_for_peers(id, s);
         run_chunk(j, id);
       }
       atomic_store(&pool.done[id].v, s);
